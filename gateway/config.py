@@ -1,0 +1,378 @@
+"""The gateway's configuration: ``gateway.yaml`` validated into typed sections.
+
+``${VAR}`` (or ``${VAR:-default}``) in any string value is read from the environment;
+``GATEWAY_STORAGE_URL``, ``GATEWAY_BROKER_URL``, ``GATEWAY_HTTP_PORT`` and
+``GATEWAY_SMTP_PORT`` override their keys. Any problem stops start-up with a
+``ConfigError`` naming the key. Secrets are ``SecretStr`` so they never print.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from gateway.model import Channel, parse_duration
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_PATH = Path("config/gateway.yaml")
+ENV_OVERRIDES = {
+    "GATEWAY_STORAGE_URL": ("storage", "url"),
+    "GATEWAY_BROKER_URL": ("broker", "url"),
+    "GATEWAY_HTTP_PORT": ("http", "port"),
+    "GATEWAY_SMTP_PORT": ("smtp", "port"),
+}
+# Values that are clearly copied from an example and must never guard a real endpoint.
+PLACEHOLDER_SECRETS = {"...", "changeme", "change-me", "secret", "xxx", "todo"}
+
+
+class ConfigError(Exception):
+    """A configuration problem; the message names the key."""
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class Section(BaseModel):
+    # Unknown keys are kept (and reported as warnings) rather than refused, so a newer
+    # config file still starts an older gateway; typos show up in the start-up log.
+    model_config = ConfigDict(extra="allow")
+
+
+class HttpConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    shutdown_grace: Duration = 10.0
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class SmtpConfig(Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(2525, ge=0, le=65535)
+    domains: list[str] = Field(default_factory=lambda: ["support.example.com"])
+    max_message_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    hostname: str | None = None
+
+    @field_validator("domains")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [d.strip().lower() for d in value]
+
+
+class StorageConfig(Section):
+    url: str = "memory://"
+    key_prefix: str = "gw"
+    dedupe_ttl: Duration = 8 * 86400.0  # providers retry up to 7 days
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://", "unix://")):
+            raise ValueError("must be memory:// or redis://host:port/db")
+        return value
+
+    @field_validator("dedupe_ttl")
+    @classmethod
+    def _week(cls, value: float) -> float:
+        if value < 7 * 86400:
+            raise ValueError("must be at least 7d: WhatsApp redelivers for up to 7 days")
+        return value
+
+
+class BrokerConfig(Section):
+    url: str = "memory://"
+    publish_timeout: Duration = 5.0
+    inflight: int = Field(256, ge=1, le=10000)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if not value.startswith(("memory://", "amqp://", "amqps://")):
+            raise ValueError("must be memory:// or amqp://user:pass@host:port/vhost")
+        return value
+
+
+class RoutingConfig(Section):
+    rules: Path | None = Path("config/routing.yaml")
+    reopen_window: Duration = 7 * 86400.0
+    default_queue: str = "general"
+    default_priority: int = Field(3, ge=0, le=9)
+
+
+class TokenConfig(Section):
+    token: SecretStr
+    role: Literal["ops", "agent"]
+    agent: str | None = None
+
+    @model_validator(mode="after")
+    def _agent_named(self) -> TokenConfig:
+        if self.role == "agent" and not self.agent:
+            raise ValueError("an agent token needs `agent: <name>`")
+        if len(self.token.get_secret_value()) < 8:
+            raise ValueError("token must be at least 8 characters")
+        return self
+
+
+class AuthConfig(Section):
+    tokens: list[TokenConfig] = Field(default_factory=list)
+
+
+def _real_secret(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+        raise ValueError("is a placeholder; set a real secret")
+    if value is not None and not value.get_secret_value():
+        raise ValueError("is empty")
+    return value
+
+
+# YAML may read a numeric secret as an int; secrets are always text.
+Secret = Annotated[SecretStr, BeforeValidator(lambda v: v if isinstance(v, SecretStr) else SecretStr(str(v)))]
+RealSecret = Annotated[Secret, AfterValidator(_real_secret)]
+
+
+class ApiChannelConfig(Section):
+    secret: RealSecret
+    callback_url: str | None = None
+
+
+class RelayConfig(Section):
+    host: str
+    port: int = 587
+    username: str | None = None
+    password: Secret | None = None
+    starttls: bool = True
+    use_tls: bool = False
+    timeout: Duration = 30.0
+
+
+class EmailChannelConfig(Section):
+    address: str = "support@support.example.com"
+    relay: RelayConfig | None = None
+    reply_token_secret: Secret | None = None
+    attachments_dir: Path | None = None
+    max_attachment_bytes: int = 10 * 1024 * 1024
+
+
+class TwilioConfig(Section):
+    account_sid: str
+    auth_token: RealSecret
+    api_base_url: str = "https://api.twilio.com"
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+
+
+class MetaConfigBase(Section):
+    app_secret: RealSecret
+    verify_token: RealSecret
+    api_base_url: str = "https://graph.facebook.com/v21.0"
+
+
+class WhatsAppConfig(MetaConfigBase):
+    access_token: Secret
+    phone_number_id: str
+
+
+class MessengerConfig(MetaConfigBase):
+    page_access_token: Secret
+    page_id: str | None = None
+    human_agent_tag: bool = False
+
+
+class InstagramConfig(MetaConfigBase):
+    access_token: Secret
+    account_id: str | None = None
+    human_agent_tag: bool = False
+
+
+class TelegramConfig(Section):
+    bot_token: RealSecret
+    secret_token: RealSecret
+    api_base_url: str = "https://api.telegram.org"
+
+
+class WeChatConfig(Section):
+    token: RealSecret
+    app_id: str
+    app_secret: RealSecret
+    api_base_url: str = "https://api.weixin.qq.com"
+    encoding_aes_key: Secret | None = None
+
+
+class WebchatConfig(Section):
+    allowed_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8080"])
+    token_secret: Secret | None = None
+
+
+class ChannelsConfig(Section):
+    api: ApiChannelConfig | None = None
+    email: EmailChannelConfig | None = None
+    twilio: TwilioConfig | None = None
+    whatsapp: WhatsAppConfig | None = None
+    messenger: MessengerConfig | None = None
+    instagram: InstagramConfig | None = None
+    telegram: TelegramConfig | None = None
+    wechat: WeChatConfig | None = None
+    webchat: WebchatConfig | None = None
+
+
+class ReplyTrackingConfig(Section):
+    default: Duration = 86400.0
+    warn_at: float = Field(0.8, gt=0, lt=1)
+    channels: dict[Channel, Duration] = Field(default_factory=dict)
+    business_hours: bool = False
+    escalation_queue: str | None = None
+    scan_interval: Duration = 0.25
+
+    def target_for(self, channel: Channel) -> float:
+        return self.channels.get(channel, self.default)
+
+
+class FaqConfig(Section):
+    file: Path | None = None
+
+
+class IdentityConfig(Section):
+    # Region used to read phone numbers given without a country code (e.g. "CN").
+    default_region: str | None = None
+
+
+class LogConfig(Section):
+    level: str = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class GatewayConfig(Section):
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    broker: BrokerConfig = Field(default_factory=BrokerConfig)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    reply_tracking: ReplyTrackingConfig = Field(default_factory=ReplyTrackingConfig)
+    faq: FaqConfig = Field(default_factory=FaqConfig)
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+    # Where the file was read from; relative paths inside resolve against it too.
+    source: Path | None = Field(default=None, exclude=True)
+
+    def resolve_path(self, path: Path) -> Path:
+        """A relative path as given from the working directory, else next to the file."""
+        if path.is_absolute() or path.exists() or self.source is None:
+            return path
+        beside = self.source.parent / path
+        return beside if beside.exists() else path
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(node: Any, env: dict[str, str], where: str) -> Any:
+    if isinstance(node, dict):
+        return {k: _interpolate(v, env, f"{where}.{k}" if where else str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, env, f"{where}.{i}") for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{where}: environment variable {name} is not set")
+
+        return _VAR.sub(replace, node)
+    return node
+
+
+def _unknown_keys(model: BaseModel, where: str = "") -> list[str]:
+    found = [f"{where}{k}" for k in (model.model_extra or {})]
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, Section):
+            found += _unknown_keys(value, f"{where}{name}.")
+    return found
+
+
+def load_config(path: Path | str | None = None, env: dict[str, str] | None = None) -> GatewayConfig:
+    """Read, interpolate, override and validate; raise ``ConfigError`` naming the key."""
+    env = dict(os.environ if env is None else env)
+    if path is None:
+        path = env.get("GATEWAY_CONFIG") or DEFAULT_CONFIG_PATH
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such config file") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return config_from_dict(raw, env=env, source=path)
+
+
+def config_from_dict(
+    raw: dict[str, Any], *, env: dict[str, str] | None = None, source: Path | None = None
+) -> GatewayConfig:
+    env = dict(os.environ if env is None else env)
+    data = _interpolate(raw, env, "")
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if env.get(var):
+            sect = data.get(section)
+            if sect is None:
+                sect = data[section] = {}
+            if not isinstance(sect, dict):
+                raise ConfigError(f"{section}: must be a mapping")
+            sect[key] = env[var]
+    try:
+        config = GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            problems.append(f"{key}: {err['msg']}")
+        raise ConfigError("; ".join(problems)) from None
+    config.source = source
+    for key in _unknown_keys(config):
+        log.warning("unknown config key %s (ignored)", key)
+    _check_dev_tokens(config)
+    return config
+
+
+def _check_dev_tokens(config: GatewayConfig) -> None:
+    """The shipped example tokens only ever guard a gateway listening on loopback."""
+    loopback = config.http.host in {"127.0.0.1", "localhost", "::1"}
+    for i, token in enumerate(config.auth.tokens):
+        if token.token.get_secret_value().endswith("-dev-token") and not loopback:
+            raise ConfigError(
+                f"auth.tokens.{i}.token: the example development token may only be used with "
+                f"http.host on loopback; set a real token"
+            )

@@ -1,0 +1,232 @@
+"""Ingest: the one door every customer message passes through.
+
+An adapter hands over an ``InboundMessage``; ingest masks card numbers, resolves the
+contact, decides the route, and writes message, conversation changes, reply deadline,
+offer and events in one atomic store step. It returns only once that step is durable,
+so adapters acknowledge the provider only then (DESIGN §4, rules 1–3).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.config import GatewayConfig
+from gateway.model import (
+    Channel,
+    InboundMessage,
+    IngestResult,
+    Message,
+    RoutingContext,
+    RoutingDecision,
+    Sender,
+    StatusUpdate,
+    new_id,
+)
+from gateway.redaction import mask_card_numbers
+from gateway.routing.static import Router
+from gateway.storage.base import EventTemplates, IngestPlan, Store, encode_attrs
+
+log = logging.getLogger(__name__)
+
+MAX_EXTERNAL_ID = 512
+PREVIEW_CHARS = 140
+
+# Customer-service windows: free-form replies only this long after the customer's last
+# message (CHANNELS.md). WeChat's is documented as 48 h.
+MESSAGING_WINDOWS: dict[Channel, float] = {
+    Channel.WHATSAPP: 24 * 3600.0,
+    Channel.MESSENGER: 24 * 3600.0,
+    Channel.INSTAGRAM: 24 * 3600.0,
+    Channel.WECHAT: 48 * 3600.0,
+}
+
+
+class InvalidInbound(ValueError):
+    """An adapter produced a message ingest cannot take (a bug or a hostile payload)."""
+
+
+def _mask_tree(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_card_numbers(value)
+    if isinstance(value, dict):
+        return {k: _mask_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_tree(v) for v in value]
+    return value
+
+
+def redact(message: InboundMessage) -> InboundMessage:
+    return message.model_copy(
+        update={
+            "text": mask_card_numbers(message.text) or "",
+            "html": mask_card_numbers(message.html),
+            "subject": mask_card_numbers(message.subject),
+            "meta": _mask_tree(message.meta),
+            "contact_attributes": _mask_tree(message.contact_attributes),
+            "conversation_attributes": _mask_tree(message.conversation_attributes),
+        }
+    )
+
+
+class Ingest:
+    """The ``InboundSink`` handed to every channel adapter."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        router: Callable[[], Router],
+        config: GatewayConfig,
+        clock: Callable[[], float] = time.time,
+        reply_deadline: Callable[[Channel, int], tuple[int, int]] | None = None,
+        window_warning: float = 3600.0,
+    ) -> None:
+        self.store = store
+        self.router = router
+        self.config = config
+        self.clock = clock
+        self.window_warning = window_warning
+        self._reply_deadline = reply_deadline or self._plain_deadline
+
+    def _plain_deadline(self, channel: Channel, now_ms: int) -> tuple[int, int]:
+        """(reply_by, warn_at) in ms for a customer message received at ``now_ms``."""
+        rt = self.config.reply_tracking
+        target_ms = int(rt.target_for(channel) * 1000)
+        return now_ms + target_ms, now_ms + int(target_ms * rt.warn_at)
+
+    async def accept(self, message: InboundMessage) -> IngestResult:
+        if not message.external_id or len(message.external_id) > MAX_EXTERNAL_ID:
+            raise InvalidInbound("external_id must be 1–512 characters")
+        duplicate = await self.store.peek_duplicate(message.channel.value, message.external_id)
+        if duplicate is not None:
+            log.info(
+                "inbound duplicate",
+                extra={"channel": message.channel.value, "conversation_id": duplicate.conversation_id},
+            )
+            return duplicate
+        message = redact(message)
+        identities = [message.sender, *[i for i in message.extra_identities if i != message.sender]]
+        identity_keys = [i.key for i in identities]
+        contact = await self.store.lookup_contact(identity_keys)
+        attributes = {**(contact.attributes if contact else {}), **message.contact_attributes}
+
+        now_ms = int(self.clock() * 1000)
+        decision = self.router().decide(
+            RoutingContext(
+                channel=message.channel,
+                text=message.text,
+                subject=message.subject,
+                language_hint=message.language_hint,
+                contact_attributes=attributes,
+                attributes=message.conversation_attributes,
+                new_contact=contact is None,
+                at=datetime.fromtimestamp(now_ms / 1000, UTC),
+            )
+        )
+        plan = self._plan(message, identity_keys, decision, now_ms)
+        result = await self.store.ingest(plan)
+        log.info(
+            "inbound accepted" if not result.duplicate else "inbound duplicate",
+            extra={
+                "channel": message.channel.value,
+                "conversation_id": result.conversation_id,
+                "message_id": result.message_id,
+                "state": result.conversation_state,
+            },
+        )
+        return result
+
+    def _plan(
+        self, message: InboundMessage, identity_keys: list[str], decision: RoutingDecision, now_ms: int
+    ) -> IngestPlan:
+        received_ms = now_ms
+        stored = Message(
+            id=new_id("msg"),
+            direction="inbound",
+            channel=message.channel,
+            external_id=message.external_id,
+            sender=Sender(kind="customer", id=message.sender.key, name=message.sender_name),
+            text=message.text,
+            html=message.html,
+            subject=message.subject,
+            attachments=message.attachments,
+            provider_ts=message.provider_ts,
+            received_at=datetime.fromtimestamp(received_ms / 1000, UTC),
+            flags=message.flags,
+            meta=message.meta,
+        )
+        message_json = stored.model_dump_json()
+        reply_by_ms, warn_ms = self._reply_deadline(message.channel, received_ms)
+        window = MESSAGING_WINDOWS.get(message.channel)
+        window_expires_ms = window_warn_ms = 0
+        if window:
+            basis = message.provider_ts.timestamp() if message.provider_ts else received_ms / 1000
+            # A provider clock ahead of ours must not stretch the window.
+            basis = min(basis, received_ms / 1000)
+            window_expires_ms = int((basis + window) * 1000)
+            window_warn_ms = window_expires_ms - int(self.window_warning * 1000)
+        first = decision.targets[0] if decision.targets else None
+        escalate_after_ms = int(first.timeout * 1000) if first and first.timeout else 0
+        common = {"channel": message.channel.value}
+        preview = (message.text or message.subject or "")[:PREVIEW_CHARS]
+        events = EventTemplates(
+            inbound=json.dumps(
+                {"type": "message.inbound", **common, "message": json.loads(message_json)}, ensure_ascii=False
+            ),
+            opened=json.dumps(
+                {"type": "conversation.opened", **common, "endpoint": message.endpoint}, ensure_ascii=False
+            ),
+            reopened=json.dumps(
+                {"type": "conversation.reopened", **common, "endpoint": message.endpoint}, ensure_ascii=False
+            ),
+            offer=json.dumps(
+                {
+                    "type": "conversation.offer",
+                    **common,
+                    "skills": decision.skills,
+                    "rule": decision.rule,
+                    "preview": preview,
+                },
+                ensure_ascii=False,
+            ),
+        )
+        return IngestPlan(
+            channel=message.channel.value,
+            external_id=message.external_id,
+            identities=identity_keys,
+            contact_name=message.sender_name or "",
+            contact_attributes=encode_attrs(message.contact_attributes),
+            conversation_attributes=encode_attrs(message.conversation_attributes),
+            endpoint=message.endpoint,
+            by_contact=message.channel is not Channel.EMAIL,
+            thread_refs=message.thread_refs,
+            thread_conversation_id=message.thread_conversation_id or "",
+            own_thread_ids=message.own_thread_ids,
+            subject=message.subject or "",
+            new_contact_id=new_id("ct"),
+            new_conversation_id=new_id("cv"),
+            message_id=stored.id,
+            message_json=message_json,
+            now_ms=now_ms,
+            received_ms=received_ms,
+            reopen_window_ms=int(self.config.routing.reopen_window * 1000),
+            dedupe_ttl_ms=int(self.config.storage.dedupe_ttl * 1000),
+            route=message.route,
+            decision_json=decision.model_dump_json(),
+            queue=decision.queue,
+            priority=decision.priority,
+            escalate_after_ms=escalate_after_ms,
+            reply_by_ms=reply_by_ms if message.route else 0,
+            warn_ms=warn_ms,
+            window_expires_ms=window_expires_ms,
+            window_warn_ms=window_warn_ms,
+            events=events,
+        )
+
+    async def accept_status(self, update: StatusUpdate) -> bool:
+        raise NotImplementedError("delivery status arrives with the outbound service")

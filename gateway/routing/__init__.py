@@ -1,0 +1,1 @@
+"""Routing: rules, the decision engine, RabbitMQ topology and publishing."""

@@ -1,0 +1,213 @@
+"""Publishing to RabbitMQ with publisher confirms, and an in-memory stand-in.
+
+The outbox relay is the only caller: it hands over one message at a time (many
+concurrently) and removes an outbox entry only when ``publish`` returned, i.e. the
+broker confirmed it. Anything else raises ``PublishFailed`` and the entry stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aio_pika
+from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection, ExchangeType
+
+from gateway.routing.topology import (
+    DEAD_LETTER_EXCHANGE,
+    DEAD_LETTER_QUEUE,
+    EVENTS_EXCHANGE,
+    WORK_EXCHANGE,
+    work_queue_arguments,
+)
+
+log = logging.getLogger(__name__)
+
+
+class PublishFailed(Exception):
+    """Not confirmed: broker down, nack, unroutable, or no confirm within the timeout."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    exchange: str
+    routing_key: str
+    body: bytes
+    message_id: str
+    priority: int = 0
+    type: str = ""
+    timestamp: float | None = None
+
+
+class Publisher(Protocol):
+    async def start(self, queues: Iterable[str]) -> None: ...
+    async def declare_queues(self, queues: Iterable[str]) -> None: ...
+    async def publish(self, message: Outgoing) -> None: ...
+    def ready(self) -> bool: ...
+    async def close(self) -> None: ...
+
+
+class AmqpPublisher:
+    """aio-pika robust connection; connects in the background so intake never waits on it."""
+
+    def __init__(self, url: str, *, publish_timeout: float = 5.0, reconnect_interval: float = 1.0) -> None:
+        self._url = url
+        self._timeout = publish_timeout
+        self._reconnect_interval = reconnect_interval
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._queues: set[str] = set()
+        self._connector: asyncio.Task[None] | None = None
+        self._declare_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:  # the URL holds credentials
+        return "AmqpPublisher()"
+
+    async def start(self, queues: Iterable[str]) -> None:
+        self._queues.update(queues)
+        self._connector = asyncio.create_task(self._connect_loop(), name="amqp-connect")
+
+    async def _connect_loop(self) -> None:
+        delay = self._reconnect_interval
+        while True:
+            try:
+                connection = await aio_pika.connect_robust(
+                    self._url, timeout=10, reconnect_interval=self._reconnect_interval
+                )
+                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+                await self._declare_topology(channel)
+                self._connection, self._channel = connection, channel
+                log.info("broker connected")
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("broker connect failed, retrying: %s", type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 15.0)
+
+    async def _declare_topology(self, channel: AbstractRobustChannel) -> None:
+        work = await channel.declare_exchange(WORK_EXCHANGE, ExchangeType.DIRECT, durable=True)
+        events = await channel.declare_exchange(EVENTS_EXCHANGE, ExchangeType.TOPIC, durable=True)
+        dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, ExchangeType.FANOUT, durable=True)
+        dead = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True)
+        await dead.bind(dlx, routing_key="#")
+        self._exchanges = {WORK_EXCHANGE: work, EVENTS_EXCHANGE: events}
+        for name in sorted(self._queues):
+            await self._declare_queue(channel, work, name)
+
+    @staticmethod
+    async def _declare_queue(channel: AbstractRobustChannel, work: AbstractExchange, name: str) -> None:
+        queue = await channel.declare_queue(name, durable=True, arguments=work_queue_arguments())
+        await queue.bind(work, routing_key=name)
+
+    async def declare_queues(self, queues: Iterable[str]) -> None:
+        new = set(queues) - self._queues
+        self._queues.update(new)
+        if self._channel is not None and new:
+            async with self._declare_lock:
+                for name in sorted(new):
+                    await self._declare_queue(self._channel, self._exchanges[WORK_EXCHANGE], name)
+
+    def ready(self) -> bool:
+        return (
+            self._connection is not None
+            and not self._connection.is_closed
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
+
+    async def publish(self, message: Outgoing) -> None:
+        if not self.ready():
+            raise PublishFailed("broker not connected")
+        exchange = self._exchanges[message.exchange]
+        amqp_message = aio_pika.Message(
+            body=message.body,
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            priority=message.priority,
+            type=message.type or None,
+            timestamp=message.timestamp,
+        )
+        try:
+            # Offers must reach a queue (mandatory; a return raises). Events may have
+            # no subscriber at all, which is not a failure.
+            await asyncio.wait_for(
+                exchange.publish(
+                    amqp_message,
+                    routing_key=message.routing_key,
+                    mandatory=message.exchange == WORK_EXCHANGE,
+                    timeout=self._timeout,
+                ),
+                timeout=self._timeout + 1,
+            )
+        except aio_pika.exceptions.DeliveryError as exc:
+            if message.exchange == WORK_EXCHANGE:
+                # Unroutable: someone removed the queue. Declare it again for the retry.
+                with contextlib.suppress(Exception):
+                    self._queues.discard(message.routing_key)
+                    await self.declare_queues([message.routing_key])
+            raise PublishFailed(f"not confirmed: {type(exc).__name__}") from exc
+        except TimeoutError as exc:
+            raise PublishFailed("no confirm within the publish timeout") from exc
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise PublishFailed(f"publish failed: {type(exc).__name__}") from exc
+
+    async def close(self) -> None:
+        if self._connector is not None:
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._connector
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+
+
+@dataclass
+class MemoryPublisher:
+    """Keeps what was published, per queue for offers; the embedded default's broker."""
+
+    queues: dict[str, list[Outgoing]] = field(default_factory=dict)
+    events: list[Outgoing] = field(default_factory=list)
+    fail: bool = False  # tests flip this to play an outage
+    max_kept: int = 10000
+
+    async def start(self, queues: Iterable[str]) -> None:
+        await self.declare_queues(queues)
+
+    async def declare_queues(self, queues: Iterable[str]) -> None:
+        for name in queues:
+            self.queues.setdefault(name, [])
+
+    def ready(self) -> bool:
+        return not self.fail
+
+    async def publish(self, message: Outgoing) -> None:
+        if self.fail:
+            raise PublishFailed("memory broker marked as failing")
+        if message.exchange == WORK_EXCHANGE:
+            if message.routing_key not in self.queues:
+                raise PublishFailed(f"unroutable: no queue {message.routing_key!r}")
+            kept = self.queues[message.routing_key]
+        else:
+            kept = self.events
+        kept.append(message)
+        del kept[: max(0, len(kept) - self.max_kept)]
+
+    async def close(self) -> None:
+        return None
+
+
+def open_publisher(url: str, *, publish_timeout: float = 5.0) -> Publisher:
+    if url.startswith("memory://"):
+        return MemoryPublisher()
+    return AmqpPublisher(url, publish_timeout=publish_timeout)

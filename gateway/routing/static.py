@@ -1,0 +1,35 @@
+"""The router used when no rules file is configured: everything to one queue."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from gateway.model import RouteTarget, RoutingContext, RoutingDecision
+
+
+class Router(Protocol):
+    version: str
+
+    def decide(self, ctx: RoutingContext) -> RoutingDecision: ...
+
+    def queues(self) -> list[str]: ...
+
+
+class SingleQueueRouter:
+    def __init__(self, queue: str = "general", priority: int = 3) -> None:
+        self.queue = queue
+        self.priority = priority
+        self.version = "static"
+
+    def decide(self, ctx: RoutingContext) -> RoutingDecision:
+        return RoutingDecision(
+            queue=self.queue,
+            priority=self.priority,
+            rule=None,
+            targets=[RouteTarget(queue=self.queue, priority=self.priority)],
+            rules_version=self.version,
+            explanation=[f"no rules configured: every conversation goes to {self.queue}"],
+        )
+
+    def queues(self) -> list[str]:
+        return [self.queue]

@@ -1,0 +1,134 @@
+-- Store one inbound message atomically: dedupe, contact, conversation, message,
+-- reply tracking, offer and events. ARGV[2] is the plan (see IngestPlan).
+local plan = cjson.decode(ARGV[2])
+local now = tonumber(plan.now_ms)
+
+local ddk = P .. ':dd:' .. plan.channel .. ':' .. plan.external_id
+local seen = redis.call('GET', ddk)
+if seen then return {'duplicate', seen} end
+
+-- Contact: the first identity already known decides; the others join it unless they
+-- already belong to someone else (merging people is an explicit act).
+local contact_id = nil
+for _, ik in ipairs(plan.identities) do
+  local c = redis.call('GET', P .. ':id:' .. ik)
+  if c then contact_id = c; break end
+end
+local new_contact = 0
+if not contact_id then
+  contact_id = plan.new_contact_id
+  new_contact = 1
+  redis.call('HSET', ctk(contact_id), 'id', contact_id, 'created_at', plan.now_ms, 'name', '')
+end
+for _, ik in ipairs(plan.identities) do
+  if redis.call('SETNX', P .. ':id:' .. ik, contact_id) == 1 then
+    redis.call('SADD', ctk(contact_id) .. ':ids', ik)
+  end
+end
+if not empty(plan.contact_name) then redis.call('HSET', ctk(contact_id), 'name', plan.contact_name) end
+for name, value in pairs(plan.contact_attributes) do
+  redis.call('HSET', ctk(contact_id) .. ':attrs', name, value)
+end
+
+-- Conversation: email by thread references then reply token; other channels by the
+-- contact's conversation on this endpoint. Resolved ones reopen within the window.
+local cid = nil
+for _, ref in ipairs(plan.thread_refs) do
+  local c = redis.call('GET', P .. ':thr:' .. ref)
+  if c then cid = c; break end
+end
+if not cid and not empty(plan.thread_conversation_id) then
+  if redis.call('EXISTS', cvk(plan.thread_conversation_id)) == 1 then cid = plan.thread_conversation_id end
+end
+local pointer = nil
+if plan.by_contact then
+  pointer = P .. ':open:' .. contact_id .. ':' .. plan.channel .. ':' .. plan.endpoint
+  if not cid then cid = redis.call('GET', pointer) end
+end
+local state = 'existing'
+if cid then
+  local status = redis.call('HGET', cvk(cid), 'status')
+  if not status then
+    cid = nil
+  elseif status == 'resolved' then
+    local resolved_at = tonumber(redis.call('HGET', cvk(cid), 'resolved_at')) or 0
+    if now - resolved_at <= tonumber(plan.reopen_window_ms) then state = 'reopened' else cid = nil end
+  end
+end
+
+local k
+if not cid then
+  cid = plan.new_conversation_id
+  state = 'new'
+  k = cvk(cid)
+  redis.call('HSET', k, 'id', cid, 'contact_id', contact_id, 'channel', plan.channel,
+    'endpoint', plan.endpoint, 'subject', plan.subject, 'created_at', plan.now_ms,
+    'updated_at', plan.now_ms, 'routing_version', '0', 'target_index', '0',
+    'priority', int(plan.priority), 'sla_state', 'none', 'reply_seq', '0', 'message_count', '0',
+    'sla_breaches', '0')
+  set_status(cid, nil, 'open')
+  redis.call('ZADD', P .. ':idx:all', plan.now_ms, cid)
+  redis.call('ZADD', ctk(contact_id) .. ':convs', plan.now_ms, cid)
+  outbox('conversation.opened:' .. cid, 'gateway.events', 'conversation.opened', 0, plan.events.opened,
+    {conversation_id = cid, contact_id = contact_id, occurred_at_ms = plan.now_ms})
+else
+  k = cvk(cid)
+  local status = redis.call('HGET', k, 'status')
+  if state == 'reopened' then
+    local assignee = redis.call('HGET', k, 'assignee')
+    if not empty(assignee) then redis.call('SREM', P .. ':ag:' .. assignee .. ':active', cid) end
+    redis.call('HSET', k, 'resolved_at', '', 'assignee', '', 'claimed_at', '')
+    local q = redis.call('HGET', k, 'queue')
+    if not empty(q) then redis.call('ZADD', P .. ':idx:q:' .. q, redis.call('HGET', k, 'created_at'), cid) end
+    outbox('conversation.reopened:' .. cid .. ':' .. plan.message_id, 'gateway.events', 'conversation.reopened', 0,
+      plan.events.reopened, {conversation_id = cid, contact_id = redis.call('HGET', k, 'contact_id'),
+      occurred_at_ms = plan.now_ms})
+  end
+  set_status(cid, status, 'open')
+end
+if pointer then redis.call('SET', pointer, cid) end
+local conv_contact = redis.call('HGET', k, 'contact_id')
+
+-- The message.
+redis.call('HSET', msgk(cid, plan.message_id), 'json', plan.message_json, 'conversation_id', cid,
+  'direction', 'inbound', 'status', '', 'error', '', 'external_id', plan.external_id)
+redis.call('RPUSH', k .. ':msgs', plan.message_id)
+redis.call('HINCRBY', k, 'message_count', 1)
+redis.call('HSET', k, 'last_inbound_at', plan.received_ms, 'updated_at', plan.now_ms)
+for _, ref in ipairs(plan.own_thread_ids) do
+  redis.call('SET', P .. ':thr:' .. ref, cid)
+  redis.call('SADD', k .. ':threads', ref)
+end
+for name, value in pairs(plan.conversation_attributes) do redis.call('HSET', k .. ':attrs', name, value) end
+if empty(redis.call('HGET', k, 'subject')) and not empty(plan.subject) then redis.call('HSET', k, 'subject', plan.subject) end
+
+-- The customer-service window moves with every customer message, never backwards.
+local win = tonumber(plan.window_expires_ms)
+if win > 0 and win > (tonumber(redis.call('HGET', k, 'window_expires_at')) or 0) then
+  redis.call('HSET', k, 'window_expires_at', int(win))
+  redis.call('ZADD', TIMERS, plan.window_warn_ms, 'window_closing|' .. cid .. '|' .. int(win))
+end
+
+-- Reply tracking: the first unanswered customer message arms the deadline.
+if plan.route and tonumber(plan.reply_by_ms) > 0 and empty(redis.call('HGET', k, 'awaiting_since')) then
+  local seq = redis.call('HINCRBY', k, 'reply_seq', 1)
+  redis.call('HSET', k, 'awaiting_since', plan.received_ms, 'reply_by', plan.reply_by_ms, 'sla_state', 'active')
+  redis.call('ZADD', TIMERS, plan.warn_ms, 'sla_warn|' .. cid .. '|' .. int(seq))
+  redis.call('ZADD', TIMERS, plan.reply_by_ms, 'sla_breach|' .. cid .. '|' .. int(seq))
+end
+
+-- One offer per conversation that needs an agent, not one per message.
+local offered = 0
+if plan.route and empty(redis.call('HGET', k, 'assignee')) and empty(redis.call('HGET', k, 'waiting_since')) then
+  local reason = 'new'
+  if state == 'reopened' then reason = 'reopened' end
+  offer(cid, plan.queue, plan.priority, reason, now, plan.decision_json, 0, plan.escalate_after_ms, plan.events.offer)
+  offered = 1
+end
+
+outbox('message.inbound:' .. plan.message_id, 'gateway.events', 'message.inbound', 0, plan.events.inbound,
+  {conversation_id = cid, contact_id = conv_contact, occurred_at_ms = plan.now_ms})
+
+local result = cid .. '|' .. plan.message_id .. '|' .. conv_contact
+redis.call('SET', ddk, result, 'PX', plan.dedupe_ttl_ms)
+return {state, result, int(offered), int(new_contact)}

@@ -1,0 +1,140 @@
+"""Stored records (flat string hashes, as in Redis) to and from domain types.
+
+Both stores keep the same flat shape, so this is the only place that knows it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.model import (
+    Contact,
+    Conversation,
+    DeliveryStatus,
+    Identity,
+    IngestResult,
+    Message,
+    RoutingDecision,
+)
+from gateway.storage.base import OutboxEntry
+
+
+def to_ms(value: datetime | None) -> int:
+    return 0 if value is None else int(value.timestamp() * 1000)
+
+
+def from_ms(value: str | int | None) -> datetime | None:
+    if value in (None, "", "0", 0):
+        return None
+    return datetime.fromtimestamp(int(value) / 1000, UTC)
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    return int(value) if value not in (None, "") else default
+
+
+def _str(value: str | None) -> str | None:
+    return value or None
+
+
+def decode_attrs(raw: dict[str, str]) -> dict[str, Any]:
+    return {k: json.loads(v) for k, v in raw.items()}
+
+
+def conversation_from_record(h: dict[str, str], attrs: dict[str, str], flags: set[str] | list[str]) -> Conversation:
+    routing = h.get("routing")
+    first_ms = h.get("first_response_ms")
+    return Conversation(
+        id=h["id"],
+        contact_id=h["contact_id"],
+        channel=h["channel"],
+        endpoint=h.get("endpoint", ""),
+        status=h.get("status", "open"),
+        subject=_str(h.get("subject")),
+        created_at=from_ms(h["created_at"]),
+        updated_at=from_ms(h.get("updated_at") or h["created_at"]),
+        resolved_at=from_ms(h.get("resolved_at")),
+        routing=RoutingDecision.model_validate_json(routing) if routing else None,
+        routing_version=_int(h.get("routing_version")),
+        target_index=_int(h.get("target_index")),
+        queue=_str(h.get("queue")),
+        priority=_int(h.get("priority"), 3),
+        waiting_since=from_ms(h.get("waiting_since")),
+        assignee=_str(h.get("assignee")),
+        claimed_at=from_ms(h.get("claimed_at")),
+        awaiting_since=from_ms(h.get("awaiting_since")),
+        reply_by=from_ms(h.get("reply_by")),
+        sla_state=h.get("sla_state") or "none",
+        sla_breaches=_int(h.get("sla_breaches")),
+        first_response_at=from_ms(h.get("first_response_at")),
+        first_response_seconds=int(first_ms) / 1000 if first_ms else None,
+        last_inbound_at=from_ms(h.get("last_inbound_at")),
+        last_outbound_at=from_ms(h.get("last_outbound_at")),
+        window_expires_at=from_ms(h.get("window_expires_at")),
+        message_count=_int(h.get("message_count")),
+        attributes=decode_attrs(attrs),
+        flags=sorted(flags),
+    )
+
+
+def message_from_record(h: dict[str, str]) -> Message:
+    """A stored message: immutable JSON plus the fields that change after writing."""
+    message = Message.model_validate_json(h["json"])
+    updates: dict[str, Any] = {"conversation_id": h.get("conversation_id", message.conversation_id)}
+    if h.get("status"):
+        updates["status"] = DeliveryStatus(h["status"])
+    if h.get("error"):
+        updates["error"] = h["error"]
+    if h.get("external_id"):
+        updates["external_id"] = h["external_id"]
+    if h.get("attempts"):
+        updates["attempts"] = int(h["attempts"])
+    return message.model_copy(update=updates)
+
+
+def contact_from_record(h: dict[str, str], attrs: dict[str, str], identities: set[str] | list[str]) -> Contact:
+    return Contact(
+        id=h["id"],
+        name=h.get("name", ""),
+        attributes=decode_attrs(attrs),
+        identities=[Identity.from_key(k) for k in sorted(identities)],
+        created_at=from_ms(h["created_at"]),
+        merged_into=_str(h.get("merged_into")),
+    )
+
+
+def plan_json(plan: Any) -> str:
+    """The plan as JSON for the Lua side; numbers as strings (Lua formats big ones badly)."""
+    data = {}
+    for name in plan.__slots__:
+        value = getattr(plan, name)
+        if isinstance(value, bool):
+            data[name] = value
+        elif isinstance(value, int):
+            data[name] = str(value)
+        elif hasattr(value, "__slots__"):
+            data[name] = {n: getattr(value, n) for n in value.__slots__}
+        else:
+            data[name] = value
+    return json.dumps(data, ensure_ascii=False)
+
+
+def duplicate_result(seen: str) -> IngestResult:
+    """The answer to a redelivery, from the dedupe record ``conversation|message|contact``."""
+    conversation_id, message_id, contact_id = seen.split("|")
+    return IngestResult(conversation_id=conversation_id, message_id=message_id, contact_id=contact_id, duplicate=True)
+
+
+def outbox_entry(entry_id: str, fields: dict[str, str]) -> OutboxEntry:
+    return OutboxEntry(
+        entry_id=entry_id,
+        message_id=fields["mid"],
+        exchange=fields["ex"],
+        routing_key=fields["rk"],
+        priority=int(fields["pr"]),
+        payload=fields["payload"],
+        fields=fields["fields"],
+        created_ms=int(entry_id.split("-")[0]),
+    )
