@@ -42,3 +42,45 @@ def inbound(
         text=text,
         **extra,
     )
+
+
+API_SECRET = "test-api-secret-3f9a"
+OPS_TOKEN = "ops-token-for-tests"
+ALICE_TOKEN = "alice-token-for-tests"
+BOB_TOKEN = "bob-token-for-tests"
+
+
+def gateway_config(**sections: Any) -> GatewayConfig:
+    """A config with the API channel, one ops and two agent tokens, no rules file."""
+    raw: dict[str, Any] = {
+        "routing": {"rules": None},
+        "smtp": {"enabled": False},
+        "auth": {
+            "tokens": [
+                {"token": OPS_TOKEN, "role": "ops"},
+                {"token": ALICE_TOKEN, "role": "agent", "agent": "alice"},
+                {"token": BOB_TOKEN, "role": "agent", "agent": "bob"},
+            ]
+        },
+        "channels": {"api": {"secret": API_SECRET}},
+    }
+    for name, value in sections.items():
+        if isinstance(value, dict) and isinstance(raw.get(name), dict):
+            raw[name] = {**raw[name], **value}
+        else:
+            raw[name] = value
+    return config_from_dict(raw, env={})
+
+
+def auth(token: str = OPS_TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def signed_api_body(payload: dict[str, Any], secret: str = API_SECRET) -> tuple[bytes, dict[str, str]]:
+    import hashlib
+    import hmac
+    import json
+
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return body, {"X-Gateway-Signature": sig, "Content-Type": "application/json"}

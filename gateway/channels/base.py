@@ -27,7 +27,7 @@ class InboundSink(Protocol):
     async def accept_status(self, update: StatusUpdate) -> bool: ...
 
 
-class WebhookError(Exception):
+class RequestRejected(Exception):
     """A request the provider or customer got wrong: answered with ``status`` and a JSON error."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -68,7 +68,7 @@ def parse_json_body(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WebhookError(400, "malformed_json", f"body is not valid JSON: {exc}") from None
+        raise RequestRejected(400, "malformed_json", f"body is not valid JSON: {exc}") from None
 
 
 def hmac_sha256_hex(secret: str, body: bytes) -> str:

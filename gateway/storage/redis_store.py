@@ -95,9 +95,27 @@ class RedisStore:
     # lifecycle --------------------------------------------------------------
 
     async def start(self) -> None:
+        await self._ensure_group()
+
+    async def _ensure_group(self) -> None:
         async with self._guard():
             with contextlib.suppress(rexc.ResponseError):  # BUSYGROUP: it exists already
                 await self._redis.xgroup_create(self.k("outbox"), _GROUP, id="0", mkstream=True)
+
+    async def _xreadgroup(
+        self, client: aioredis.Redis, consumer: str, start: str, count: int, block: int | None
+    ) -> Any:
+        stream = self.k("outbox")
+        async with self._guard():
+            try:
+                return await client.xreadgroup(_GROUP, consumer, {stream: start}, count=count, block=block)
+            except rexc.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+        # Storage was down at start-up (or flushed): create the group and read again.
+        await self._ensure_group()
+        async with self._guard():
+            return await client.xreadgroup(_GROUP, consumer, {stream: start}, count=count, block=block)
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -217,13 +235,11 @@ class RedisStore:
         return [outbox_entry(entry_id, fields) for entry_id, fields in raw if fields]
 
     async def outbox_read(self, consumer: str, *, count: int, block_ms: int, retry_own: bool) -> list[OutboxEntry]:
-        stream = self.k("outbox")
-        async with self._guard():
-            if retry_own:
-                reply = await self._redis.xreadgroup(_GROUP, consumer, {stream: "0"}, count=count)
-            else:
-                client = self._blocking if block_ms else self._redis
-                reply = await client.xreadgroup(_GROUP, consumer, {stream: ">"}, count=count, block=block_ms or None)
+        if retry_own:
+            reply = await self._xreadgroup(self._redis, consumer, "0", count, None)
+        else:
+            client = self._blocking if block_ms else self._redis
+            reply = await self._xreadgroup(client, consumer, ">", count, block_ms or None)
         if not reply:
             return []
         return self._entries(reply[0][1])

@@ -1,0 +1,1 @@
+"""Omnichannel message routing gateway."""

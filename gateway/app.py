@@ -1,0 +1,111 @@
+"""The composition root: the only module that wires the parts together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+from aiohttp import web
+
+from gateway.channels.api import ApiChannel
+from gateway.channels.base import ChannelAdapter, InboundSink
+from gateway.config import GatewayConfig
+from gateway.ingest import Ingest
+from gateway.outbox import OutboxRelay
+from gateway.routing.publisher import Publisher, open_publisher
+from gateway.routing.static import SingleQueueRouter
+from gateway.services import SERVICES, RouterHolder, Services
+from gateway.storage import Store, open_store
+from gateway.web import health, read_api
+from gateway.web.auth import TokenTable, make_auth_middleware
+from gateway.web.errors import error_middleware
+
+log = logging.getLogger(__name__)
+
+
+def build_adapters(config: GatewayConfig, sink: InboundSink) -> list[ChannelAdapter]:
+    """One adapter per configured channel section; a missing section means disabled (404)."""
+    channels = config.channels
+    adapters: list[ChannelAdapter] = []
+    if channels.api is not None:
+        adapters.append(
+            ApiChannel(
+                sink,
+                secret=channels.api.secret.get_secret_value(),
+                callback_url=channels.api.callback_url,
+                default_region=config.identity.default_region,
+            )
+        )
+    return adapters
+
+
+def build_app(
+    config: GatewayConfig,
+    *,
+    store: Store | None = None,
+    publisher: Publisher | None = None,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    store = store or open_store(config.storage.url, prefix=config.storage.key_prefix)
+    publisher = publisher or open_publisher(config.broker.url, publish_timeout=config.broker.publish_timeout)
+    router = RouterHolder(SingleQueueRouter(config.routing.default_queue, config.routing.default_priority))
+    ingest = Ingest(store=store, router=router, config=config, clock=clock)
+    services = Services(
+        config=config,
+        store=store,
+        publisher=publisher,
+        router=router,
+        ingest=ingest,
+        relay=OutboxRelay(store, publisher, inflight=config.broker.inflight),
+        adapters=build_adapters(config, ingest),
+    )
+    app = web.Application(
+        client_max_size=config.http.max_body_bytes,
+        middlewares=[error_middleware, make_auth_middleware(TokenTable(config.auth))],
+    )
+    app[SERVICES] = services
+    app.router.add_routes(health.routes)
+    app.router.add_routes(read_api.routes)
+    for adapter in services.adapters:
+        app.router.add_routes(adapter.routes())
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    try:
+        await services.store.start()
+    except Exception as exc:
+        log.warning("storage not reachable at start-up: %s", type(exc).__name__)
+    await services.publisher.start(services.router().queues())
+    services.http = aiohttp.ClientSession(headers={"User-Agent": "omnichannel-gateway/0.1"})
+    for adapter in services.adapters:
+        await adapter.start(services.http)
+    relay_task = asyncio.create_task(services.relay.run(), name="outbox-relay")
+    services.tasks.append(relay_task)
+    log.info("gateway started", extra={"channels": [a.name for a in services.adapters]})
+    try:
+        yield
+    finally:
+        services.stopping = True
+        drained = await services.relay.drain(timeout=min(5.0, services.config.http.shutdown_grace))
+        if not drained:
+            log.warning("outbox not empty at shutdown; the next start (or another process) publishes it")
+        services.relay.stop()
+        for task in services.tasks:
+            task.cancel()
+        for task in services.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for adapter in services.adapters:
+            with contextlib.suppress(Exception):
+                await adapter.stop()
+        await services.http.close()
+        await services.publisher.close()
+        await services.store.close()
+        log.info("gateway stopped")

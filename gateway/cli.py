@@ -1,0 +1,72 @@
+"""The ``gateway`` command: ``serve``, ``rules check``, ``rules simulate``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from gateway import logs
+from gateway.config import ConfigError, GatewayConfig, load_config
+
+log = logging.getLogger("gateway")
+
+
+async def _serve(config: GatewayConfig) -> None:
+    from gateway.app import build_app
+    from gateway.services import SERVICES
+
+    app = build_app(config)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=config.http.shutdown_grace, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.http.host, config.http.port, reuse_address=True)
+    await site.start()
+    log.info("listening", extra={"http": f"http://{config.http.host}:{config.http.port}"})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping")
+    app[SERVICES].stopping = True
+    await runner.cleanup()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"gateway: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(config.log.level, config.log.format)
+    try:
+        asyncio.run(_serve(config))
+    except OSError as exc:  # e.g. the port is taken
+        print(f"gateway: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="Omnichannel message routing gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument(
+        "--config", type=Path, default=None, help="config file (default: $GATEWAY_CONFIG, else config/gateway.yaml)"
+    )
+    serve.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

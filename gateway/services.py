@@ -1,0 +1,52 @@
+"""The running gateway's parts, held in one typed object on the aiohttp app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from gateway.channels.base import ChannelAdapter
+from gateway.config import GatewayConfig
+from gateway.ingest import Ingest
+from gateway.model import Channel
+from gateway.outbox import OutboxRelay
+from gateway.routing.publisher import Publisher
+from gateway.routing.static import Router
+from gateway.storage.base import Store
+
+
+class RouterHolder:
+    """The router in force. Swapping is one assignment, so a decision never sees half a
+    rule set; every decision records the version that made it."""
+
+    def __init__(self, router: Router) -> None:
+        self.current = router
+
+    def __call__(self) -> Router:
+        return self.current
+
+
+@dataclass
+class Services:
+    config: GatewayConfig
+    store: Store
+    publisher: Publisher
+    router: RouterHolder
+    ingest: Ingest
+    relay: OutboxRelay
+    adapters: list[ChannelAdapter] = field(default_factory=list)
+    http: aiohttp.ClientSession | None = None
+    stopping: bool = False
+    tasks: list[Any] = field(default_factory=list)
+
+    def adapter_for(self, channel: Channel) -> ChannelAdapter | None:
+        for adapter in self.adapters:
+            if channel in adapter.channels:
+                return adapter
+        return None
+
+
+SERVICES = web.AppKey("services", Services)

@@ -1,0 +1,73 @@
+"""Reading conversations and contacts: ``GET /api/v1/conversations[/{id}]``, ``/contacts/{id}``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.channels.base import RequestRejected
+from gateway.services import SERVICES
+from gateway.web.auth import require
+from gateway.web.views import contact_view, conversation_view, message_view, ok
+
+STATUSES = {"open", "pending", "resolved"}
+
+
+def _int_param(request: web.Request, name: str, default: int | None, *, low: int, high: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RequestRejected(400, "bad_request", f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise RequestRejected(400, "bad_request", f"{name} must be between {low} and {high}")
+    return value
+
+
+async def list_conversations(request: web.Request) -> web.Response:
+    require(request, "agent", "ops")
+    status = request.query.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise RequestRejected(400, "bad_request", f"status must be one of {sorted(STATUSES)}")
+    page = await request.app[SERVICES].store.list_conversations(
+        status=status,
+        queue=request.query.get("queue") or None,
+        contact_id=request.query.get("contact_id") or None,
+        limit=_int_param(request, "limit", 50, low=1, high=500) or 50,
+        before=_int_param(request, "before", None, low=0, high=2**53),
+    )
+    return ok({"conversations": [conversation_view(c) for c in page.conversations], "next_before": page.next_before})
+
+
+async def get_conversation(request: web.Request) -> web.Response:
+    require(request, "agent", "ops")
+    store = request.app[SERVICES].store
+    conv = await store.get_conversation(request.match_info["id"])
+    if conv is None:
+        raise RequestRejected(404, "not_found", "no such conversation")
+    messages = await store.get_messages(conv.id)
+    contact = await store.get_contact(conv.contact_id)
+    data = conversation_view(conv)
+    data["messages"] = [message_view(m) for m in messages]
+    data["contact"] = contact_view(contact) if contact else None
+    return ok(data)
+
+
+async def get_contact(request: web.Request) -> web.Response:
+    require(request, "agent", "ops")
+    store = request.app[SERVICES].store
+    contact = await store.get_contact(request.match_info["id"])
+    if contact is None:
+        raise RequestRejected(404, "not_found", "no such contact")
+    page = await store.list_conversations(contact_id=contact.id, limit=200)
+    data = contact_view(contact)
+    data["conversations"] = [conversation_view(c) for c in page.conversations]
+    return ok(data)
+
+
+routes = [
+    web.get("/api/v1/conversations", list_conversations),
+    web.get("/api/v1/conversations/{id}", get_conversation),
+    web.get("/api/v1/contacts/{id}", get_contact),
+]
