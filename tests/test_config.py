@@ -86,7 +86,7 @@ def test_secrets_never_print() -> None:
 
 def test_example_dev_tokens_are_refused_off_loopback() -> None:
     raw = {"http": {"host": "0.0.0.0"}, "auth": {"tokens": [{"token": "ops-dev-token", "role": "ops"}]}}
-    with pytest.raises(ConfigError, match="auth.tokens.0.token"):
+    with pytest.raises(ConfigError, match=r"auth\.tokens\.0\.token"):
         config_from_dict(raw, env={})
 
 

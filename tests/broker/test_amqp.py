@@ -85,10 +85,15 @@ async def test_offers_and_events_are_published_persistent_with_confirms(
     assert all(m.message_id for m in events)
     await listener.close()
 
-    listing = subprocess.run(
-        ["rabbitmqctl", "-q", "list_queues", "-p", amqp_vhost, "name", "durable", "arguments"],
-        capture_output=True, text=True, timeout=60,
-    ).stdout  # fmt: skip
+    listing = (
+        await asyncio.to_thread(
+            subprocess.run,
+            ["rabbitmqctl", "-q", "list_queues", "-p", amqp_vhost, "name", "durable", "arguments"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    ).stdout
     general = next(line for line in listing.splitlines() if line.startswith("general"))
     assert "true" in general and "x-max-priority" in general and "10" in general and "gateway.dlx" in general
 

@@ -37,7 +37,6 @@ async def test_list_filters_and_contact_history(client: TestClient) -> None:
         ids[user] = await (await client.post("/webhooks/api", data=body, headers=headers)).json()
     everything = await (await client.get("/api/v1/conversations?status=open&queue=general", headers=auth())).json()
     assert len(everything["conversations"]) == 2
-    contact_id = ids["u1"]["contact_id"] if "contact_id" in ids["u1"] else None
     conv = await (await client.get(f"/api/v1/conversations/{ids['u1']['conversation_id']}", headers=auth())).json()
     contact_id = conv["contact_id"]
     mine = await (await client.get(f"/api/v1/conversations?contact_id={contact_id}", headers=auth())).json()
