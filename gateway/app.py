@@ -18,9 +18,10 @@ from gateway.ingest import Ingest
 from gateway.outbox import OutboxRelay
 from gateway.routing.publisher import Publisher, open_publisher
 from gateway.routing.static import SingleQueueRouter
+from gateway.rules_reload import RULES, RulesManager, load_at_startup, watch_rules
 from gateway.services import SERVICES, RouterHolder, Services
 from gateway.storage import Store, open_store
-from gateway.web import health, read_api
+from gateway.web import health, read_api, routing_api
 from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.errors import error_middleware
 
@@ -53,6 +54,16 @@ def build_app(
     store = store or open_store(config.storage.url, prefix=config.storage.key_prefix)
     publisher = publisher or open_publisher(config.broker.url, publish_timeout=config.broker.publish_timeout)
     router = RouterHolder(SingleQueueRouter(config.routing.default_queue, config.routing.default_priority))
+    rules = None
+    if config.routing.rules is not None:
+        path = config.resolve_path(config.routing.rules)
+        rules = RulesManager(
+            path=path,
+            holder=router,
+            publisher=publisher,
+            initial=load_at_startup(path),
+            poll_interval=config.routing.reload_interval,
+        )
     ingest = Ingest(store=store, router=router, config=config, clock=clock)
     services = Services(
         config=config,
@@ -68,11 +79,15 @@ def build_app(
         middlewares=[error_middleware, make_auth_middleware(TokenTable(config.auth))],
     )
     app[SERVICES] = services
+    if rules is not None:
+        app[RULES] = rules
     app.router.add_routes(health.routes)
     app.router.add_routes(read_api.routes)
+    app.router.add_routes(routing_api.routes)
     for adapter in services.adapters:
         app.router.add_routes(adapter.routes())
     app.cleanup_ctx.append(_lifecycle)
+    app.cleanup_ctx.append(watch_rules)
     return app
 
 
