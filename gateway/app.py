@@ -11,17 +11,23 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 from aiohttp import web
 
+from gateway.assignment import Assignment
 from gateway.channels.api import ApiChannel
 from gateway.channels.base import ChannelAdapter, InboundSink
 from gateway.config import GatewayConfig
+from gateway.conversations import Conversations
 from gateway.ingest import Ingest
+from gateway.model import Channel
+from gateway.outbound import Outbound
 from gateway.outbox import OutboxRelay
+from gateway.reply_tracking import ReplyTracker
 from gateway.routing.publisher import Publisher, open_publisher
 from gateway.routing.static import SingleQueueRouter
 from gateway.rules_reload import RULES, RulesManager, load_at_startup, watch_rules
 from gateway.services import SERVICES, RouterHolder, Services
 from gateway.storage import Store, open_store
-from gateway.web import health, read_api, routing_api
+from gateway.timers import TimerScanner
+from gateway.web import conversation_api, health, ops_api, read_api, routing_api
 from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.errors import error_middleware
 
@@ -64,7 +70,31 @@ def build_app(
             initial=load_at_startup(path),
             poll_interval=config.routing.reload_interval,
         )
-    ingest = Ingest(store=store, router=router, config=config, clock=clock)
+    timers = TimerScanner(store, interval=config.reply_tracking.scan_interval, clock=clock)
+    tracker = ReplyTracker(
+        store=store, config=config.reply_tracking, queue_skills=lambda q: router().queue_skills(q), clock=clock
+    )
+    adapters: list[ChannelAdapter] = []
+
+    def adapter_for(channel: Channel) -> ChannelAdapter | None:
+        return next((a for a in adapters if channel in a.channels), None)
+
+    outbound = Outbound(store=store, adapter_for=adapter_for, wake=timers.wake, clock=clock)
+    ingest = Ingest(
+        store=store,
+        router=router,
+        config=config,
+        clock=clock,
+        reply_deadline=tracker.deadline,
+        status_handler=outbound.apply_status,
+    )
+    adapters.extend(build_adapters(config, ingest))
+    assignment = Assignment(store=store, router=router, clock=clock)
+    timers.register("escalate", assignment.on_escalate)
+    timers.register("sla_warn", tracker.on_warning)
+    timers.register("sla_breach", tracker.on_breach)
+    timers.register("window_closing", tracker.on_window_closing)
+    timers.register("send", outbound.on_send)
     services = Services(
         config=config,
         store=store,
@@ -72,7 +102,12 @@ def build_app(
         router=router,
         ingest=ingest,
         relay=OutboxRelay(store, publisher, inflight=config.broker.inflight),
-        adapters=build_adapters(config, ingest),
+        timers=timers,
+        assignment=assignment,
+        outbound=outbound,
+        reply_tracker=tracker,
+        conversations=Conversations(store=store, clock=clock),
+        adapters=adapters,
     )
     app = web.Application(
         client_max_size=config.http.max_body_bytes,
@@ -83,6 +118,8 @@ def build_app(
         app[RULES] = rules
     app.router.add_routes(health.routes)
     app.router.add_routes(read_api.routes)
+    app.router.add_routes(conversation_api.routes)
+    app.router.add_routes(ops_api.routes)
     app.router.add_routes(routing_api.routes)
     for adapter in services.adapters:
         app.router.add_routes(adapter.routes())
@@ -101,8 +138,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     services.http = aiohttp.ClientSession(headers={"User-Agent": "omnichannel-gateway/0.1"})
     for adapter in services.adapters:
         await adapter.start(services.http)
-    relay_task = asyncio.create_task(services.relay.run(), name="outbox-relay")
-    services.tasks.append(relay_task)
+    services.tasks.append(asyncio.create_task(services.relay.run(), name="outbox-relay"))
+    services.tasks.append(asyncio.create_task(services.timers.run(), name="timer-scanner"))
     log.info("gateway started", extra={"channels": [a.name for a in services.adapters]})
     try:
         yield
@@ -112,6 +149,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         if not drained:
             log.warning("outbox not empty at shutdown; the next start (or another process) publishes it")
         services.relay.stop()
+        services.timers.stop()
         for task in services.tasks:
             task.cancel()
         for task in services.tasks:

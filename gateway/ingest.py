@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,6 +85,7 @@ class Ingest:
         clock: Callable[[], float] = time.time,
         reply_deadline: Callable[[Channel, int], tuple[int, int]] | None = None,
         window_warning: float = 3600.0,
+        status_handler: Callable[[StatusUpdate], Awaitable[Any]] | None = None,
     ) -> None:
         self.store = store
         self.router = router
@@ -92,6 +93,7 @@ class Ingest:
         self.clock = clock
         self.window_warning = window_warning
         self._reply_deadline = reply_deadline or self._plain_deadline
+        self.status_handler = status_handler
 
     def _plain_deadline(self, channel: Channel, now_ms: int) -> tuple[int, int]:
         """(reply_by, warn_at) in ms for a customer message received at ``now_ms``."""
@@ -229,4 +231,8 @@ class Ingest:
         )
 
     async def accept_status(self, update: StatusUpdate) -> bool:
-        raise NotImplementedError("delivery status arrives with the outbound service")
+        """A provider's delivery report; True when it moved one of our messages forward."""
+        if self.status_handler is None:
+            return False
+        outcome = await self.status_handler(update)
+        return bool(outcome.ok)

@@ -28,15 +28,18 @@ log = logging.getLogger(__name__)
 def build_body(entry: OutboxEntry) -> bytes:
     """The AMQP body: the payload written by Python plus the values the store filled in.
 
-    Fields named ``*_ms`` are epoch milliseconds and become ISO 8601 without the suffix;
-    an embedded ``message`` gets the conversation id it was stored under.
+    Fields named ``*_at_ms`` (and ``reply_by_ms``) are epoch milliseconds and become ISO
+    8601 without the suffix; other ``*_ms`` fields are durations in milliseconds. An
+    embedded ``message`` gets the conversation id it was stored under.
     """
     body: dict[str, Any] = json.loads(entry.payload)
     for name, value in json.loads(entry.fields).items():
-        if name.endswith("_ms"):
+        if name.endswith("_at_ms") or name == "reply_by_ms":
             body[name[:-3]] = (
                 datetime.fromtimestamp(int(value) / 1000, UTC).isoformat().replace("+00:00", "Z") if value else None
             )
+        elif name.endswith("_ms"):
+            body[name] = int(value) if value not in ("", None) else None
         elif name in ("routing_version", "priority"):
             body[name] = int(value)
         else:

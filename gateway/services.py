@@ -8,14 +8,19 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from gateway.assignment import Assignment
 from gateway.channels.base import ChannelAdapter
 from gateway.config import GatewayConfig
+from gateway.conversations import Conversations
 from gateway.ingest import Ingest
 from gateway.model import Channel
+from gateway.outbound import Outbound
 from gateway.outbox import OutboxRelay
+from gateway.reply_tracking import ReplyTracker
 from gateway.routing.publisher import Publisher
 from gateway.routing.static import Router
 from gateway.storage.base import Store
+from gateway.timers import TimerScanner
 
 
 class RouterHolder:
@@ -37,6 +42,11 @@ class Services:
     router: RouterHolder
     ingest: Ingest
     relay: OutboxRelay
+    timers: TimerScanner
+    assignment: Assignment
+    outbound: Outbound
+    reply_tracker: ReplyTracker
+    conversations: Conversations
     adapters: list[ChannelAdapter] = field(default_factory=list)
     http: aiohttp.ClientSession | None = None
     stopping: bool = False
@@ -47,6 +57,9 @@ class Services:
             if channel in adapter.channels:
                 return adapter
         return None
+
+    def known_agents(self) -> set[str]:
+        return {t.agent for t in self.config.auth.tokens if t.agent}
 
 
 SERVICES = web.AppKey("services", Services)

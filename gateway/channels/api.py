@@ -136,6 +136,10 @@ class ApiChannel(ChannelAdapter):
     def __repr__(self) -> str:
         return f"ApiChannel(callback_url={self._callback_url!r})"
 
+    @property
+    def can_send(self) -> bool:  # type: ignore[override]
+        return bool(self._callback_url)
+
     def routes(self) -> list[web.AbstractRouteDef]:
         return [web.post("/webhooks/api", self.handle)]
 

@@ -46,6 +46,9 @@ class ChannelAdapter:
 
     name: ClassVar[str] = ""
     channels: ClassVar[tuple[Channel, ...]] = ()
+    # What it can send: replies at all, and provider templates (e.g. WhatsApp's).
+    can_send: ClassVar[bool] = False
+    supports_templates: ClassVar[bool] = False
 
     def __init__(self, sink: InboundSink) -> None:
         self.sink = sink
@@ -61,7 +64,12 @@ class ChannelAdapter:
         return None
 
     async def send(self, request: OutboundRequest) -> SendResult:
-        raise SendNotSupported(f"the {self.name} channel cannot send messages yet")
+        raise SendNotSupported(f"the {self.name} channel cannot send messages")
+
+    def window_allows(self, *, expired_for: float, template: dict[str, Any] | None) -> bool:
+        """Whether a reply may go out ``expired_for`` seconds after the customer-service
+        window closed. By default only a template may (WhatsApp's rule)."""
+        return template is not None and self.supports_templates
 
 
 def parse_json_body(body: bytes) -> Any:

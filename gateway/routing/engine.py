@@ -181,6 +181,18 @@ class RulesRouter:
     def queues(self) -> list[str]:
         return list(self.rules.queues)
 
+    def queue_skills(self, queue: str) -> list[str]:
+        found = self.rules.queues.get(queue)
+        return list(found.skills) if found else []
+
+    def agent_queues(self, agent: str) -> list[str]:
+        return self.rules.queues_for(agent)
+
+    def agent_capacity(self, agent: str) -> int:
+        """From the rules' ``agents:``; 0 (no limit) for an agent the rules do not list."""
+        found = self.rules.agents.get(agent)
+        return found.capacity if found else 0
+
     # -- compiling ---------------------------------------------------------------------
 
     def _ids(self, words: tuple[str, ...]) -> frozenset[int]:

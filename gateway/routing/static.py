@@ -14,6 +14,16 @@ class Router(Protocol):
 
     def queues(self) -> list[str]: ...
 
+    def queue_skills(self, queue: str) -> list[str]: ...
+
+    def agent_queues(self, agent: str) -> list[str]:
+        """The queues whose required skill levels the agent meets."""
+        ...
+
+    def agent_capacity(self, agent: str) -> int:
+        """Open claimed conversations the agent may hold at once; 0 = no limit."""
+        ...
+
 
 class SingleQueueRouter:
     def __init__(self, queue: str = "general", priority: int = 3) -> None:
@@ -33,3 +43,12 @@ class SingleQueueRouter:
 
     def queues(self) -> list[str]:
         return [self.queue]
+
+    def queue_skills(self, queue: str) -> list[str]:
+        return []
+
+    def agent_queues(self, agent: str) -> list[str]:
+        return [self.queue]
+
+    def agent_capacity(self, agent: str) -> int:
+        return 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from gateway.model import Contact, Conversation, IngestResult, Message, ServiceUnavailable
 
@@ -98,10 +98,25 @@ class IngestPlan:
 
 
 @dataclass(slots=True)
-class ClaimResult:
+class Outcome:
+    """What a conditional write did. ``reason`` says why nothing happened when not ``ok``:
+    not_found, stale (routing version moved on), taken (someone else's), resolved,
+    capacity (agent full), empty (nothing waiting), already, noop, unknown, ignored, same.
+    """
+
     ok: bool
-    reason: Literal["ok", "not_found", "stale", "taken", "resolved", "capacity", "empty"] = "ok"
+    reason: str = "ok"
     conversation_id: str | None = None
+    message_id: str | None = None
+    routing_version: int | None = None
+    assignee: str | None = None
+    status: str | None = None
+
+
+@dataclass(slots=True)
+class QueueStats:
+    waiting: int
+    oldest_wait_ms: int | None  # wait start of the longest-waiting conversation
 
 
 @dataclass(slots=True)
@@ -154,6 +169,98 @@ class Store(Protocol):
     ) -> Page: ...
     async def get_contact(self, contact_id: str) -> Contact | None: ...
 
+    async def get_message(self, conversation_id: str, message_id: str) -> Message | None: ...
+    async def thread_ids(self, conversation_id: str) -> list[str]: ...
+
+    # assignment and routing
+    async def claim(
+        self, conversation_id: str, agent: str, *, version: int | None, capacity: int, now_ms: int, payload: str
+    ) -> Outcome: ...
+    async def claim_next(
+        self, agent: str, queues: list[str], *, capacity: int, now_ms: int, payload: str
+    ) -> Outcome: ...
+    async def reroute(
+        self,
+        conversation_id: str,
+        *,
+        expected_version: int | None,
+        only_unassigned: bool,
+        queue: str,
+        priority: int,
+        reason: str,
+        now_ms: int,
+        decision_json: str | None,
+        target_index: int,
+        escalate_after_ms: int,
+        payload: str,
+        keep_wait: bool,
+    ) -> Outcome: ...
+    async def resolve(self, conversation_id: str, *, by: str, now_ms: int, payload: str) -> Outcome: ...
+    async def set_pending(self, conversation_id: str, *, now_ms: int) -> Outcome: ...
+    async def active_conversations(self, agent: str) -> set[str]: ...
+    async def awaiting_between(self, low_ms: int, high_ms: int, *, limit: int) -> list[Conversation]:
+        """Conversations whose reply-by falls in [low, high], earliest first."""
+        ...
+
+    async def queue_stats(self, queues: list[str]) -> dict[str, QueueStats]: ...
+    async def stats(self) -> dict[str, int]: ...
+    async def merge_contacts(self, keep: str, other: str, *, by: str, now_ms: int, payload: str) -> Outcome: ...
+
+    # outbound messages and delivery status
+    async def append_message(
+        self,
+        conversation_id: str,
+        *,
+        message_id: str,
+        message_json: str,
+        now_ms: int,
+        kind: str,
+        agent: str,
+        payload: str,
+        send: bool,
+        claim: bool,
+        assigned_payload: str,
+    ) -> Outcome: ...
+    async def record_send(
+        self,
+        conversation_id: str,
+        message_id: str,
+        *,
+        outcome: str,
+        external_id: str,
+        error: str,
+        channel: str,
+        now_ms: int,
+        status: str,
+        ext_ttl_ms: int,
+        payload: str,
+    ) -> Outcome: ...
+    async def apply_status(
+        self, channel: str, external_id: str, *, status: str, error: str, now_ms: int, payload: str, early_ttl_ms: int
+    ) -> Outcome: ...
+
+    # timers
+    async def timers_due(self, now_ms: int, *, limit: int, lease_ms: int) -> list[DueTimer]: ...
+    async def timer_set(self, member: str, due_ms: int) -> None: ...
+    async def timer_done(self, member: str) -> None: ...
+    async def timer_count(self) -> int: ...
+    async def sla_fire(
+        self,
+        kind: str,
+        conversation_id: str,
+        seq: str,
+        *,
+        now_ms: int,
+        payload: str,
+        queue: str,
+        priority: int,
+        offer_payload: str,
+    ) -> Outcome: ...
+
+    async def window_closing(
+        self, conversation_id: str, expires_ms: str, *, now_ms: int, payload: str, priority: int
+    ) -> Outcome: ...
+
     # outbox
     async def outbox_read(self, consumer: str, *, count: int, block_ms: int, retry_own: bool) -> list[OutboxEntry]: ...
     async def outbox_reclaim(self, consumer: str, *, min_idle_ms: int, count: int) -> list[OutboxEntry]: ...
@@ -166,14 +273,15 @@ def encode_attrs(values: dict[str, Any]) -> dict[str, str]:
 
 
 __all__ = [
-    "ClaimResult",
     "DueTimer",
     "EventTemplates",
     "IngestPlan",
     "NotFound",
     "OutboxEntry",
     "OutboxStats",
+    "Outcome",
     "Page",
+    "QueueStats",
     "StorageUnavailable",
     "Store",
     "encode_attrs",

@@ -15,14 +15,17 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from gateway.model import Contact, Conversation, IngestResult, Message
-from gateway.storage.base import IngestPlan, OutboxEntry, OutboxStats, Page
+from gateway.model import STATUS_RANK, Contact, Conversation, IngestResult, Message
+from gateway.storage.base import DueTimer, IngestPlan, OutboxEntry, OutboxStats, Outcome, Page, QueueStats
 from gateway.storage.records import (
+    claim_outcome,
     contact_from_record,
     conversation_from_record,
     duplicate_result,
     message_from_record,
     outbox_entry,
+    status_outcome,
+    version_outcome,
 )
 
 
@@ -156,6 +159,8 @@ class MemoryStore:
         self.prefix = prefix
         self.d = _Data()
         self.outbox = _Stream()
+        self.early: dict[str, list[str]] = {}  # delivery reports that beat the provider id
+        self.audit: list[str] = []
 
     def __repr__(self) -> str:
         return "MemoryStore()"
@@ -214,6 +219,7 @@ class MemoryStore:
         q = self.d.hget(k, "queue")
         if not _empty(q):
             self.d.zrem(self.k("wait", q), cid)  # type: ignore[arg-type]
+            self.d.zrem(self.k("waitage", q), cid)  # type: ignore[arg-type]
         self.d.hset(k, waiting_since="")
 
     def _offer(
@@ -227,30 +233,42 @@ class MemoryStore:
         target_index: int,
         escalate_after: int,
         payload: str,
+        keep_wait: bool = False,
     ) -> int:
-        k = self.cv(cid)
-        old_q = self.d.hget(k, "queue")
+        d, k = self.d, self.cv(cid)
+        since = now
+        old_since = d.hget(k, "waiting_since")
+        if keep_wait and not _empty(old_since):
+            since = int(old_since)  # type: ignore[arg-type]
+        old_q = d.hget(k, "queue")
         if not _empty(old_q):
-            self.d.zrem(self.k("wait", old_q), cid)  # type: ignore[arg-type]
+            d.zrem(self.k("wait", old_q), cid)  # type: ignore[arg-type]
+            d.zrem(self.k("waitage", old_q), cid)  # type: ignore[arg-type]
             if old_q != queue:
-                self.d.zrem(self.k("idx", "q", old_q), cid)  # type: ignore[arg-type]
-        version = self.d.hincrby(k, "routing_version")
+                d.zrem(self.k("idx", "q", old_q), cid)  # type: ignore[arg-type]
+        assignee = d.hget(k, "assignee")
+        if not _empty(assignee):
+            d.srem(self.k("ag", assignee, "active"), cid)  # type: ignore[arg-type]
+        version = d.hincrby(k, "routing_version")
         if decision:
-            self.d.hset(k, routing=decision)
-        self.d.hset(
+            d.hset(k, routing=decision)
+        d.hset(
             k,
             queue=queue,
             priority=int(priority),
             target_index=int(target_index),
-            waiting_since=now,
+            waiting_since=since,
             assignee="",
             claimed_at="",
         )
-        reply_by = self.d.hget(k, "reply_by")
-        self.d.zadd(self.k("idx", "q", queue), float(self.d.hget(k, "created_at") or 0), cid)
-        self.d.zadd(self.k("wait", queue), self._wait_score(priority, reply_by, now), cid)
+        reply_by = d.hget(k, "reply_by")
+        d.zadd(self.k("idx", "q", queue), float(d.hget(k, "created_at") or 0), cid)
+        d.zadd(self.k("wait", queue), self._wait_score(priority, reply_by, since), cid)
+        d.zadd(self.k("waitage", queue), since, cid)
+        if reason in ("new", "reopened"):
+            self._stat("offered")
         if escalate_after > 0:
-            self.d.zadd(self.k("timers"), now + escalate_after, f"escalate|{cid}|{version}")
+            d.zadd(self.k("timers"), now + escalate_after, f"escalate|{cid}|{version}")
         self._outbox(
             f"offer:{cid}:{version}",
             "gateway.work",
@@ -259,7 +277,7 @@ class MemoryStore:
             payload,
             {
                 "conversation_id": cid,
-                "contact_id": self.d.hget(k, "contact_id"),
+                "contact_id": d.hget(k, "contact_id"),
                 "routing_version": str(version),
                 "reason": reason,
                 "queue": queue,
@@ -269,6 +287,55 @@ class MemoryStore:
             },
         )
         return version
+
+    def _event(self, mid: str, rk: str, payload: str, fields: dict[str, Any]) -> None:
+        self._outbox(mid, "gateway.events", rk, 0, payload, fields)
+
+    def _stat(self, name: str, by: int = 1) -> None:
+        self.d.hincrby(self.k("stats"), name, by)
+
+    def _assign(self, cid: str, agent: str, now: int, payload: str) -> str:
+        d, k = self.d, self.cv(cid)
+        since = d.hget(k, "waiting_since")
+        version = d.hget(k, "routing_version") or "0"
+        self._unwait(cid)
+        d.hset(k, assignee=agent, claimed_at=now, updated_at=now, ever_claimed="1")
+        d.sadd(self.k("ag", agent, "active"), cid)
+        waited = ""
+        if not _empty(since):
+            waited = str(now - int(since))  # type: ignore[arg-type]
+            self._stat("claimed")
+            self._stat("claim_wait_ms", int(waited))
+        self._event(
+            f"conversation.assigned:{cid}:{version}:{agent}",
+            "conversation.assigned",
+            payload,
+            {
+                "conversation_id": cid,
+                "contact_id": d.hget(k, "contact_id"),
+                "agent": agent,
+                "routing_version": version,
+                "waited_ms": waited,
+                "occurred_at_ms": str(now),
+            },
+        )
+        return version
+
+    def _stop_clock(self, cid: str) -> None:
+        k = self.cv(cid)
+        self.d.hset(k, awaiting_since="", reply_by="")
+        self.d.zrem(self.k("idx", "awaiting"), cid)
+        if self.d.hget(k, "sla_state") != "breached":
+            self.d.hset(k, sla_state="none")
+
+    @staticmethod
+    def _moves_forward(current: str | None, new: str) -> bool:
+        if _empty(current):
+            return True
+        if current in ("failed", "undelivered"):
+            return False
+        rank = {s.value: r for s, r in STATUS_RANK.items()}
+        return rank.get(new, -1) > rank.get(current, -1)  # type: ignore[arg-type]
 
     # contacts and conversations ------------------------------------------------
 
@@ -383,6 +450,7 @@ class MemoryStore:
             self._set_status(cid, status, "open")
         if pointer:
             d.set(pointer, cid)
+            d.sadd(self.ct(contact_id, "ptrs"), pointer)
         conv_contact = d.hget(k, "contact_id") or contact_id
 
         d.hset(
@@ -412,6 +480,7 @@ class MemoryStore:
         if plan.route and plan.reply_by_ms > 0 and _empty(d.hget(k, "awaiting_since")):
             seq = d.hincrby(k, "reply_seq")
             d.hset(k, awaiting_since=plan.received_ms, reply_by=plan.reply_by_ms, sla_state="active")
+            d.zadd(self.k("idx", "awaiting"), plan.reply_by_ms, cid)
             d.zadd(self.k("timers"), plan.warn_ms, f"sla_warn|{cid}|{seq}")
             d.zadd(self.k("timers"), plan.reply_by_ms, f"sla_breach|{cid}|{seq}")
 
@@ -501,6 +570,434 @@ class MemoryStore:
         return contact_from_record(
             h, self.d.hgetall(self.ct(contact_id, "attrs")), self.d.smembers(self.ct(contact_id, "ids"))
         )
+
+    async def get_message(self, conversation_id: str, message_id: str) -> Message | None:
+        h = self.d.hgetall(self.cv(conversation_id, "m", message_id))
+        return message_from_record(h) if h else None
+
+    async def thread_ids(self, conversation_id: str) -> list[str]:
+        return sorted(self.d.smembers(self.cv(conversation_id, "threads")))
+
+    # assignment and routing (claim.lua, claim_next.lua, reroute.lua, ...) -------------
+
+    async def claim(
+        self, conversation_id: str, agent: str, *, version: int | None, capacity: int, now_ms: int, payload: str
+    ) -> Outcome:
+        return claim_outcome(self._claim(conversation_id, agent, version, capacity, now_ms, payload), conversation_id)
+
+    def _claim(self, cid: str, agent: str, version: int | None, capacity: int, now: int, payload: str) -> list[str]:
+        d, k = self.d, self.cv(cid)
+        status = d.hget(k, "status")
+        if status is None:
+            return ["not_found"]
+        if status == "resolved":
+            return ["resolved"]
+        current = d.hget(k, "routing_version") or "0"
+        assignee = d.hget(k, "assignee") or ""
+        if version is not None and str(version) != current:
+            return ["stale", current, assignee]
+        if not _empty(assignee):
+            return ["ok", current, "already"] if assignee == agent else ["taken", current, assignee]
+        if capacity > 0 and len(d.smembers(self.k("ag", agent, "active"))) >= capacity:
+            return ["capacity", current]
+        self._assign(cid, agent, now, payload)
+        return ["ok", current]
+
+    async def claim_next(self, agent: str, queues: list[str], *, capacity: int, now_ms: int, payload: str) -> Outcome:
+        d = self.d
+        if capacity > 0 and len(d.smembers(self.k("ag", agent, "active"))) >= capacity:
+            return Outcome(ok=False, reason="capacity")
+        for _ in range(100):
+            best = best_score = best_q = None
+            for q in queues:
+                top = d.zrange_by_score(self.k("wait", q), float("-inf"), float("inf"), limit=1)
+                if top and (best_score is None or top[0][1] < best_score):
+                    best, best_score, best_q = top[0][0], top[0][1], q
+            if best is None:
+                return Outcome(ok=False, reason="empty")
+            k = self.cv(best)
+            status = d.hget(k, "status")
+            if status and status != "resolved" and _empty(d.hget(k, "assignee")) and d.hget(k, "queue") == best_q:
+                version = self._assign(best, agent, now_ms, payload)
+                return Outcome(ok=True, conversation_id=best, routing_version=int(version), assignee=agent)
+            d.zrem(self.k("wait", best_q), best)  # type: ignore[arg-type]
+            d.zrem(self.k("waitage", best_q), best)  # type: ignore[arg-type]
+        return Outcome(ok=False, reason="empty")
+
+    async def reroute(
+        self,
+        conversation_id: str,
+        *,
+        expected_version: int | None,
+        only_unassigned: bool,
+        queue: str,
+        priority: int,
+        reason: str,
+        now_ms: int,
+        decision_json: str | None,
+        target_index: int,
+        escalate_after_ms: int,
+        payload: str,
+        keep_wait: bool,
+    ) -> Outcome:
+        d, k = self.d, self.cv(conversation_id)
+        status = d.hget(k, "status")
+        if status is None:
+            reply = ["not_found"]
+        elif status == "resolved":
+            reply = ["resolved"]
+        else:
+            current = d.hget(k, "routing_version") or "0"
+            if expected_version is not None and str(expected_version) != current:
+                reply = ["stale", current]
+            elif only_unassigned and not _empty(d.hget(k, "assignee")):
+                reply = ["taken", current]
+            else:
+                version = self._offer(
+                    conversation_id,
+                    queue,
+                    priority,
+                    reason,
+                    now_ms,
+                    decision_json or None,
+                    target_index,
+                    escalate_after_ms,
+                    payload,
+                    keep_wait,
+                )
+                reply = ["ok", str(version)]
+        return version_outcome(reply, conversation_id)
+
+    async def resolve(self, conversation_id: str, *, by: str, now_ms: int, payload: str) -> Outcome:
+        d, cid, k = self.d, conversation_id, self.cv(conversation_id)
+        status = d.hget(k, "status")
+        if status is None or status == "resolved":
+            reason = "not_found" if status is None else "already"
+            return Outcome(ok=False, reason=reason, conversation_id=cid)
+        assignee = d.hget(k, "assignee")
+        if not _empty(assignee):
+            d.srem(self.k("ag", assignee, "active"), cid)  # type: ignore[arg-type]
+        if int(d.hget(k, "routing_version") or 0) > 0 and _empty(d.hget(k, "ever_claimed")):
+            self._stat("abandoned")
+        self._unwait(cid)
+        q = d.hget(k, "queue")
+        if not _empty(q):
+            d.zrem(self.k("idx", "q", q), cid)  # type: ignore[arg-type]
+        d.hset(k, resolved_at=now_ms, updated_at=now_ms)
+        self._stop_clock(cid)
+        self._set_status(cid, status, "resolved")
+        self._event(
+            f"conversation.resolved:{cid}:{now_ms}",
+            "conversation.resolved",
+            payload,
+            {
+                "conversation_id": cid,
+                "contact_id": d.hget(k, "contact_id"),
+                "by": by,
+                "assignee": assignee or "",
+                "occurred_at_ms": str(now_ms),
+            },
+        )
+        return Outcome(ok=True, conversation_id=cid)
+
+    async def set_pending(self, conversation_id: str, *, now_ms: int) -> Outcome:
+        d, k = self.d, self.cv(conversation_id)
+        status = d.hget(k, "status")
+        if status is None or status == "resolved":
+            reason = "not_found" if status is None else "resolved"
+            return Outcome(ok=False, reason=reason, conversation_id=conversation_id)
+        if _empty(d.hget(k, "assignee")):
+            self._unwait(conversation_id)
+        d.hset(k, updated_at=now_ms)
+        self._stop_clock(conversation_id)
+        self._set_status(conversation_id, status, "pending")
+        return Outcome(ok=True, conversation_id=conversation_id)
+
+    async def active_conversations(self, agent: str) -> set[str]:
+        return self.d.smembers(self.k("ag", agent, "active"))
+
+    async def awaiting_between(self, low_ms: int, high_ms: int, *, limit: int) -> list[Conversation]:
+        found = self.d.zrange_by_score(self.k("idx", "awaiting"), low_ms, high_ms, limit=limit)
+        return [c for c in (self._conversation(cid) for cid, _ in found) if c is not None]
+
+    async def queue_stats(self, queues: list[str]) -> dict[str, QueueStats]:
+        out = {}
+        for q in queues:
+            oldest = self.d.zrange_by_score(self.k("waitage", q), float("-inf"), float("inf"), limit=1)
+            out[q] = QueueStats(
+                waiting=self.d.zcard(self.k("wait", q)), oldest_wait_ms=int(oldest[0][1]) if oldest else None
+            )
+        return out
+
+    async def stats(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.d.hgetall(self.k("stats")).items()}
+
+    async def merge_contacts(self, keep: str, other: str, *, by: str, now_ms: int, payload: str) -> Outcome:
+        d = self.d
+        if keep == other:
+            return Outcome(ok=False, reason="same")
+        if not d.hgetall(self.ct(keep)) or not d.hgetall(self.ct(other)):
+            return Outcome(ok=False, reason="not_found")
+        if not _empty(d.hget(self.ct(other), "merged_into")):
+            return Outcome(ok=False, reason="already")
+        if not _empty(d.hget(self.ct(keep), "merged_into")):
+            return Outcome(ok=False, reason="merged_keep")
+        for ik in d.smembers(self.ct(other, "ids")):
+            d.set(self.k("id", ik), keep)
+            d.sadd(self.ct(keep, "ids"), ik)
+        d.delete(self.ct(other, "ids"))
+        for cid, score in d.zrange_by_score(self.ct(other, "convs"), float("-inf"), float("inf")):
+            d.zadd(self.ct(keep, "convs"), score, cid)
+            d.hset(self.cv(cid), contact_id=keep)
+        d.delete(self.ct(other, "convs"))
+        old_prefix = self.k("open", other) + ":"
+        for ptr in d.smembers(self.ct(other, "ptrs")):
+            moved = self.k("open", keep) + ":" + ptr[len(old_prefix) :]
+            target = d.get(ptr)
+            if target and d.get(moved) is None:
+                d.set(moved, target)
+                d.sadd(self.ct(keep, "ptrs"), moved)
+            d.delete(ptr)
+        d.delete(self.ct(other, "ptrs"))
+        keep_attrs = self.ct(keep, "attrs")
+        for name, value in d.hgetall(self.ct(other, "attrs")).items():
+            if d.hget(keep_attrs, name) is None:
+                d.hset_map(keep_attrs, {name: value})
+        if _empty(d.hget(self.ct(keep), "name")):
+            d.hset(self.ct(keep), name=d.hget(self.ct(other), "name") or "")
+        d.hset(self.ct(other), merged_into=keep)
+        self.audit.insert(
+            0, json.dumps({"action": "contact.merged", "keep": keep, "other": other, "by": by, "at_ms": now_ms})
+        )
+        del self.audit[10000:]
+        self._event(
+            f"contact.merged:{other}",
+            "contact.merged",
+            payload,
+            {"contact_id": keep, "merged_contact_id": other, "by": by, "occurred_at_ms": str(now_ms)},
+        )
+        return Outcome(ok=True)
+
+    # outbound messages and delivery status (outbound.lua, send_result.lua, status.lua) --
+
+    async def append_message(
+        self,
+        conversation_id: str,
+        *,
+        message_id: str,
+        message_json: str,
+        now_ms: int,
+        kind: str,
+        agent: str,
+        payload: str,
+        send: bool,
+        claim: bool,
+        assigned_payload: str,
+    ) -> Outcome:
+        d, cid, mid, now = self.d, conversation_id, message_id, now_ms
+        k = self.cv(cid)
+        if d.hget(k, "status") is None:
+            return Outcome(ok=False, reason="not_found", conversation_id=cid)
+        if claim and agent and _empty(d.hget(k, "assignee")):
+            self._assign(cid, agent, now, assigned_payload)
+        d.hset(
+            self.cv(cid, "m", mid),
+            json=message_json,
+            conversation_id=cid,
+            direction=kind,
+            status="queued" if kind == "outbound" else "",
+            error="",
+            external_id="",
+            attempts=0,
+        )
+        d.rpush(self.cv(cid, "msgs"), mid)
+        d.hincrby(k, "message_count")
+        d.hset(k, updated_at=now)
+        if kind != "outbound":
+            return Outcome(ok=True, conversation_id=cid, message_id=mid)
+        d.hset(k, last_outbound_at=now)
+        if agent:
+            awaiting = d.hget(k, "awaiting_since")
+            if not _empty(awaiting):
+                reply_by = int(d.hget(k, "reply_by") or 0)
+                self._stat("replies")
+                self._stat("reply_ms", now - int(awaiting))  # type: ignore[arg-type]
+                self._stat("sla_met" if reply_by > 0 and now <= reply_by else "sla_missed")
+                d.hset(k, sla_state="none")
+                self._stop_clock(cid)
+            if _empty(d.hget(k, "first_response_at")):
+                first = now - int(d.hget(k, "created_at"))  # type: ignore[arg-type]
+                d.hset(k, first_response_at=now, first_response_ms=first)
+                self._stat("first_responses")
+                self._stat("first_response_ms", first)
+        if send:
+            d.zadd(self.k("timers"), now, f"send|{cid}|{mid}")
+        self._event(
+            f"message.outbound:{mid}",
+            "message.outbound",
+            payload,
+            {"conversation_id": cid, "contact_id": d.hget(k, "contact_id"), "occurred_at_ms": str(now)},
+        )
+        return Outcome(ok=True, conversation_id=cid, message_id=mid)
+
+    def _apply_status(self, cid: str, mid: str, status: str, error: str, now_ms: int, payload: str) -> bool:
+        mk = self.cv(cid, "m", mid)
+        if not self._moves_forward(self.d.hget(mk, "status"), status):
+            return False
+        self.d.hset(mk, status=status)
+        if error:
+            self.d.hset(mk, error=error)
+        self._event(
+            f"message.status:{mid}:{status}",
+            "message.status",
+            payload,
+            {
+                "conversation_id": cid,
+                "message_id": mid,
+                "status": status,
+                "error": error,
+                "occurred_at_ms": str(now_ms),
+            },
+        )
+        return True
+
+    async def record_send(
+        self,
+        conversation_id: str,
+        message_id: str,
+        *,
+        outcome: str,
+        external_id: str,
+        error: str,
+        channel: str,
+        now_ms: int,
+        status: str,
+        ext_ttl_ms: int,
+        payload: str,
+    ) -> Outcome:
+        d, cid, mid = self.d, conversation_id, message_id
+        mk = self.cv(cid, "m", mid)
+        if not d.hgetall(mk):
+            return Outcome(ok=False, reason="not_found", conversation_id=cid, message_id=mid)
+        d.hincrby(mk, "attempts")
+        if outcome == "retry":
+            d.hset(mk, error=error)
+        else:
+            new = "failed" if outcome == "failed" else status
+            if outcome == "sent" and external_id:
+                d.hset(mk, external_id=external_id)
+                d.set(self.k("ext", channel, external_id), f"{cid}|{mid}", px=ext_ttl_ms)
+            self._apply_status(cid, mid, new, error, now_ms, payload)
+            if outcome == "sent" and external_id:
+                for item in self.early.pop(f"{channel}:{external_id}", []):
+                    early_status, _, early_error = item.partition("|")
+                    self._apply_status(cid, mid, early_status, early_error, now_ms, payload)
+        return Outcome(ok=True, conversation_id=cid, message_id=mid, status=d.hget(mk, "status") or None)
+
+    async def apply_status(
+        self, channel: str, external_id: str, *, status: str, error: str, now_ms: int, payload: str, early_ttl_ms: int
+    ) -> Outcome:
+        ref = self.d.get(self.k("ext", channel, external_id))
+        if ref is None:
+            self.early.setdefault(f"{channel}:{external_id}", []).append(f"{status}|{error}")
+            return status_outcome(["unknown"])
+        cid, _, mid = ref.partition("|")
+        if not self._apply_status(cid, mid, status, error, now_ms, payload):
+            return status_outcome(["ignored", cid, mid, self.d.hget(self.cv(cid, "m", mid), "status") or ""])
+        return status_outcome(["ok", cid, mid, status])
+
+    # timers (timers_due.lua, sla.lua) ------------------------------------------------
+
+    async def timers_due(self, now_ms: int, *, limit: int, lease_ms: int) -> list[DueTimer]:
+        due = self.d.zrange_by_score(self.k("timers"), float("-inf"), now_ms, limit=limit)
+        for member, _ in due:
+            self.d.zadd(self.k("timers"), now_ms + lease_ms, member)
+        return [DueTimer(member=m, due_ms=int(score)) for m, score in due]
+
+    async def timer_set(self, member: str, due_ms: int) -> None:
+        self.d.zadd(self.k("timers"), due_ms, member)
+
+    async def timer_done(self, member: str) -> None:
+        self.d.zrem(self.k("timers"), member)
+
+    async def timer_count(self) -> int:
+        return self.d.zcard(self.k("timers"))
+
+    async def sla_fire(
+        self,
+        kind: str,
+        conversation_id: str,
+        seq: str,
+        *,
+        now_ms: int,
+        payload: str,
+        queue: str,
+        priority: int,
+        offer_payload: str,
+    ) -> Outcome:
+        d, cid, k = self.d, conversation_id, self.cv(conversation_id)
+        noop = Outcome(ok=False, reason="noop", conversation_id=cid)
+        if d.hget(k, "status") is None:
+            return noop
+        if d.hget(k, "reply_seq") != seq or _empty(d.hget(k, "awaiting_since")):
+            return noop
+        state = d.hget(k, "sla_state")
+        fields = {
+            "conversation_id": cid,
+            "contact_id": d.hget(k, "contact_id"),
+            "reply_by_ms": d.hget(k, "reply_by"),
+            "awaiting_since_at_ms": d.hget(k, "awaiting_since"),
+            "assignee": d.hget(k, "assignee") or "",
+            "queue": d.hget(k, "queue") or "",
+            "occurred_at_ms": str(now_ms),
+        }
+        if kind == "warn":
+            if state != "active":
+                return noop
+            d.hset(k, sla_state="warning")
+            self._stat("sla_warnings")
+            self._event(f"sla.warning:{cid}:{seq}", "sla.warning", payload, fields)
+            return Outcome(ok=True, conversation_id=cid)
+        if state == "breached":
+            return noop
+        d.hset(k, sla_state="breached")
+        d.hincrby(k, "sla_breaches")
+        self._stat("sla_breaches")
+        self._event(f"sla.breached:{cid}:{seq}", "sla.breached", payload, fields)
+        if queue:
+            target_index = int(d.hget(k, "target_index") or 0)
+            self._offer(cid, queue, priority, "sla_breach", now_ms, None, target_index, 0, offer_payload, False)
+        return Outcome(ok=True, conversation_id=cid)
+
+    async def window_closing(
+        self, conversation_id: str, expires_ms: str, *, now_ms: int, payload: str, priority: int
+    ) -> Outcome:
+        d, cid, k = self.d, conversation_id, self.cv(conversation_id)
+        status = d.hget(k, "status")
+        noop = Outcome(ok=False, reason="noop", conversation_id=cid)
+        if status is None or status == "resolved" or d.hget(k, "window_expires_at") != expires_ms:
+            return noop
+        if _empty(d.hget(k, "awaiting_since")):
+            return noop
+        if priority > int(d.hget(k, "priority") or 0):
+            d.hset(k, priority=priority)
+            since, q = d.hget(k, "waiting_since"), d.hget(k, "queue")
+            if not _empty(since) and not _empty(q):
+                score = self._wait_score(priority, d.hget(k, "reply_by"), int(since))  # type: ignore[arg-type]
+                d.zadd(self.k("wait", q), score, cid)  # type: ignore[arg-type]
+        self._event(
+            f"window.closing:{cid}:{expires_ms}",
+            "window.closing",
+            payload,
+            {
+                "conversation_id": cid,
+                "contact_id": d.hget(k, "contact_id"),
+                "window_expires_at_ms": expires_ms,
+                "assignee": d.hget(k, "assignee") or "",
+                "occurred_at_ms": str(now_ms),
+            },
+        )
+        return Outcome(ok=True, conversation_id=cid)
 
     # outbox ---------------------------------------------------------------------
 

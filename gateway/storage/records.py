@@ -18,7 +18,7 @@ from gateway.model import (
     Message,
     RoutingDecision,
 )
-from gateway.storage.base import OutboxEntry
+from gateway.storage.base import OutboxEntry, Outcome
 
 
 def to_ms(value: datetime | None) -> int:
@@ -137,4 +137,33 @@ def outbox_entry(entry_id: str, fields: dict[str, str]) -> OutboxEntry:
         payload=fields["payload"],
         fields=fields["fields"],
         created_ms=int(entry_id.split("-")[0]),
+    )
+
+
+# Replies of the conditional scripts, shared by both stores: [reason, *details].
+
+
+def claim_outcome(reply: list[str], conversation_id: str) -> Outcome:
+    reason = reply[0]
+    version = int(reply[1]) if len(reply) > 1 and reply[1] else None
+    assignee = reply[2] if len(reply) > 2 and reply[2] not in ("", "already") else None
+    return Outcome(
+        ok=reason == "ok",
+        reason="already" if reason == "ok" and len(reply) > 2 and reply[2] == "already" else reason,
+        conversation_id=conversation_id,
+        routing_version=version,
+        assignee=assignee,
+    )
+
+
+def version_outcome(reply: list[str], conversation_id: str) -> Outcome:
+    version = int(reply[1]) if len(reply) > 1 and reply[1] else None
+    return Outcome(ok=reply[0] == "ok", reason=reply[0], conversation_id=conversation_id, routing_version=version)
+
+
+def status_outcome(reply: list[str]) -> Outcome:
+    if reply[0] == "unknown":
+        return Outcome(ok=False, reason="unknown")
+    return Outcome(
+        ok=reply[0] == "ok", reason=reply[0], conversation_id=reply[1], message_id=reply[2], status=reply[3] or None
     )

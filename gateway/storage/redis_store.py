@@ -17,6 +17,7 @@ Key layout (prefix ``gw`` by default; ``{…}`` is a Redis Cluster hash tag):
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,19 +27,25 @@ from redis import exceptions as rexc
 
 from gateway.model import Contact, Conversation, IngestResult, Message
 from gateway.storage.base import (
+    DueTimer,
     IngestPlan,
     OutboxEntry,
     OutboxStats,
+    Outcome,
     Page,
+    QueueStats,
     StorageUnavailable,
 )
 from gateway.storage.records import (
+    claim_outcome,
     contact_from_record,
     conversation_from_record,
     duplicate_result,
     message_from_record,
     outbox_entry,
     plan_json,
+    status_outcome,
+    version_outcome,
 )
 
 _LUA_DIR = Path(__file__).with_name("lua")
@@ -226,6 +233,221 @@ class RedisStore:
             pipe.smembers(self.ct(contact_id, "ids"))
             h, attrs, ids = await pipe.execute()
         return contact_from_record(h, attrs, ids) if h else None
+
+    async def get_message(self, conversation_id: str, message_id: str) -> Message | None:
+        async with self._guard():
+            h = await self._redis.hgetall(self.cv(conversation_id, "m", message_id))
+        return message_from_record(h) if h else None
+
+    async def thread_ids(self, conversation_id: str) -> list[str]:
+        async with self._guard():
+            return sorted(await self._redis.smembers(self.cv(conversation_id, "threads")))
+
+    # assignment and routing --------------------------------------------------------
+
+    async def claim(
+        self, conversation_id: str, agent: str, *, version: int | None, capacity: int, now_ms: int, payload: str
+    ) -> Outcome:
+        reply = await self._run(
+            "claim",
+            conversation_id,
+            agent,
+            "" if version is None else str(version),
+            str(capacity),
+            str(now_ms),
+            payload,
+        )
+        return claim_outcome(reply, conversation_id)
+
+    async def claim_next(self, agent: str, queues: list[str], *, capacity: int, now_ms: int, payload: str) -> Outcome:
+        reply = await self._run("claim_next", agent, str(capacity), str(now_ms), json.dumps(queues), payload)
+        if reply[0] == "ok":
+            return Outcome(ok=True, conversation_id=reply[1], routing_version=int(reply[2]), assignee=agent)
+        return Outcome(ok=False, reason=reply[0])
+
+    async def reroute(
+        self,
+        conversation_id: str,
+        *,
+        expected_version: int | None,
+        only_unassigned: bool,
+        queue: str,
+        priority: int,
+        reason: str,
+        now_ms: int,
+        decision_json: str | None,
+        target_index: int,
+        escalate_after_ms: int,
+        payload: str,
+        keep_wait: bool,
+    ) -> Outcome:
+        reply = await self._run(
+            "reroute",
+            conversation_id,
+            "" if expected_version is None else str(expected_version),
+            "1" if only_unassigned else "0",
+            queue,
+            str(priority),
+            reason,
+            str(now_ms),
+            decision_json or "",
+            str(target_index),
+            str(escalate_after_ms),
+            payload,
+            "1" if keep_wait else "0",
+        )
+        return version_outcome(reply, conversation_id)
+
+    async def resolve(self, conversation_id: str, *, by: str, now_ms: int, payload: str) -> Outcome:
+        reply = await self._run("resolve", conversation_id, by, str(now_ms), payload)
+        return Outcome(ok=reply[0] == "ok", reason=reply[0], conversation_id=conversation_id)
+
+    async def set_pending(self, conversation_id: str, *, now_ms: int) -> Outcome:
+        reply = await self._run("pending", conversation_id, str(now_ms))
+        return Outcome(ok=reply[0] == "ok", reason=reply[0], conversation_id=conversation_id)
+
+    async def awaiting_between(self, low_ms: int, high_ms: int, *, limit: int) -> list[Conversation]:
+        async with self._guard():
+            ids = await self._redis.zrangebyscore(self.k("idx", "awaiting"), low_ms, high_ms, start=0, num=limit)
+        return await self._load_conversations(ids)
+
+    async def active_conversations(self, agent: str) -> set[str]:
+        async with self._guard():
+            return set(await self._redis.smembers(self.k("ag", agent, "active")))
+
+    async def queue_stats(self, queues: list[str]) -> dict[str, QueueStats]:
+        async with self._guard():
+            pipe = self._redis.pipeline(transaction=False)
+            for q in queues:
+                pipe.zcard(self.k("wait", q))
+                pipe.zrange(self.k("waitage", q), 0, 0, withscores=True)
+            raw = await pipe.execute()
+        out = {}
+        for i, q in enumerate(queues):
+            depth, oldest = raw[2 * i], raw[2 * i + 1]
+            out[q] = QueueStats(waiting=depth, oldest_wait_ms=int(oldest[0][1]) if oldest else None)
+        return out
+
+    async def stats(self) -> dict[str, int]:
+        async with self._guard():
+            return {k: int(v) for k, v in (await self._redis.hgetall(self.k("stats"))).items()}
+
+    async def merge_contacts(self, keep: str, other: str, *, by: str, now_ms: int, payload: str) -> Outcome:
+        reply = await self._run("merge", keep, other, by, str(now_ms), payload)
+        return Outcome(ok=reply[0] == "ok", reason=reply[0])
+
+    # outbound messages and delivery status -------------------------------------
+
+    async def append_message(
+        self,
+        conversation_id: str,
+        *,
+        message_id: str,
+        message_json: str,
+        now_ms: int,
+        kind: str,
+        agent: str,
+        payload: str,
+        send: bool,
+        claim: bool,
+        assigned_payload: str,
+    ) -> Outcome:
+        reply = await self._run(
+            "outbound",
+            conversation_id,
+            message_id,
+            message_json,
+            str(now_ms),
+            kind,
+            agent,
+            payload,
+            "1" if send else "0",
+            "1" if claim else "0",
+            assigned_payload,
+        )
+        return Outcome(ok=reply[0] == "ok", reason=reply[0], conversation_id=conversation_id, message_id=message_id)
+
+    async def record_send(
+        self,
+        conversation_id: str,
+        message_id: str,
+        *,
+        outcome: str,
+        external_id: str,
+        error: str,
+        channel: str,
+        now_ms: int,
+        status: str,
+        ext_ttl_ms: int,
+        payload: str,
+    ) -> Outcome:
+        reply = await self._run(
+            "send_result",
+            conversation_id,
+            message_id,
+            outcome,
+            external_id,
+            error,
+            channel,
+            str(now_ms),
+            status,
+            str(ext_ttl_ms),
+            payload,
+        )
+        return Outcome(
+            ok=reply[0] == "ok",
+            reason=reply[0],
+            conversation_id=conversation_id,
+            message_id=message_id,
+            status=reply[1] if len(reply) > 1 else None,
+        )
+
+    async def apply_status(
+        self, channel: str, external_id: str, *, status: str, error: str, now_ms: int, payload: str, early_ttl_ms: int
+    ) -> Outcome:
+        reply = await self._run("status", channel, external_id, status, error, str(now_ms), payload, str(early_ttl_ms))
+        return status_outcome(reply)
+
+    # timers ----------------------------------------------------------------------
+
+    async def timers_due(self, now_ms: int, *, limit: int, lease_ms: int) -> list[DueTimer]:
+        reply = await self._run("timers_due", str(now_ms), str(limit), str(lease_ms))
+        return [DueTimer(member=reply[i], due_ms=int(float(reply[i + 1]))) for i in range(0, len(reply), 2)]
+
+    async def timer_set(self, member: str, due_ms: int) -> None:
+        async with self._guard():
+            await self._redis.zadd(self.k("timers"), {member: due_ms})
+
+    async def timer_done(self, member: str) -> None:
+        async with self._guard():
+            await self._redis.zrem(self.k("timers"), member)
+
+    async def timer_count(self) -> int:
+        async with self._guard():
+            return int(await self._redis.zcard(self.k("timers")))
+
+    async def sla_fire(
+        self,
+        kind: str,
+        conversation_id: str,
+        seq: str,
+        *,
+        now_ms: int,
+        payload: str,
+        queue: str,
+        priority: int,
+        offer_payload: str,
+    ) -> Outcome:
+        reply = await self._run(
+            "sla", kind, conversation_id, seq, str(now_ms), payload, queue, str(priority), offer_payload
+        )
+        return Outcome(ok=reply[0] == "ok", reason=reply[0], conversation_id=conversation_id)
+
+    async def window_closing(
+        self, conversation_id: str, expires_ms: str, *, now_ms: int, payload: str, priority: int
+    ) -> Outcome:
+        reply = await self._run("window", conversation_id, expires_ms, str(now_ms), payload, str(priority))
+        return Outcome(ok=reply[0] == "ok", reason=reply[0], conversation_id=conversation_id)
 
     # outbox -------------------------------------------------------------------
 

@@ -86,7 +86,10 @@ else
   end
   set_status(cid, status, 'open')
 end
-if pointer then redis.call('SET', pointer, cid) end
+if pointer then
+  redis.call('SET', pointer, cid)
+  redis.call('SADD', ctk(contact_id) .. ':ptrs', pointer)
+end
 local conv_contact = redis.call('HGET', k, 'contact_id')
 
 -- The message.
@@ -113,6 +116,7 @@ end
 if plan.route and tonumber(plan.reply_by_ms) > 0 and empty(redis.call('HGET', k, 'awaiting_since')) then
   local seq = redis.call('HINCRBY', k, 'reply_seq', 1)
   redis.call('HSET', k, 'awaiting_since', plan.received_ms, 'reply_by', plan.reply_by_ms, 'sla_state', 'active')
+  redis.call('ZADD', P .. ':idx:awaiting', plan.reply_by_ms, cid)
   redis.call('ZADD', TIMERS, plan.warn_ms, 'sla_warn|' .. cid .. '|' .. int(seq))
   redis.call('ZADD', TIMERS, plan.reply_by_ms, 'sla_breach|' .. cid .. '|' .. int(seq))
 end
@@ -122,7 +126,7 @@ local offered = 0
 if plan.route and empty(redis.call('HGET', k, 'assignee')) and empty(redis.call('HGET', k, 'waiting_since')) then
   local reason = 'new'
   if state == 'reopened' then reason = 'reopened' end
-  offer(cid, plan.queue, plan.priority, reason, now, plan.decision_json, 0, plan.escalate_after_ms, plan.events.offer)
+  offer(cid, plan.queue, plan.priority, reason, now, plan.decision_json, 0, plan.escalate_after_ms, plan.events.offer, false)
   offered = 1
 end
 

@@ -38,26 +38,38 @@ end
 local function unwait(cid)
   local k = cvk(cid)
   local q = redis.call('HGET', k, 'queue')
-  if not empty(q) then redis.call('ZREM', P .. ':wait:' .. q, cid) end
+  if not empty(q) then
+    redis.call('ZREM', P .. ':wait:' .. q, cid)
+    redis.call('ZREM', P .. ':waitage:' .. q, cid)
+  end
   redis.call('HSET', k, 'waiting_since', '')
 end
 
 -- Offer the conversation on `queue`: new routing version, waiting set, escalation timer,
--- outbox entry. `decision` may be nil to keep the stored one.
-local function offer(cid, queue, priority, reason, now, decision, target_index, escalate_after, payload)
+-- outbox entry. `decision` may be nil to keep the stored one. An escalation keeps the
+-- wait start (timeouts count from it); any other offer starts a new wait.
+local function offer(cid, queue, priority, reason, now, decision, target_index, escalate_after, payload, keep_wait)
   local k = cvk(cid)
+  local since = now
+  local old_since = redis.call('HGET', k, 'waiting_since')
+  if keep_wait and not empty(old_since) then since = tonumber(old_since) end
   local old_q = redis.call('HGET', k, 'queue')
   if not empty(old_q) then
     redis.call('ZREM', P .. ':wait:' .. old_q, cid)
+    redis.call('ZREM', P .. ':waitage:' .. old_q, cid)
     if old_q ~= queue then redis.call('ZREM', P .. ':idx:q:' .. old_q, cid) end
   end
+  local assignee = redis.call('HGET', k, 'assignee')
+  if not empty(assignee) then redis.call('SREM', P .. ':ag:' .. assignee .. ':active', cid) end
   local version = redis.call('HINCRBY', k, 'routing_version', 1)
   if decision then redis.call('HSET', k, 'routing', decision) end
   redis.call('HSET', k, 'queue', queue, 'priority', int(priority), 'target_index', int(target_index),
-    'waiting_since', int(now), 'assignee', '', 'claimed_at', '')
+    'waiting_since', int(since), 'assignee', '', 'claimed_at', '')
   local reply_by = redis.call('HGET', k, 'reply_by')
   redis.call('ZADD', P .. ':idx:q:' .. queue, redis.call('HGET', k, 'created_at'), cid)
-  redis.call('ZADD', P .. ':wait:' .. queue, wait_score(priority, reply_by, now), cid)
+  redis.call('ZADD', P .. ':wait:' .. queue, wait_score(priority, reply_by, since), cid)
+  redis.call('ZADD', P .. ':waitage:' .. queue, int(since), cid)
+  if reason == 'new' or reason == 'reopened' then redis.call('HINCRBY', P .. ':stats', 'offered', 1) end
   if tonumber(escalate_after) > 0 then
     redis.call('ZADD', TIMERS, int(now + tonumber(escalate_after)), 'escalate|' .. cid .. '|' .. int(version))
   end
@@ -66,4 +78,48 @@ local function offer(cid, queue, priority, reason, now, decision, target_index, 
     routing_version = int(version), reason = reason, queue = queue, priority = int(priority),
     reply_by_ms = reply_by or '', created_at_ms = int(now)})
   return version
+end
+
+-- Record an event on gateway.events.
+local function event(mid, rk, payload, fields)
+  outbox(mid, 'gateway.events', rk, 0, payload, fields)
+end
+
+local function stat(name, by)
+  redis.call('HINCRBY', P .. ':stats', name, by or 1)
+end
+
+-- Assign to `agent` (the claim is the commit point: storage holds the truth).
+local function assign(cid, agent, now, payload)
+  local k = cvk(cid)
+  local since = redis.call('HGET', k, 'waiting_since')
+  local version = redis.call('HGET', k, 'routing_version')
+  unwait(cid)
+  redis.call('HSET', k, 'assignee', agent, 'claimed_at', int(now), 'updated_at', int(now), 'ever_claimed', '1')
+  redis.call('SADD', P .. ':ag:' .. agent .. ':active', cid)
+  local waited = ''
+  if not empty(since) then
+    waited = int(now - tonumber(since))
+    stat('claimed'); stat('claim_wait_ms', tonumber(waited))
+  end
+  event('conversation.assigned:' .. cid .. ':' .. version .. ':' .. agent, 'conversation.assigned', payload, {
+    conversation_id = cid, contact_id = redis.call('HGET', k, 'contact_id'), agent = agent,
+    routing_version = version, waited_ms = waited, occurred_at_ms = int(now)})
+  return version
+end
+
+-- Delivery states in forward-only order; failed/undelivered are final.
+local STATUS_RANK = {queued = 0, sending = 1, sent = 2, undelivered = 3, failed = 3, delivered = 4, read = 5}
+local function moves_forward(current, new)
+  if empty(current) then return true end
+  if current == 'failed' or current == 'undelivered' then return false end
+  return (STATUS_RANK[new] or -1) > (STATUS_RANK[current] or -1)
+end
+
+-- The reply clock stops (answered, resolved, waiting on the customer).
+local function stop_clock(cid)
+  local k = cvk(cid)
+  redis.call('HSET', k, 'awaiting_since', '', 'reply_by', '')
+  redis.call('ZREM', P .. ':idx:awaiting', cid)
+  if redis.call('HGET', k, 'sla_state') ~= 'breached' then redis.call('HSET', k, 'sla_state', 'none') end
 end

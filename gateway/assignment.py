@@ -1,0 +1,124 @@
+"""Claims, transfers and timed escalation: how conversations meet agents.
+
+RabbitMQ carries offers; storage holds the truth. A claim names the routing version the
+agent saw; a stale or duplicate offer is refused (409) and can be dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from gateway.events import offer_payload, payload
+from gateway.routing.static import Router
+from gateway.storage.base import DueTimer, Outcome, Store
+
+log = logging.getLogger(__name__)
+
+
+class Assignment:
+    def __init__(self, *, store: Store, router: Callable[[], Router], clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.router = router
+        self.clock = clock
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    async def claim(self, conversation_id: str, agent: str, version: int | None) -> Outcome:
+        router = self.router()
+        return await self.store.claim(
+            conversation_id,
+            agent,
+            version=version,
+            capacity=router.agent_capacity(agent),
+            now_ms=self._now_ms(),
+            payload=payload("conversation.assigned"),
+        )
+
+    async def next_for(self, agent: str) -> Outcome:
+        router = self.router()
+        queues = router.agent_queues(agent)
+        if not queues:
+            return Outcome(ok=False, reason="empty")
+        return await self.store.claim_next(
+            agent,
+            queues,
+            capacity=router.agent_capacity(agent),
+            now_ms=self._now_ms(),
+            payload=payload("conversation.assigned"),
+        )
+
+    async def _preview(self, conversation_id: str) -> str:
+        for message in reversed(await self.store.get_messages(conversation_id, limit=20)):
+            if message.direction == "inbound":
+                return message.text or message.subject or ""
+        return ""
+
+    async def transfer(self, conversation_id: str, queue: str, *, priority: int | None, by: str) -> Outcome:
+        conv = await self.store.get_conversation(conversation_id)
+        if conv is None:
+            return Outcome(ok=False, reason="not_found")
+        router = self.router()
+        return await self.store.reroute(
+            conversation_id,
+            expected_version=None,
+            only_unassigned=False,
+            queue=queue,
+            priority=conv.priority if priority is None else priority,
+            reason="transferred",
+            now_ms=self._now_ms(),
+            decision_json=None,
+            target_index=conv.target_index,
+            escalate_after_ms=0,
+            payload=offer_payload(
+                channel=conv.channel.value,
+                skills=router.queue_skills(queue),
+                rule=conv.routing.rule if conv.routing else None,
+                preview=await self._preview(conversation_id),
+            ),
+            keep_wait=False,
+        )
+
+    async def on_escalate(self, timer: DueTimer, now_ms: int) -> int | None:
+        """A target's timeout passed unclaimed: offer on the next target.
+
+        Timeouts add up from the wait start (TaskRouter semantics): with targets of 5m and
+        10m the second applies at 5m and the third at 15m of waiting.
+        """
+        conv = await self.store.get_conversation(timer.conversation_id)
+        version = int(timer.argument)
+        if conv is None or conv.routing is None or conv.routing_version != version:
+            return None
+        if conv.assignee or conv.status == "resolved":
+            return None
+        index = conv.target_index + 1
+        if index >= len(conv.routing.targets):
+            return None
+        target = conv.routing.targets[index]
+        result = await self.store.reroute(
+            conv.id,
+            expected_version=version,
+            only_unassigned=True,
+            queue=target.queue,
+            priority=target.priority,
+            reason="escalated",
+            now_ms=now_ms,
+            decision_json=None,
+            target_index=index,
+            escalate_after_ms=int(target.timeout * 1000) if target.timeout else 0,
+            payload=offer_payload(
+                channel=conv.channel.value,
+                skills=self.router().queue_skills(target.queue),
+                rule=conv.routing.rule,
+                preview=await self._preview(conv.id),
+            ),
+            keep_wait=True,
+        )
+        if result.ok:
+            log.info(
+                "conversation escalated",
+                extra={"conversation_id": conv.id, "queue": target.queue, "routing_version": result.routing_version},
+            )
+        return None

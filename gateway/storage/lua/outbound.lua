@@ -1,0 +1,39 @@
+-- Store an agent/bot message (reply or internal note) and schedule its sending.
+-- ARGV: 2 conversation, 3 message id, 4 message JSON, 5 now, 6 'outbound' | 'note',
+-- 7 agent ('' for the bot), 8 outbound-event payload, 9 '1' = send it, 10 '1' = assign an
+-- unassigned conversation to the agent, 11 assigned-event payload.
+local cid, mid, now, kind, agent = ARGV[2], ARGV[3], tonumber(ARGV[5]), ARGV[6], ARGV[7]
+local k = cvk(cid)
+if not redis.call('HGET', k, 'status') then return {'not_found'} end
+if ARGV[10] == '1' and agent ~= '' and empty(redis.call('HGET', k, 'assignee')) then
+  assign(cid, agent, now, ARGV[11])
+end
+local status = ''
+if kind == 'outbound' then status = 'queued' end
+redis.call('HSET', msgk(cid, mid), 'json', ARGV[4], 'conversation_id', cid, 'direction', kind,
+  'status', status, 'error', '', 'external_id', '', 'attempts', '0')
+redis.call('RPUSH', k .. ':msgs', mid)
+redis.call('HINCRBY', k, 'message_count', 1)
+redis.call('HSET', k, 'updated_at', int(now))
+if kind ~= 'outbound' then return {'ok'} end
+redis.call('HSET', k, 'last_outbound_at', int(now))
+if agent ~= '' then
+  -- An agent's answer keeps the reply promise: clear the deadline, count it.
+  local awaiting = redis.call('HGET', k, 'awaiting_since')
+  if not empty(awaiting) then
+    local reply_by = tonumber(redis.call('HGET', k, 'reply_by')) or 0
+    stat('replies'); stat('reply_ms', now - tonumber(awaiting))
+    if reply_by > 0 and now <= reply_by then stat('sla_met') else stat('sla_missed') end
+    redis.call('HSET', k, 'sla_state', 'none')
+    stop_clock(cid)
+  end
+  if empty(redis.call('HGET', k, 'first_response_at')) then
+    local first = now - tonumber(redis.call('HGET', k, 'created_at'))
+    redis.call('HSET', k, 'first_response_at', int(now), 'first_response_ms', int(first))
+    stat('first_responses'); stat('first_response_ms', first)
+  end
+end
+if ARGV[9] == '1' then redis.call('ZADD', TIMERS, int(now), 'send|' .. cid .. '|' .. mid) end
+event('message.outbound:' .. mid, 'message.outbound', ARGV[8], {
+  conversation_id = cid, contact_id = redis.call('HGET', k, 'contact_id'), occurred_at_ms = int(now)})
+return {'ok'}

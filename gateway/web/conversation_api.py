@@ -1,0 +1,208 @@
+"""Working a conversation: claim, next, reply, transfer, pending, resolve, merge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gateway.channels.base import RequestRejected
+from gateway.model import Attachment, Conversation
+from gateway.outbound import ReplyRefused
+from gateway.services import SERVICES
+from gateway.web.auth import Principal, require
+from gateway.web.errors import validation_details
+from gateway.web.views import conversation_view, message_view, ok
+
+_CONFLICTS = {
+    "stale": "the offer is stale: the conversation was re-routed since (routing_version {version})",
+    "taken": "already claimed by {assignee}",
+    "resolved": "the conversation is resolved",
+    "capacity": "you are at your capacity of open conversations",
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClaimBody(Strict):
+    routing_version: int | None = Field(default=None, ge=0)
+
+
+class TransferBody(Strict):
+    queue: str = Field(min_length=1, max_length=128)
+    priority: int | None = Field(default=None, ge=0, le=9)
+
+
+class TemplateBody(BaseModel):
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(default="en_US", max_length=16)
+    params: list[str] = Field(default_factory=list)
+
+
+class ReplyBody(Strict):
+    text: str = Field(default="", max_length=20_000)
+    template: TemplateBody | None = None
+    attachments: list[Attachment] = Field(default_factory=list, max_length=10)
+    note: bool = False
+
+    @model_validator(mode="after")
+    def _something(self) -> ReplyBody:
+        if not self.text.strip() and self.template is None and not self.attachments:
+            raise ValueError("a reply needs text, a template or an attachment")
+        return self
+
+
+class MergeBody(Strict):
+    other: str = Field(min_length=1)
+
+
+async def _body(request: web.Request, model: type[BaseModel], *, optional: bool = False) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        if optional:
+            return model()
+        raise RequestRejected(400, "bad_request", "a JSON body is required")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        details = validation_details(exc)
+        if any(d["message"].startswith("Invalid JSON") for d in details):
+            raise RequestRejected(400, "malformed_json", "body is not valid JSON") from None
+        message = "; ".join(f"{d['field'] or 'body'}: {d['message']}" for d in details)
+        raise RequestRejected(422, "invalid", message) from None
+
+
+async def _conversation(request: web.Request) -> Conversation:
+    conv = await request.app[SERVICES].store.get_conversation(request.match_info["id"])
+    if conv is None:
+        raise RequestRejected(404, "not_found", "no such conversation")
+    return conv
+
+
+def _may_work_on(principal: Principal, conv: Conversation) -> None:
+    if principal.role == "agent" and conv.assignee and conv.assignee != principal.agent:
+        raise RequestRejected(403, "not_assignee", f"the conversation is assigned to {conv.assignee}")
+
+
+def _refuse(reason: str, *, version: int | None = None, assignee: str | None = None) -> RequestRejected:
+    if reason == "not_found":
+        return RequestRejected(404, "not_found", "no such conversation")
+    text = _CONFLICTS.get(reason, reason).format(version=version, assignee=assignee)
+    return RequestRejected(409, reason, text)
+
+
+async def _view(request: web.Request, conversation_id: str, status: int = 200) -> web.Response:
+    conv = await request.app[SERVICES].store.get_conversation(conversation_id)
+    return ok(conversation_view(conv), status=status)  # type: ignore[arg-type]
+
+
+async def claim(request: web.Request) -> web.Response:
+    principal = require(request, "agent")
+    body = await _body(request, ClaimBody, optional=True)
+    result = await request.app[SERVICES].assignment.claim(
+        request.match_info["id"], principal.agent or "", body.routing_version
+    )
+    if not result.ok:
+        raise _refuse(result.reason, version=result.routing_version, assignee=result.assignee)
+    return await _view(request, request.match_info["id"])
+
+
+async def next_conversation(request: web.Request) -> web.StreamResponse:
+    principal = require(request, "agent")
+    result = await request.app[SERVICES].assignment.next_for(principal.agent or "")
+    if result.reason == "empty":
+        return web.Response(status=204)
+    if not result.ok:
+        raise _refuse(result.reason)
+    return await _view(request, result.conversation_id or "")
+
+
+async def transfer(request: web.Request) -> web.Response:
+    principal = require(request, "agent", "ops")
+    body = await _body(request, TransferBody)
+    services = request.app[SERVICES]
+    if body.queue not in services.router().queues():
+        raise RequestRejected(422, "unknown_queue", f"no queue named {body.queue!r} in the routing rules")
+    conv = await _conversation(request)
+    _may_work_on(principal, conv)
+    result = await services.assignment.transfer(
+        conv.id, body.queue, priority=body.priority, by=principal.agent or "ops"
+    )
+    if not result.ok:
+        raise _refuse(result.reason)
+    return await _view(request, conv.id)
+
+
+async def resolve(request: web.Request) -> web.Response:
+    principal = require(request, "agent", "ops")
+    conv = await _conversation(request)
+    _may_work_on(principal, conv)
+    services = request.app[SERVICES]
+    result = await services.conversations.resolve(conv, by=principal.agent or "ops")
+    if not result.ok and result.reason != "already":
+        raise _refuse(result.reason)
+    return await _view(request, conv.id)
+
+
+async def pending(request: web.Request) -> web.Response:
+    principal = require(request, "agent", "ops")
+    conv = await _conversation(request)
+    _may_work_on(principal, conv)
+    result = await request.app[SERVICES].conversations.set_pending(conv)
+    if not result.ok:
+        raise _refuse(result.reason)
+    return await _view(request, conv.id)
+
+
+async def post_message(request: web.Request) -> web.Response:
+    principal = require(request, "agent", "ops")
+    body = await _body(request, ReplyBody)
+    if principal.role == "ops" and not body.note:
+        raise RequestRejected(403, "forbidden", "replies are sent by agents; ops may add notes")
+    conv = await _conversation(request)
+    _may_work_on(principal, conv)
+    try:
+        message = await request.app[SERVICES].outbound.reply(
+            conv,
+            agent=principal.agent or "ops",
+            text=body.text,
+            template=body.template.model_dump() if body.template else None,
+            attachments=body.attachments,
+            note=body.note,
+        )
+    except ReplyRefused as exc:
+        raise RequestRejected(exc.status, exc.code, exc.message) from None
+    return ok(message_view(message), status=202)
+
+
+async def merge_contacts(request: web.Request) -> web.Response:
+    principal = require(request, "agent", "ops")
+    body = await _body(request, MergeBody)
+    services = request.app[SERVICES]
+    keep = request.match_info["id"]
+    result = await services.conversations.merge(keep, body.other, by=principal.agent or "ops")
+    if result.reason == "not_found":
+        raise RequestRejected(404, "not_found", "no such contact")
+    if not result.ok:
+        messages = {
+            "same": "a contact cannot be merged into itself",
+            "already": "that contact was already merged",
+            "merged_keep": "this contact was merged into another; merge into that one",
+        }
+        raise RequestRejected(409, result.reason, messages.get(result.reason, result.reason))
+    contact = await services.store.get_contact(keep)
+    return ok(contact.model_dump(mode="json"))  # type: ignore[union-attr]
+
+
+routes = [
+    web.post("/api/v1/conversations/{id}/claim", claim),
+    web.post("/api/v1/agents/me/next", next_conversation),
+    web.post("/api/v1/conversations/{id}/transfer", transfer),
+    web.post("/api/v1/conversations/{id}/resolve", resolve),
+    web.post("/api/v1/conversations/{id}/pending", pending),
+    web.post("/api/v1/conversations/{id}/messages", post_message),
+    web.post("/api/v1/contacts/{id}/merge", merge_contacts),
+]

@@ -1,0 +1,59 @@
+"""Watching the operation: queue health and conversations at risk of a missed reply."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from gateway.channels.base import RequestRejected
+from gateway.services import SERVICES
+from gateway.web.auth import require
+from gateway.web.views import conversation_view, ok
+
+DUE_SOON_WINDOW = 3600.0  # "due soon": reply-by within the next hour
+
+
+async def queues(request: web.Request) -> web.Response:
+    require(request, "ops")
+    services = request.app[SERVICES]
+    router = services.router()
+    names = router.queues()
+    stats = await services.store.queue_stats(names)
+    now_ms = int(time.time() * 1000)
+    agents = sorted(services.known_agents())
+    out = []
+    for name in names:
+        s = stats[name]
+        out.append(
+            {
+                "name": name,
+                "depth": s.waiting,
+                "oldest_wait_seconds": round((now_ms - s.oldest_wait_ms) / 1000, 3) if s.oldest_wait_ms else None,
+                "skills": router.queue_skills(name),
+                "agents": [a for a in agents if name in router.agent_queues(a)],
+            }
+        )
+    return ok({"queues": out, "rules_version": router.version})
+
+
+async def reply_tracking(request: web.Request) -> web.Response:
+    require(request, "ops")
+    state = request.query.get("state", "overdue")
+    if state not in ("due_soon", "overdue"):
+        raise RequestRejected(400, "bad_request", "state must be due_soon or overdue")
+    tracker = request.app[SERVICES].reply_tracker
+    conversations = await tracker.at_risk(state, due_soon_within=DUE_SOON_WINDOW)
+    return ok(
+        {
+            "state": state,
+            "conversations": [conversation_view(c) for c in conversations],
+            "summary": await tracker.summary(),
+        }
+    )
+
+
+routes = [
+    web.get("/api/v1/queues", queues),
+    web.get("/api/v1/reply-tracking", reply_tracking),
+]

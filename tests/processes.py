@@ -1,0 +1,105 @@
+"""Running real gateway processes (``python -m gateway serve``) in tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.helpers import ALICE_TOKEN, API_SECRET, BOB_TOKEN, OPS_TOKEN
+from tests.servers import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def process_config(*, storage_url: str, prefix: str, broker_url: str, **sections: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "http": {"host": "127.0.0.1"},
+        "smtp": {"enabled": False},
+        "storage": {"url": storage_url, "key_prefix": prefix},
+        "broker": {"url": broker_url},
+        "routing": {"rules": None},
+        "auth": {
+            "tokens": [
+                {"token": OPS_TOKEN, "role": "ops"},
+                {"token": ALICE_TOKEN, "role": "agent", "agent": "alice"},
+                {"token": BOB_TOKEN, "role": "agent", "agent": "bob"},
+            ]
+        },
+        "channels": {"api": {"secret": API_SECRET}},
+        "log": {"level": "INFO"},
+    }
+    for name, value in sections.items():
+        if isinstance(value, dict) and isinstance(config.get(name), dict):
+            config[name] = {**config[name], **value}
+        else:
+            config[name] = value
+    return config
+
+
+class GatewayProcess:
+    def __init__(self, config: dict[str, Any], workdir: Path, name: str = "gw") -> None:
+        self.port = free_port()
+        self.config = {**config, "http": {**config.get("http", {}), "port": self.port}}
+        self.config["http"]["public_url"] = f"http://127.0.0.1:{self.port}"
+        self.path = workdir / f"{name}-{self.port}.yaml"
+        self.path.write_text(yaml.safe_dump(self.config, allow_unicode=True))
+        self.log_path = workdir / f"{name}-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, wait_ready: bool = True) -> GatewayProcess:
+        log = self.log_path.open("ab")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--config", str(self.path)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+        wait_for(self.healthy if not wait_ready else self.ready, 40, f"gateway on {self.port} did not start")
+        return self
+
+    def _status(self, path: str) -> int:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=2) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            return 0
+
+    def healthy(self) -> bool:
+        return self._status("/healthz") == 200
+
+    def ready(self) -> bool:
+        return self._status("/readyz") == 200
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no drain — what a crash looks like."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -1,0 +1,87 @@
+"""Reply deadlines in real time (targets of seconds): warn, breach, once; answered, never."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+from aiohttp.test_utils import TestClient
+
+from gateway.routing.publisher import MemoryPublisher
+from tests.conftest import eventually
+from tests.helpers import ALICE_TOKEN, API_SECRET, auth, signed_api_body
+
+FAST = {"reply_tracking": {"default": "2s", "warn_at": 0.5, "scan_interval": "0.05s"}}
+
+
+async def post(client: TestClient, user: str, text: str = "help") -> str:
+    body, headers = signed_api_body({"id": f"{user}-{text}", "from": {"id": user}, "text": text})
+    return (await (await client.post("/webhooks/api", data=body, headers=headers)).json())["conversation_id"]
+
+
+def events(publisher: MemoryPublisher, kind: str, cid: str) -> list[dict]:
+    out = [json.loads(e.body) for e in publisher.events if e.routing_key == kind]
+    return [e for e in out if e["conversation_id"] == cid]
+
+
+async def test_warning_then_breach_fire_once_and_re_offer(
+    make_client: Callable[..., Awaitable[TestClient]], publisher: MemoryPublisher
+) -> None:
+    client = await make_client(**FAST)
+    cid = await post(client, "late")
+    await eventually(lambda: events(publisher, "sla.warning", cid), timeout=5)
+    await eventually(lambda: events(publisher, "sla.breached", cid), timeout=5)
+    conv = await (await client.get(f"/api/v1/conversations/{cid}", headers=auth())).json()
+    assert conv["sla_state"] == "breached" and conv["sla_breaches"] == 1
+    assert conv["priority"] == 5 and conv["routing_version"] == 2
+    offers = [json.loads(o.body) for o in publisher.queues["general"]]
+    assert [o["reason"] for o in offers] == ["new", "sla_breach"]
+    overdue = await (await client.get("/api/v1/reply-tracking?state=overdue", headers=auth())).json()
+    assert [c["id"] for c in overdue["conversations"]] == [cid]
+    assert overdue["summary"]["breaches"] == 1 and overdue["summary"]["warnings"] == 1
+    await eventually(lambda: True, timeout=0.5)
+    assert len(events(publisher, "sla.warning", cid)) == 1 and len(events(publisher, "sla.breached", cid)) == 1
+
+
+async def test_an_answered_conversation_never_warns(
+    make_client: Callable[..., Awaitable[TestClient]], publisher: MemoryPublisher
+) -> None:
+    client = await make_client(**FAST, channels={"api": {"secret": API_SECRET, "callback_url": "http://127.0.0.1:9/"}})
+    cid = await post(client, "quick")
+    resp = await client.post(
+        f"/api/v1/conversations/{cid}/messages", json={"text": "马上处理"}, headers=auth(ALICE_TOKEN)
+    )
+    assert resp.status == 202
+    soon = await (await client.get("/api/v1/reply-tracking?state=due_soon", headers=auth())).json()
+    assert soon["conversations"] == []
+    import asyncio
+
+    await asyncio.sleep(2.5)
+    assert events(publisher, "sla.warning", cid) == [] and events(publisher, "sla.breached", cid) == []
+    summary = (await (await client.get("/api/v1/reply-tracking", headers=auth())).json())["summary"]
+    assert summary["sla_attainment"] == 1.0 and summary["first_response_seconds_avg"] is not None
+
+
+async def test_pending_pauses_the_clock(
+    make_client: Callable[..., Awaitable[TestClient]], publisher: MemoryPublisher
+) -> None:
+    import asyncio
+
+    client = await make_client(**FAST)
+    cid = await post(client, "waiting")
+    await client.post(f"/api/v1/conversations/{cid}/pending", headers=auth(ALICE_TOKEN))
+    await asyncio.sleep(2.5)
+    assert events(publisher, "sla.breached", cid) == []
+    await post(client, "waiting", "any news?")
+    await eventually(lambda: events(publisher, "sla.breached", cid), timeout=5)
+
+
+async def test_reply_tracking_lists_due_soon_and_validates_state(
+    make_client: Callable[..., Awaitable[TestClient]],
+) -> None:
+    client = await make_client(reply_tracking={"default": "30m"})
+    cid = await post(client, "soon")
+    due = await (await client.get("/api/v1/reply-tracking?state=due_soon", headers=auth())).json()
+    assert [c["id"] for c in due["conversations"]] == [cid]
+    assert (await client.get("/api/v1/reply-tracking?state=later", headers=auth())).status == 400
+    assert (await client.get("/api/v1/reply-tracking", headers=auth(ALICE_TOKEN))).status == 403
