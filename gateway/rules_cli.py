@@ -73,7 +73,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except SimulationInputError as exc:
         print(f"gateway rules simulate: {exc}", file=sys.stderr)
         return 2
-    decision = RulesRouter(rules=rules).decide(ctx)
+    decision = RulesRouter(rules=rules).decide(ctx, full_explanation=True)
     if args.json:
         print(json.dumps(decision_json(decision, ctx), ensure_ascii=False, indent=2))
     else:

@@ -1,14 +1,25 @@
 """The compiled decision engine: ordered rules, first match wins, every step explained.
 
-Compiled once per rules version so a decision costs about the same for 50 or 5,000 rules:
+Compiled once per rules version, so a decision costs about the same for 50 or 5,000 rules:
 
-* one Aho–Corasick automaton holds every keyword of every rule; a message's text is
-  scanned once (its subject once more), giving the set of keywords present;
-* a rule with keyword conditions is indexed by one keyword group, so only rules with at
-  least one keyword present (plus the rules without keywords) are evaluated at all — the
-  rest fail on that group, and their explanation line is written at compile time;
-* everything else (language, business hours) is worked out at most once per decision,
-  and only if a rule asks.
+* one Aho–Corasick automaton holds every keyword of every rule, and a message's text is
+  scanned once (its subject once more) for the set of keywords present. The automaton runs
+  over the UTF-8 bytes (as Latin-1 text): pyahocorasick finds a node's child by a linear
+  search, and thousands of Chinese keywords give the root thousands of children, while
+  bytes give it a few dozen. A UTF-8 keyword can only match at character boundaries, so
+  the matches are the same;
+* each rule is indexed per channel: a rule whose ``channel`` excludes the message's
+  channel, or whose first keyword group has no keyword present, fails without being
+  looked at, and its explanation line was written at compile time. Only the rules left
+  (those with a keyword present, and those without keywords) are evaluated;
+* language and business hours are worked out at most once per decision.
+
+The explanation has a line for every rule before the one that matched. Rules the index
+ruled out cost nothing to explain (their lines are shared strings); a run of more than
+``RUN_LIMIT`` of them is summed up in one line, so conversations routed by a rule set of
+thousands do not each carry thousands of lines. Simulations ask for every line.
+
+Decisions share the ``RouteTarget`` objects of the compiled rules; nothing changes them.
 """
 
 from __future__ import annotations
@@ -19,12 +30,14 @@ from typing import Any
 
 import ahocorasick
 
-from gateway.model import RouteTarget, RoutingContext, RoutingDecision
+from gateway.model import Channel, RouteTarget, RoutingContext, RoutingDecision
 from gateway.routing import language
 from gateway.routing.rules import Condition, Rule, RuleSet, Target, attribute_value, fold
 
 _SHOWN_LIMIT = 6
+RUN_LIMIT = 20  # longer runs of rules the index ruled out are summed up in one explanation line
 _NO_HITS: frozenset[int] = frozenset()
+KEYWORD_KINDS = ("keywords", "all_keywords", "subject_keywords")
 
 
 def format_duration(seconds: float) -> str:
@@ -72,30 +85,58 @@ def describe_targets(targets: Iterable[RouteTarget | Target]) -> str:
     return "; ".join(parts)
 
 
+def _as_latin1(raw: bytes) -> str:
+    """UTF-8 bytes as a str of code points 0–255, the alphabet the automaton is built on."""
+    return raw.decode("latin-1")
+
+
+_set = object.__setattr__
+_DECISION_FIELDS = frozenset(RoutingDecision.model_fields)
+_SET_BY_ENGINE = frozenset(
+    {"queue", "priority", "skills", "rule", "targets", "rules_version", "explanation", "language"}
+)
+_OTHER_FIELDS = [(name, f) for name, f in RoutingDecision.model_fields.items() if name not in _SET_BY_ENGINE]
+
+
+def _trusted_decision(values: dict[str, Any]) -> RoutingDecision:
+    """A ``RoutingDecision`` from values checked when the rules were loaded.
+
+    ``model_construct`` costs more than the rest of a decision together (it walks every
+    field's aliases and defaults); this sets the same instance state directly. A test
+    pins that the result equals a validated decision and round-trips through JSON.
+    """
+    for name, field in _OTHER_FIELDS:  # fields added to the model later keep their defaults
+        values[name] = field.get_default(call_default_factory=True)
+    decision = RoutingDecision.__new__(RoutingDecision)
+    _set(decision, "__dict__", values)
+    _set(decision, "__pydantic_fields_set__", set(_DECISION_FIELDS))
+    _set(decision, "__pydantic_extra__", None)
+    _set(decision, "__pydantic_private__", None)
+    return decision
+
+
 class _Facts:
     """What a decision knows about one message, each worked out at most once."""
 
-    __slots__ = ("_engine", "_language", "_open", "_subject_hits", "_text_hits", "ctx", "language_source")
+    __slots__ = ("_engine", "_language", "_open", "_subject_hits", "ctx", "language_source", "raw", "text_hits")
 
-    def __init__(self, ctx: RoutingContext, engine: RulesRouter) -> None:
+    def __init__(self, ctx: RoutingContext, engine: RulesRouter, raw: bytes, text_hits: frozenset[int] | set[int]):
         self.ctx = ctx
         self._engine = engine
-        self._text_hits: frozenset[int] | set[int] | None = None
+        self.raw = raw  # the folded text as UTF-8
+        self.text_hits = text_hits
         self._subject_hits: frozenset[int] | set[int] | None = None
         self._language: str | bool | None = False  # False: not worked out yet
         self.language_source = ""
         self._open: bool | None = None
 
     @property
-    def text_hits(self) -> frozenset[int] | set[int]:
-        if self._text_hits is None:
-            self._text_hits = self._engine._scan(self.ctx.text)
-        return self._text_hits
-
-    @property
     def subject_hits(self) -> frozenset[int] | set[int]:
         if self._subject_hits is None:
-            self._subject_hits = self._engine._scan(self.ctx.subject or "")
+            subject = self.ctx.subject
+            self._subject_hits = (
+                self._engine._scan(fold(subject).encode("utf-8", "surrogatepass")) if subject else _NO_HITS
+            )
         return self._subject_hits
 
     @property
@@ -107,23 +148,17 @@ class _Facts:
             elif (code := language.normalise(self.ctx.language_hint)) is not None:
                 self._language, self.language_source = code, "provider hint"
             else:
-                self._language, self.language_source = language.detect(self.ctx.text), "detected from the text"
+                self._language, self.language_source = language.detect_utf8(self.raw), "detected from the text"
         return self._language  # type: ignore[return-value]
-
-    @property
-    def at(self) -> datetime:
-        return self.ctx.at
 
     @property
     def business_open(self) -> bool:
         if self._open is None:
-            hours = self._engine.rules.business_hours
-            self._open = bool(hours and hours.is_open(self.ctx.at))
+            self._open = self._engine._is_open(self.ctx.at)
         return self._open
 
     def hours_text(self) -> str:
-        hours = self._engine.rules.business_hours
-        return hours.describe(self.ctx.at) if hours else "no business hours"
+        return self._engine._hours_text(self.ctx.at)
 
 
 # A check answers None when its condition holds, else why not (a short phrase).
@@ -131,23 +166,29 @@ Check = Callable[[_Facts], str | None]
 
 
 class _CompiledRule:
-    __slots__ = ("checks", "index_kind", "name", "outcome", "rule", "skills", "targets")
+    __slots__ = ("checks", "name", "outcome", "rule", "skill_list", "skipped", "targets")
 
-    def __init__(self, *, rule: Rule, checks: list[tuple[Condition, Check]], engine: RulesRouter) -> None:
+    def __init__(self, *, rule: Rule, checks: list[Check], skills: list[str]) -> None:
         self.rule = rule
         self.name = rule.name
-        self.checks = checks
+        self.checks = checks  # the conditions the channel/keyword index has not settled already
         self.targets = [RouteTarget(queue=t.queue, priority=t.priority, timeout=t.timeout) for t in rule.targets]
-        self.skills = list(engine.rules.queues[rule.targets[0].queue].skills)
+        self.skill_list = skills
+        self.skipped = f"rule {rule.name}: skipped — "
         self.outcome = f"→ {describe_targets(self.targets)} (rule {rule.name})"
-        self.index_kind = ""
 
-    def first_failure(self, facts: _Facts) -> str | None:
-        for _, check in self.checks:
-            failure = check(facts)
-            if failure is not None:
-                return failure
-        return None
+
+class _ChannelPlan:
+    """For one channel: which rules must be evaluated, and the lines of those that need not."""
+
+    __slots__ = ("always", "channel_excluded", "skip_lines", "subject_index", "text_index")
+
+    def __init__(self) -> None:
+        self.always: list[int] = []  # evaluated on every message of this channel
+        self.text_index: dict[int, list[int]] = {}  # keyword id → rules that a hit makes candidates
+        self.subject_index: dict[int, list[int]] = {}
+        self.skip_lines: list[str] = []  # per rule: why it fails when it is no candidate
+        self.channel_excluded: list[int] = [0]  # running count of rules for other channels
 
 
 class RulesRouter:
@@ -159,24 +200,22 @@ class RulesRouter:
         self._keyword_ids: dict[str, int] = {}
         self._keywords_shown: dict[int, str] = {}
         self._compiled: list[_CompiledRule] = []
-        self._always: list[int] = []  # rules without keyword conditions: always evaluated
-        self._text_index: dict[int, list[int]] = {}  # keyword id → rules indexed by it in the text
-        self._subject_index: dict[int, list[int]] = {}  # ... in the subject
-        self._skip_lines: list[str] = []
+        self._plans: dict[str, _ChannelPlan] = {channel: _ChannelPlan() for channel in Channel}
         for position, rule in enumerate(rules.rules):
             self._compile_rule(position, rule)
-        self._always_set = frozenset(self._always)
+        self._hours_cache: tuple[int, bool] = (-1, False)
         self._automaton: Any = None
         if self._keyword_ids:
             automaton = ahocorasick.Automaton()
             for word, kid in self._keyword_ids.items():
-                automaton.add_word(word, kid)
+                automaton.add_word(_as_latin1(word.encode("utf-8", "surrogatepass")), kid)
             automaton.make_automaton()
             self._automaton = automaton
-        default_targets = [RouteTarget(queue=t.queue, priority=t.priority, timeout=t.timeout) for t in rules.defaults]
-        self._default_targets = default_targets
-        self._default_skills = list(rules.queues[default_targets[0].queue].skills)
-        self._default_outcome = f"→ no rule matched: defaults, {describe_targets(default_targets)}"
+        self._default_targets = [
+            RouteTarget(queue=t.queue, priority=t.priority, timeout=t.timeout) for t in rules.defaults
+        ]
+        self._default_skills = self.queue_skills(rules.defaults[0].queue)
+        self._default_outcome = f"→ no rule matched: defaults, {describe_targets(self._default_targets)}"
 
     def queues(self) -> list[str]:
         return list(self.rules.queues)
@@ -204,46 +243,59 @@ class RulesRouter:
         return frozenset(ids)
 
     def _compile_rule(self, position: int, rule: Rule) -> None:
-        checks = [(condition, self._check(condition)) for condition in rule.conditions]
-        compiled = _CompiledRule(rule=rule, checks=checks, engine=self)
+        channel_condition = next((c for c in rule.conditions if c.kind == "channel"), None)
+        group = next((c for c in rule.conditions if c.kind in KEYWORD_KINDS), None)
+        # The index settles the channel, and an "any keyword" group that made the rule a
+        # candidate; an all_keywords group still needs every keyword checked.
+        settled = {id(channel_condition), id(group) if group is not None and group.kind != "all_keywords" else None}
+        checks = [self._check(c) for c in rule.conditions if id(c) not in settled]
+        compiled = _CompiledRule(rule=rule, checks=checks, skills=self.queue_skills(rule.targets[0].queue))
         self._compiled.append(compiled)
-        group = next((c for c in rule.conditions if c.kind in ("keywords", "all_keywords", "subject_keywords")), None)
-        if group is None:
-            self._always.append(position)
-            self._skip_lines.append("")
-            return
-        index = self._subject_index if group.kind == "subject_keywords" else self._text_index
-        for kid in self._ids(group.values):
-            index.setdefault(kid, []).append(position)
-        where = "the subject" if group.kind == "subject_keywords" else "the text"
-        compiled.index_kind = group.kind
-        self._skip_lines.append(f"rule {rule.name}: skipped — {group.key}: {_none_of(group.shown, where)}")
+        group_ids = self._ids(group.values) if group is not None else _NO_HITS
+        where = "the subject" if group is not None and group.kind == "subject_keywords" else "the text"
+        keyword_line = f"{compiled.skipped}{group.key}: {_none_of(group.shown, where)}" if group is not None else ""
+        for channel, plan in self._plans.items():
+            excluded = channel_condition is not None and channel not in channel_condition.values
+            plan.channel_excluded.append(plan.channel_excluded[-1] + excluded)
+            if excluded:
+                wanted = _quote(channel_condition.shown)
+                plan.skip_lines.append(f"{compiled.skipped}channel is '{channel}', wanted {wanted}")
+                continue
+            plan.skip_lines.append(keyword_line)
+            if group is None:
+                plan.always.append(position)
+                continue
+            index = plan.subject_index if group.kind == "subject_keywords" else plan.text_index
+            for kid in group_ids:
+                index.setdefault(kid, []).append(position)
 
     def _check(self, condition: Condition) -> Check:
         kind, key, values, shown = condition.kind, condition.key, condition.values, condition.shown
+        wanted_text = _quote(shown)
         if kind == "channel":
             wanted = frozenset(values)
 
             def check_channel(f: _Facts) -> str | None:
-                channel = f.ctx.channel.value
-                return None if channel in wanted else f"channel is '{channel}', wanted {_quote(shown)}"
+                channel = f.ctx.channel
+                return None if channel in wanted else f"channel is '{channel}', wanted {wanted_text}"
 
             return check_channel
         if kind == "language":
             wanted = frozenset(values)
+            wanted_codes = _quote(values)
 
             def check_language(f: _Facts) -> str | None:
                 code = f.language
                 if code in wanted:
                     return None
                 found = f"'{code}'" if code else "unknown"
-                return f"language is {found} ({f.language_source}), wanted {_quote(values)}"
+                return f"language is {found} ({f.language_source}), wanted {wanted_codes}"
 
             return check_language
         if kind in ("keywords", "subject_keywords"):
             ids = self._ids(values)
             subject = kind == "subject_keywords"
-            where = "the subject" if subject else "the text"
+            failure = f"{key}: {_none_of(shown, 'the subject' if subject else 'the text')}"
 
             def check_any(f: _Facts) -> str | None:
                 hits = f.subject_hits if subject else f.text_hits
@@ -251,48 +303,48 @@ class RulesRouter:
                     return None
                 if subject and not f.ctx.subject:
                     return f"{key}: there is no subject"
-                return f"{key}: {_none_of(shown, where)}"
+                return failure
 
             return check_any
         if kind == "all_keywords":
             ids = self._ids(values)
-            by_id = {self._keyword_ids[v]: s for v, s in zip(values, shown, strict=False)}
+            by_id = {self._keyword_ids[v]: s for v, s in zip(values, shown, strict=True)}
 
             def check_all(f: _Facts) -> str | None:
                 hits = f.text_hits
                 if ids <= hits:
                     return None
-                missing = [by_id.get(kid, self._keywords_shown[kid]) for kid in sorted(ids - hits)]
+                missing = [by_id[kid] for kid in sorted(ids - hits)]
                 return f"{key}: {_quote(missing, 'and')} not in the text"
 
             return check_all
         if kind == "regex":
             patterns = values
+            failure = f"regex: {wanted_text} does not match the text"
 
             def check_regex(f: _Facts) -> str | None:
                 text = f.ctx.text
-                if any(p.search(text) for p in patterns):
-                    return None
-                return f"regex: {_quote(shown)} does not match the text"
+                return None if any(p.search(text) for p in patterns) else failure
 
             return check_regex
         if kind in ("contact", "attribute"):
             wanted = frozenset(values)
             name = condition.attribute or ""
-            source = "contact_attributes" if kind == "contact" else "attributes"
+            from_contact = kind == "contact"
+            unset = f"{key} is not set, wanted {wanted_text}"
 
             def check_attribute(f: _Facts) -> str | None:
-                actual = getattr(f.ctx, source).get(name)
+                actual = (f.ctx.contact_attributes if from_contact else f.ctx.attributes).get(name)
                 if actual is None:
-                    return f"{key} is not set, wanted {_quote(shown)}"
+                    return unset
                 if isinstance(actual, list | tuple | set | frozenset):
                     have = [attribute_value(a) for a in actual if not isinstance(a, dict | list)]
                     if not wanted.isdisjoint(have):
                         return None
-                    return f"{key} has {_quote(have, 'and') if have else 'nothing'}, wanted {_quote(shown)}"
+                    return f"{key} has {_quote(have, 'and') if have else 'nothing'}, wanted {wanted_text}"
                 if not isinstance(actual, dict) and attribute_value(actual) in wanted:
                     return None
-                return f"{key} is '{actual}', wanted {_quote(shown)}"
+                return f"{key} is '{actual}', wanted {wanted_text}"
 
             return check_attribute
         if kind == "business_hours":
@@ -318,26 +370,44 @@ class RulesRouter:
 
     # -- deciding ----------------------------------------------------------------------
 
-    def _scan(self, text: str) -> frozenset[int] | set[int]:
-        if self._automaton is None or not text:
+    def _is_open(self, at: datetime) -> bool:
+        """Business hours at ``at``, remembered for its minute: time-zone arithmetic costs more
+        than a rule check, intervals are whole minutes, and live traffic arrives minute by minute."""
+        hours = self.rules.business_hours
+        if hours is None:
+            return False
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=hours.timezone)
+        minute = int(at.timestamp() // 60)
+        cached = self._hours_cache
+        if cached[0] != minute:
+            cached = self._hours_cache = (minute, hours.is_open(at))
+        return cached[1]
+
+    def _hours_text(self, at: datetime) -> str:
+        hours = self.rules.business_hours
+        return hours.describe(at) if hours else "no business hours"
+
+    def _scan(self, raw: bytes) -> frozenset[int] | set[int]:
+        if self._automaton is None or not raw:
             return _NO_HITS
-        return {kid for _, kid in self._automaton.iter(fold(text))}
+        return {kid for _, kid in self._automaton.iter(_as_latin1(raw))}
 
     def _evidence(self, condition: Condition, f: _Facts) -> str:
         kind, key = condition.kind, condition.key
-        if kind in ("keywords", "all_keywords", "subject_keywords"):
+        if kind in KEYWORD_KINDS:
             hits = f.subject_hits if kind == "subject_keywords" else f.text_hits
-            found = [s for v, s in zip(condition.values, condition.shown, strict=False) if self._keyword_ids[v] in hits]
+            found = [s for v, s in zip(condition.values, condition.shown, strict=True) if self._keyword_ids[v] in hits]
             return f"{key}: {', '.join(found)}"
         if kind == "channel":
-            return f"channel: {f.ctx.channel.value}"
+            return f"channel: {f.ctx.channel}"
         if kind == "language":
             return f"language: {f.language} ({f.language_source})"
         if kind == "regex":
-            for pattern, shown in zip(condition.values, condition.shown, strict=False):
+            for pattern in condition.values:
                 match = pattern.search(f.ctx.text)
                 if match:
-                    return f"regex: /{shown}/ found '{match.group(0)[:40]}'"
+                    return f"regex: /{pattern.pattern}/ found '{match.group(0)[:40]}'"
             return "regex"
         if kind in ("contact", "attribute"):
             source = f.ctx.contact_attributes if kind == "contact" else f.ctx.attributes
@@ -346,36 +416,68 @@ class RulesRouter:
             return f"business_hours: {str(f.business_open).lower()} ({f.hours_text()})"
         return f"new_contact: {str(f.ctx.new_contact).lower()}"
 
-    def decide(self, ctx: RoutingContext) -> RoutingDecision:
-        facts = _Facts(ctx, self)
-        candidates = set(self._always_set)
-        text_index, subject_index = self._text_index, self._subject_index
-        if text_index:
-            for kid in facts.text_hits:
-                found = text_index.get(kid)
-                if found:
-                    candidates.update(found)
-        if subject_index and ctx.subject:
-            for kid in facts.subject_hits:
-                found = subject_index.get(kid)
-                if found:
-                    candidates.update(found)
+    def _skipped(self, plan: _ChannelPlan, start: int, stop: int, lines: list[str], full: bool) -> None:
+        """The lines of rules ``start``..``stop - 1``, which the index ruled out."""
+        if full or stop - start <= RUN_LIMIT:
+            lines.extend(plan.skip_lines[start:stop])
+            return
+        other_channel = plan.channel_excluded[stop] - plan.channel_excluded[start]
+        no_keyword = stop - start - other_channel
+        why = []
+        if no_keyword:
+            why.append(f"{no_keyword} with none of their keywords in the text")
+        if other_channel:
+            why.append(f"{other_channel} for other channels")
+        lines.append(
+            f"rules {self._compiled[start].name} … {self._compiled[stop - 1].name} ({stop - start} rules): "
+            f"skipped — {', '.join(why)}"
+        )
+
+    def decide(self, ctx: RoutingContext, *, full_explanation: bool = False) -> RoutingDecision:
+        """The decision for ``ctx``. A run of more than ``RUN_LIMIT`` rules the index ruled out
+        shows as one line, so a big rule set does not store thousands of lines on every
+        conversation; ``full_explanation`` (simulations) lists every rule."""
+        text = ctx.text
+        raw = fold(text).encode("utf-8", "surrogatepass") if text else b""
+        hits = self._scan(raw)
+        facts = _Facts(ctx, self, raw, hits)
+        plan = self._plans[ctx.channel]
+        candidates: Iterable[int]
+        if hits or (plan.subject_index and ctx.subject):
+            found = set(plan.always)
+            text_index = plan.text_index
+            for kid in hits:
+                rules = text_index.get(kid)
+                if rules:
+                    found.update(rules)
+            if plan.subject_index and ctx.subject:
+                for kid in facts.subject_hits:
+                    rules = plan.subject_index.get(kid)
+                    if rules:
+                        found.update(rules)
+            candidates = sorted(found)
+        else:
+            candidates = plan.always
         lines: list[str] = []
-        skip_lines, compiled = self._skip_lines, self._compiled
+        compiled = self._compiled
         previous = 0
-        for position in sorted(candidates):
+        for position in candidates:
             if position > previous:
-                lines.extend(skip_lines[previous:position])
+                self._skipped(plan, previous, position, lines, full_explanation)
             rule = compiled[position]
-            failure = rule.first_failure(facts)
-            if failure is None:
+            for check in rule.checks:
+                failure = check(facts)
+                if failure is not None:
+                    lines.append(rule.skipped + failure)
+                    break
+            else:
                 evidence = "; ".join(self._evidence(c, facts) for c in rule.rule.conditions) or "no conditions"
                 lines.append(f"rule {rule.name}: matched ({evidence})")
                 lines.append(rule.outcome)
-                return self._decision(rule.targets, rule.skills, rule.name, lines, facts)
-            lines.append(f"rule {rule.name}: skipped — {failure}")
+                return self._decision(rule.targets, rule.skill_list, rule.name, lines, facts)
             previous = position + 1
-        lines.extend(skip_lines[previous:])
+        if previous < len(compiled):
+            self._skipped(plan, previous, len(compiled), lines, full_explanation)
         lines.append(self._default_outcome)
         return self._decision(self._default_targets, self._default_skills, None, lines, facts)
 
@@ -383,14 +485,15 @@ class RulesRouter:
         self, targets: list[RouteTarget], skills: list[str], rule: str | None, lines: list[str], facts: _Facts
     ) -> RoutingDecision:
         first = targets[0]
-        # Every value here was validated when the rules were loaded; skip re-validating.
-        return RoutingDecision.model_construct(
-            queue=first.queue,
-            priority=first.priority,
-            skills=list(skills),
-            rule=rule,
-            targets=[t.model_copy() for t in targets],
-            rules_version=self.version,
-            explanation=lines,
-            language=facts.language,
+        return _trusted_decision(
+            {
+                "queue": first.queue,
+                "priority": first.priority,
+                "skills": list(skills),
+                "rule": rule,
+                "targets": list(targets),
+                "rules_version": self.version,
+                "explanation": lines,
+                "language": facts.language,
+            }
         )

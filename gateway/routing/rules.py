@@ -46,6 +46,8 @@ _QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 def fold(text: str) -> str:
     """Text as keyword matching sees it: full-width forms made plain (ＶＩＰ → vip), case folded."""
+    if text.isascii():  # already NFKC, and casefold() is lower() for ASCII: the common case, faster
+        return text.lower()
     return unicodedata.normalize("NFKC", text).casefold()
 
 

@@ -17,6 +17,8 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# libyaml's parser when PyYAML has it: a rules file of thousands of rules composes ~10× faster.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class YamlProblem(Exception):
@@ -57,7 +59,7 @@ class Entry:
 def parse(text: str) -> Located | None:
     """The document as ``Located`` values; ``None`` for an empty document."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1

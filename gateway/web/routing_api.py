@@ -146,7 +146,8 @@ async def simulate(request: web.Request) -> web.Response:
         )
     except SimulationInputError as exc:
         raise RequestRejected(422, "invalid", str(exc)) from None
-    return ok(decision_json(router.decide(ctx), ctx))
+    decision = router.decide(ctx, full_explanation=True) if isinstance(router, RulesRouter) else router.decide(ctx)
+    return ok(decision_json(decision, ctx))
 
 
 routes = [
