@@ -580,7 +580,7 @@ class _Reader:
                 try:
                     patterns.append(re.compile(word, re.IGNORECASE))
                 except re.error as exc:
-                    self.error(line, f"{what}: bad regular expression {word!r}: {exc}")
+                    self.error(line, f"{what}: bad regular expression '{word}': {exc}")
             return make(tuple(patterns), tuple(p.pattern for p in patterns))
         # contact.<attribute> / attribute.<name>: compare as folded text
         items = located.value if located.is_list else [located]

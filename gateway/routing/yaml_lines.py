@@ -82,8 +82,10 @@ def _convert(node: Node, constructor: SafeConstructor, *, depth: int) -> Located
     if isinstance(node, ScalarNode):
         try:
             value = constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise YamlProblem(line, f"cannot read value {node.value!r}: {getattr(exc, 'problem', exc)}") from None
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+            # Looks like a typed scalar but is not one (2026-13-01): keep the text, and let
+            # the schema say what it expected there.
+            value = node.value
         return Located(value=value, line=line, raw=node.value)
     if isinstance(node, SequenceNode):
         return Located(value=[_convert(item, constructor, depth=depth + 1) for item in node.value], line=line)
