@@ -63,6 +63,8 @@ def parse(text: str) -> Located | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
+        # "Found the end of the file" points one past the last line; name the last line.
+        line = max(1, min(line, text.count("\n") + (0 if text.endswith("\n") else 1)))
         problem = exc.problem or exc.context or "not valid YAML"
         raise YamlProblem(line, f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
