@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Router decisions (bench/bench_router.py)"
 SIZES = (50, 500, 5000)
 KEYWORDS_PER_RULE = 4
-KEYWORDLESS_EVERY = 20
+KEYWORDLESS = 6  # rules without keywords (VIP, after-hours, phone menu, ...): evaluated for every message
 MESSAGE_GAP_SECONDS = 2  # messages arrive in time order, 30 a minute, across the 09:00 opening  # one rule in 20 tests only channel / attributes / business hours
 CHANNELS = ["sms", "email", "webchat", "whatsapp", "wechat", "telegram", "api"]
 # Common characters of Chinese support messages, to build words and filler from.
@@ -79,16 +79,22 @@ def make_rules(count: int, seed: int = 7) -> tuple[str, list[str]]:
         "rules:",
     ]
     keywords: list[str] = []
-    keyword_rules = count - count // KEYWORDLESS_EVERY
+    keyword_rules = count - KEYWORDLESS
     extra = KEYWORDS_PER_RULE * count - KEYWORDS_PER_RULE * keyword_rules  # spread so the total is 4 × rules
+    keywordless = {round(k * count / KEYWORDLESS) for k in range(KEYWORDLESS)}  # spread through the list
     for i in range(count):
         lines.append(f"  - name: r{i}")
         lines.append("    when:")
-        if i % KEYWORDLESS_EVERY == KEYWORDLESS_EVERY - 1:
-            lines.append(f"      channel: {rng.choice(CHANNELS)}")
-            lines.append(f"      contact.segment: s{rng.randint(0, 50)}")
-            if rng.random() < 0.3:
+        if i in keywordless:
+            kind = len([k for k in keywordless if k < i]) % 3
+            if kind == 0:
+                lines.append(f"      contact.segment: s{rng.randint(0, 50)}")
+            elif kind == 1:
+                lines.append(f"      channel: {rng.choice(CHANNELS)}")
+                lines.append("      new_contact: true")
+            else:
                 lines.append(f"      business_hours: {rng.choice(['true', 'false'])}")
+                lines.append(f"      contact.segment: s{rng.randint(0, 50)}")
         else:
             size = KEYWORDS_PER_RULE + (1 if extra > 0 else 0)
             extra -= 1
@@ -189,14 +195,19 @@ class NaiveRouter:
 
 
 def _rate(decide: Any, messages: list[RoutingContext], min_seconds: float) -> float:
-    done, elapsed = 0, 0.0
+    """Best pass over the messages within ``min_seconds`` (at least three passes): other
+    processes on the machine only ever slow a pass down, so the best one is the closest
+    to what the code costs."""
+    best = 0.0
+    passes = 0
     start = time.perf_counter()
-    while elapsed < min_seconds:
+    while passes < 3 or time.perf_counter() - start < min_seconds:
+        t0 = time.perf_counter()
         for ctx in messages:
             decide(ctx)
-        done += len(messages)
-        elapsed = time.perf_counter() - start
-    return done / elapsed
+        best = max(best, len(messages) / (time.perf_counter() - t0))
+        passes += 1
+    return best
 
 
 def _pin_one_core() -> str:
@@ -217,11 +228,15 @@ def _machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} CPUs (nproc), {model}; Python {platform.python_version()} on {platform.system()}"
+    try:
+        load = ", load average at the start {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    except OSError:
+        load = ""
+    return f"{os.cpu_count()} CPUs (nproc), {model}; Python {platform.python_version()} on {platform.system()}{load}"
 
 
 def run(*, quick: bool) -> tuple[list[dict[str, Any]], str]:
-    pinned = _pin_one_core()
+    pinned = f"{_pin_one_core()}; {_machine()}"
     results = []
     for size in SIZES:
         text, keywords = make_rules(size)
@@ -239,7 +254,7 @@ def run(*, quick: bool) -> tuple[list[dict[str, Any]], str]:
                 raise SystemExit(f"engine and baseline disagree on {ctx.text!r}: {decision.rule} vs {rule}")
         seconds = 0.5 if quick else 2.0
         engine_rate = _rate(router.decide, messages, seconds)
-        naive_rate = _rate(naive.decide, messages[: 500 if size >= 5000 else len(messages)], seconds)
+        naive_rate = _rate(naive.decide, messages[: 300 if size >= 5000 else 1000], seconds)
         matched = sum(1 for ctx in messages if router.decide(ctx).rule is not None) / len(messages)
         results.append(
             {
@@ -281,9 +296,11 @@ def report(results: list[dict[str, Any]], pinned: str, command: str) -> str:
             "",
             f"* Command: `{command}`",
             f"* Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-            f"* Machine: {_machine()}; one process, {pinned}",
-            "* Workload: generated rules files (4 keywords per keyword rule, half Chinese half Latin; one rule in",
-            "  20 tests only channel/attributes/business hours; some rules add channel, language, contact.tier);",
+            f"* Machine: one process, {pinned}",
+            "* Workload: generated rules files with 4 keywords per rule on average (half Chinese, half Latin);",
+            f"  {KEYWORDLESS} rules test no keywords (contact attribute, channel + new contact, business hours +",
+            "  attribute), so every message evaluates them; of the others 30 % also test channel, 20 % language,",
+            "  10 % contact.tier;",
             "  support-sized messages, half Chinese, 40 % with no keyword, 45 % with one, 15 % with two.",
             "  Every decision carries the full explanation (one line per rule tried). The naive baseline",
             "  (in the bench) evaluates every rule in order with a substring test per keyword, on the same",

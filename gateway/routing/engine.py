@@ -9,9 +9,10 @@ Compiled once per rules version, so a decision costs about the same for 50 or 5,
   bytes give it a few dozen. A UTF-8 keyword can only match at character boundaries, so
   the matches are the same;
 * each rule is indexed per channel: a rule whose ``channel`` excludes the message's
-  channel, or whose first keyword group has no keyword present, fails without being
-  looked at, and its explanation line was written at compile time. Only the rules left
-  (those with a keyword present, and those without keywords) are evaluated;
+  channel, whose first keyword group has no keyword present, or (for a rule without
+  keywords) whose first ``contact.``/``attribute.`` condition does not hold, fails without
+  being looked at, and its explanation line was written at compile time. Only the rules
+  left are evaluated;
 * language and business hours are worked out at most once per decision.
 
 The explanation has a line for every rule before the one that matched. Rules the index
@@ -29,6 +30,7 @@ from datetime import datetime
 from typing import Any
 
 import ahocorasick
+from pydantic import BaseModel
 
 from gateway.model import Channel, RouteTarget, RoutingContext, RoutingDecision
 from gateway.routing import language
@@ -36,6 +38,7 @@ from gateway.routing.rules import Condition, Rule, RuleSet, Target, attribute_va
 
 _SHOWN_LIMIT = 6
 RUN_LIMIT = 20  # longer runs of rules the index ruled out are summed up in one explanation line
+SUMMARY_CACHE = 4096  # the same runs recur message after message; remember their lines
 _NO_HITS: frozenset[int] = frozenset()
 KEYWORD_KINDS = ("keywords", "all_keywords", "subject_keywords")
 
@@ -91,6 +94,10 @@ def _as_latin1(raw: bytes) -> str:
 
 
 _set = object.__setattr__
+# The slots pydantic keeps instance state in, set directly (one attribute lookup fewer each).
+_set_fields = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 _DECISION_FIELDS = frozenset(RoutingDecision.model_fields)
 _SET_BY_ENGINE = frozenset(
     {"queue", "priority", "skills", "rule", "targets", "rules_version", "explanation", "language"}
@@ -109,9 +116,9 @@ def _trusted_decision(values: dict[str, Any]) -> RoutingDecision:
         values[name] = field.get_default(call_default_factory=True)
     decision = RoutingDecision.__new__(RoutingDecision)
     _set(decision, "__dict__", values)
-    _set(decision, "__pydantic_fields_set__", set(_DECISION_FIELDS))
-    _set(decision, "__pydantic_extra__", None)
-    _set(decision, "__pydantic_private__", None)
+    _set_fields(decision, set(_DECISION_FIELDS))
+    _set_extra(decision, None)
+    _set_private(decision, None)
     return decision
 
 
@@ -166,12 +173,16 @@ Check = Callable[[_Facts], str | None]
 
 
 class _CompiledRule:
-    __slots__ = ("checks", "name", "outcome", "rule", "skill_list", "skipped", "targets")
+    __slots__ = ("checks", "evidence", "matched", "name", "outcome", "rule", "skill_list", "skipped", "targets")
 
-    def __init__(self, *, rule: Rule, checks: list[Check], skills: list[str]) -> None:
+    def __init__(
+        self, *, rule: Rule, checks: list[Check], evidence: list[Callable[[_Facts], str]], skills: list[str]
+    ) -> None:
         self.rule = rule
         self.name = rule.name
         self.checks = checks  # the conditions the channel/keyword index has not settled already
+        self.evidence = evidence
+        self.matched = f"rule {rule.name}: matched ("
         self.targets = [RouteTarget(queue=t.queue, priority=t.priority, timeout=t.timeout) for t in rule.targets]
         self.skill_list = skills
         self.skipped = f"rule {rule.name}: skipped — "
@@ -181,7 +192,16 @@ class _CompiledRule:
 class _ChannelPlan:
     """For one channel: which rules must be evaluated, and the lines of those that need not."""
 
-    __slots__ = ("always", "channel_excluded", "skip_lines", "subject_index", "text_index")
+    __slots__ = (
+        "always",
+        "attribute_index",
+        "attribute_indexed",
+        "channel_excluded",
+        "skip_lines",
+        "subject_index",
+        "summaries",
+        "text_index",
+    )
 
     def __init__(self) -> None:
         self.always: list[int] = []  # evaluated on every message of this channel
@@ -189,6 +209,10 @@ class _ChannelPlan:
         self.subject_index: dict[int, list[int]] = {}
         self.skip_lines: list[str] = []  # per rule: why it fails when it is no candidate
         self.channel_excluded: list[int] = [0]  # running count of rules for other channels
+        # ("contact" | "attribute", name) → folded value → rules that value makes candidates
+        self.attribute_index: dict[tuple[str, str], dict[str, list[int]]] = {}
+        self.attribute_indexed: list[int] = [0]  # running count of rules indexed that way
+        self.summaries: dict[tuple[int, int], str] = {}  # (first, stop) → its one-line summary
 
 
 class RulesRouter:
@@ -203,7 +227,7 @@ class RulesRouter:
         self._plans: dict[str, _ChannelPlan] = {channel: _ChannelPlan() for channel in Channel}
         for position, rule in enumerate(rules.rules):
             self._compile_rule(position, rule)
-        self._hours_cache: tuple[int, bool] = (-1, False)
+        self._hours_cache: tuple[int, bool, str] = (-1, False, "")
         self._automaton: Any = None
         if self._keyword_ids:
             automaton = ahocorasick.Automaton()
@@ -234,40 +258,63 @@ class RulesRouter:
 
     # -- compiling ---------------------------------------------------------------------
 
+    def _kid(self, word: str) -> int:
+        """The automaton's id of a (folded) keyword, shared by every rule that uses it."""
+        kid = self._keyword_ids.setdefault(word, len(self._keyword_ids))
+        self._keywords_shown.setdefault(kid, word)
+        return kid
+
     def _ids(self, words: tuple[str, ...]) -> frozenset[int]:
-        ids = set()
-        for word in words:
-            kid = self._keyword_ids.setdefault(word, len(self._keyword_ids))
-            self._keywords_shown.setdefault(kid, word)
-            ids.add(kid)
-        return frozenset(ids)
+        return frozenset(self._kid(word) for word in words)
 
     def _compile_rule(self, position: int, rule: Rule) -> None:
         channel_condition = next((c for c in rule.conditions if c.kind == "channel"), None)
         group = next((c for c in rule.conditions if c.kind in KEYWORD_KINDS), None)
-        # The index settles the channel, and an "any keyword" group that made the rule a
-        # candidate; an all_keywords group still needs every keyword checked.
-        settled = {id(channel_condition), id(group) if group is not None and group.kind != "all_keywords" else None}
+        # A rule without keywords is indexed by its first attribute condition, if any: the
+        # message's attribute value then finds it (or not) with one dictionary lookup.
+        by_attribute = (
+            next((c for c in rule.conditions if c.kind in ("contact", "attribute")), None) if group is None else None
+        )
+        # The index settles the channel, and the keyword group or attribute that made the
+        # rule a candidate; an all_keywords group still needs every keyword checked.
+        settled = {id(channel_condition), id(by_attribute)}
+        if group is not None and group.kind != "all_keywords":
+            settled.add(id(group))
         checks = [self._check(c) for c in rule.conditions if id(c) not in settled]
-        compiled = _CompiledRule(rule=rule, checks=checks, skills=self.queue_skills(rule.targets[0].queue))
+        compiled = _CompiledRule(
+            rule=rule,
+            checks=checks,
+            evidence=[self._evidence(c) for c in rule.conditions],
+            skills=self.queue_skills(rule.targets[0].queue),
+        )
         self._compiled.append(compiled)
         group_ids = self._ids(group.values) if group is not None else _NO_HITS
-        where = "the subject" if group is not None and group.kind == "subject_keywords" else "the text"
-        keyword_line = f"{compiled.skipped}{group.key}: {_none_of(group.shown, where)}" if group is not None else ""
+        if group is not None:
+            where = "the subject" if group.kind == "subject_keywords" else "the text"
+            not_candidate = f"{compiled.skipped}{group.key}: {_none_of(group.shown, where)}"
+        elif by_attribute is not None:
+            not_candidate = f"{compiled.skipped}{by_attribute.key} does not match {_quote(by_attribute.shown)}"
         for channel, plan in self._plans.items():
             excluded = channel_condition is not None and channel not in channel_condition.values
             plan.channel_excluded.append(plan.channel_excluded[-1] + excluded)
+            plan.attribute_indexed.append(plan.attribute_indexed[-1] + (not excluded and by_attribute is not None))
             if excluded:
+                assert channel_condition is not None
                 wanted = _quote(channel_condition.shown)
                 plan.skip_lines.append(f"{compiled.skipped}channel is '{channel}', wanted {wanted}")
-                continue
-            plan.skip_lines.append(keyword_line)
-            if group is None:
+            elif group is not None:
+                plan.skip_lines.append(not_candidate)
+                index = plan.subject_index if group.kind == "subject_keywords" else plan.text_index
+                for kid in group_ids:
+                    index.setdefault(kid, []).append(position)
+            elif by_attribute is not None:
+                plan.skip_lines.append(not_candidate)
+                values = plan.attribute_index.setdefault((by_attribute.kind, by_attribute.attribute or ""), {})
+                for value in by_attribute.values:
+                    values.setdefault(value, []).append(position)
+            else:
+                plan.skip_lines.append("")
                 plan.always.append(position)
-                continue
-            index = plan.subject_index if group.kind == "subject_keywords" else plan.text_index
-            for kid in group_ids:
-                index.setdefault(kid, []).append(position)
 
     def _check(self, condition: Condition) -> Check:
         kind, key, values, shown = condition.kind, condition.key, condition.values, condition.shown
@@ -337,6 +384,10 @@ class RulesRouter:
                 actual = (f.ctx.contact_attributes if from_contact else f.ctx.attributes).get(name)
                 if actual is None:
                     return unset
+                if actual.__class__ is str and actual.isascii():  # the common case, without the calls
+                    if actual.strip().lower() in wanted:
+                        return None
+                    return f"{key} is '{actual}', wanted {wanted_text}"
                 if isinstance(actual, list | tuple | set | frozenset):
                     have = [attribute_value(a) for a in actual if not isinstance(a, dict | list)]
                     if not wanted.isdisjoint(have):
@@ -370,68 +421,113 @@ class RulesRouter:
 
     # -- deciding ----------------------------------------------------------------------
 
-    def _is_open(self, at: datetime) -> bool:
-        """Business hours at ``at``, remembered for its minute: time-zone arithmetic costs more
-        than a rule check, intervals are whole minutes, and live traffic arrives minute by minute."""
+    def _hours(self, at: datetime) -> tuple[int, bool, str]:
+        """(minute, open?, description) for ``at``, remembered for its minute: time-zone
+        arithmetic costs more than a rule check, intervals are whole minutes, and live
+        traffic arrives minute by minute."""
         hours = self.rules.business_hours
         if hours is None:
-            return False
+            return (-1, False, "no business hours")
         if at.tzinfo is None:
             at = at.replace(tzinfo=hours.timezone)
         minute = int(at.timestamp() // 60)
         cached = self._hours_cache
         if cached[0] != minute:
-            cached = self._hours_cache = (minute, hours.is_open(at))
-        return cached[1]
+            cached = self._hours_cache = (minute, hours.is_open(at), hours.describe(at))
+        return cached
+
+    def _is_open(self, at: datetime) -> bool:
+        return self._hours(at)[1]
 
     def _hours_text(self, at: datetime) -> str:
-        hours = self.rules.business_hours
-        return hours.describe(at) if hours else "no business hours"
+        return self._hours(at)[2]
 
     def _scan(self, raw: bytes) -> frozenset[int] | set[int]:
         if self._automaton is None or not raw:
             return _NO_HITS
         return {kid for _, kid in self._automaton.iter(_as_latin1(raw))}
 
-    def _evidence(self, condition: Condition, f: _Facts) -> str:
+    def _evidence(self, condition: Condition) -> Callable[[_Facts], str]:
+        """What a matched rule's condition found, for the "matched (...)" line."""
         kind, key = condition.kind, condition.key
         if kind in KEYWORD_KINDS:
-            hits = f.subject_hits if kind == "subject_keywords" else f.text_hits
-            found = [s for v, s in zip(condition.values, condition.shown, strict=True) if self._keyword_ids[v] in hits]
-            return f"{key}: {', '.join(found)}"
+            pairs = [(self._kid(v), s) for v, s in zip(condition.values, condition.shown, strict=True)]
+            subject = kind == "subject_keywords"
+            prefix = f"{key}: "
+
+            def keywords_found(f: _Facts) -> str:
+                hits = f.subject_hits if subject else f.text_hits
+                return prefix + ", ".join([shown for kid, shown in pairs if kid in hits])
+
+            return keywords_found
         if kind == "channel":
-            return f"channel: {f.ctx.channel}"
+            return lambda f: f"channel: {f.ctx.channel}"
         if kind == "language":
-            return f"language: {f.language} ({f.language_source})"
+            return lambda f: f"language: {f.language} ({f.language_source})"
         if kind == "regex":
-            for pattern in condition.values:
-                match = pattern.search(f.ctx.text)
-                if match:
-                    return f"regex: /{pattern.pattern}/ found '{match.group(0)[:40]}'"
-            return "regex"
+
+            def regex_found(f: _Facts) -> str:
+                for pattern in condition.values:
+                    match = pattern.search(f.ctx.text)
+                    if match:
+                        return f"regex: /{pattern.pattern}/ found '{match.group(0)[:40]}'"
+                return "regex"
+
+            return regex_found
         if kind in ("contact", "attribute"):
-            source = f.ctx.contact_attributes if kind == "contact" else f.ctx.attributes
-            return f"{key}: {source.get(condition.attribute or '')}"
+            name = condition.attribute or ""
+            from_contact = kind == "contact"
+            return lambda f: f"{key}: {(f.ctx.contact_attributes if from_contact else f.ctx.attributes).get(name)}"
         if kind == "business_hours":
-            return f"business_hours: {str(f.business_open).lower()} ({f.hours_text()})"
-        return f"new_contact: {str(f.ctx.new_contact).lower()}"
+            return lambda f: f"business_hours: {str(f.business_open).lower()} ({f.hours_text()})"
+        return lambda f: f"new_contact: {str(f.ctx.new_contact).lower()}"
 
     def _skipped(self, plan: _ChannelPlan, start: int, stop: int, lines: list[str], full: bool) -> None:
         """The lines of rules ``start``..``stop - 1``, which the index ruled out."""
         if full or stop - start <= RUN_LIMIT:
             lines.extend(plan.skip_lines[start:stop])
             return
+        summary = plan.summaries.get((start, stop))
+        if summary is None:
+            summary = self._summary(plan, start, stop)
+            if len(plan.summaries) < SUMMARY_CACHE:
+                plan.summaries[start, stop] = summary
+        lines.append(summary)
+
+    def _summary(self, plan: _ChannelPlan, start: int, stop: int) -> str:
         other_channel = plan.channel_excluded[stop] - plan.channel_excluded[start]
-        no_keyword = stop - start - other_channel
+        other_attribute = plan.attribute_indexed[stop] - plan.attribute_indexed[start]
+        no_keyword = stop - start - other_channel - other_attribute
         why = []
         if no_keyword:
             why.append(f"{no_keyword} with none of their keywords in the text")
+        if other_attribute:
+            why.append(f"{other_attribute} for other attribute values")
         if other_channel:
             why.append(f"{other_channel} for other channels")
-        lines.append(
+        return (
             f"rules {self._compiled[start].name} … {self._compiled[stop - 1].name} ({stop - start} rules): "
             f"skipped — {', '.join(why)}"
         )
+
+    @staticmethod
+    def _attribute_candidates(plan: _ChannelPlan, ctx: RoutingContext) -> list[int]:
+        found: list[int] = []
+        for (kind, name), by_value in plan.attribute_index.items():
+            actual = (ctx.contact_attributes if kind == "contact" else ctx.attributes).get(name)
+            if actual is None:
+                continue
+            if actual.__class__ is str and actual.isascii():  # the common case, without the calls
+                rules = by_value.get(actual.strip().lower())
+                if rules:
+                    found.extend(rules)
+                continue
+            for value in actual if isinstance(actual, list | tuple | set | frozenset) else (actual,):
+                if not isinstance(value, dict | list):
+                    rules = by_value.get(attribute_value(value))
+                    if rules:
+                        found.extend(rules)
+        return found
 
     def decide(self, ctx: RoutingContext, *, full_explanation: bool = False) -> RoutingDecision:
         """The decision for ``ctx``. A run of more than ``RUN_LIMIT`` rules the index ruled out
@@ -443,8 +539,11 @@ class RulesRouter:
         facts = _Facts(ctx, self, raw, hits)
         plan = self._plans[ctx.channel]
         candidates: Iterable[int]
-        if hits or (plan.subject_index and ctx.subject):
+        by_attribute = self._attribute_candidates(plan, ctx) if plan.attribute_index else None
+        if hits or by_attribute or (plan.subject_index and ctx.subject):
             found = set(plan.always)
+            if by_attribute:
+                found.update(by_attribute)
             text_index = plan.text_index
             for kid in hits:
                 rules = text_index.get(kid)
@@ -471,8 +570,8 @@ class RulesRouter:
                     lines.append(rule.skipped + failure)
                     break
             else:
-                evidence = "; ".join(self._evidence(c, facts) for c in rule.rule.conditions) or "no conditions"
-                lines.append(f"rule {rule.name}: matched ({evidence})")
+                evidence = "; ".join([found(facts) for found in rule.evidence]) or "no conditions"
+                lines.append(f"{rule.matched}{evidence})")
                 lines.append(rule.outcome)
                 return self._decision(rule.targets, rule.skill_list, rule.name, lines, facts)
             previous = position + 1

@@ -124,7 +124,7 @@ def test_explanation_names_the_failed_condition_of_every_rule_before_the_match(r
         "rule invoice-email: skipped — channel is 'sms', wanted 'email'",
         "rule after-hours: skipped — inside business hours (Mon 2026-03-02 10:00 Asia/Shanghai, open 09:00-12:00, "
         "13:00-18:00), wanted outside",
-        "rule merchants: skipped — contact.tags is not set, wanted 'merchant'",
+        "rule merchants: skipped — contact.tags does not match 'merchant'",
         "rule phone-menu-accounts: skipped — channel is 'sms', wanted 'voice'",
         "rule welcome: skipped — keywords: none of '开户', 'open an account' in the text",
         "rule payments-zh: matched (language: zh (detected from the text); keywords: 付款)",
@@ -302,3 +302,22 @@ def test_naive_times_are_read_in_the_rules_time_zone(router: RulesRouter) -> Non
     assert naive_lunch.rule == "after-hours"
     naive_open = router.decide(ctx("sms", "hello", at=datetime(2026, 3, 2, 10, 30)))
     assert naive_open.rule is None
+
+
+def test_rules_without_keywords_are_found_by_their_attribute() -> None:
+    lines = ["version: 1", "queues: {general: {}, q: {}}", "defaults: {targets: [{queue: general}]}", "rules:"]
+    for i in range(30):
+        lines += [
+            f"  - name: seg{i}",
+            f"    when: {{contact.segment: s{i}, new_contact: false}}",
+            "    targets: [{queue: q}]",
+        ]
+    router = RulesRouter(rules=parse_rules("\n".join(lines) + "\n", path="seg.yaml"))
+    decision = router.decide(ctx("sms", "hi", contact_attributes={"segment": ["x", "S25"]}))
+    assert decision.rule == "seg25"
+    assert decision.explanation[0] == "rules seg0 … seg24 (25 rules): skipped — 25 for other attribute values"
+    returning = router.decide(ctx("sms", "hi", contact_attributes={"segment": "s3"}, new_contact=True))
+    assert returning.rule is None
+    assert "rule seg3: skipped — new contact, wanted a returning one" in returning.explanation
+    full = router.decide(ctx("sms", "hi"), full_explanation=True)
+    assert full.explanation[0] == "rule seg0: skipped — contact.segment does not match 's0'"
