@@ -30,7 +30,6 @@ from datetime import datetime
 from typing import Any
 
 import ahocorasick
-from pydantic import BaseModel
 
 from gateway.model import Channel, RouteTarget, RoutingContext, RoutingDecision
 from gateway.routing import language
@@ -94,10 +93,6 @@ def _as_latin1(raw: bytes) -> str:
 
 
 _set = object.__setattr__
-# The slots pydantic keeps instance state in, set directly (one attribute lookup fewer each).
-_set_fields = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 _DECISION_FIELDS = frozenset(RoutingDecision.model_fields)
 _SET_BY_ENGINE = frozenset(
     {"queue", "priority", "skills", "rule", "targets", "rules_version", "explanation", "language"}
@@ -116,9 +111,9 @@ def _trusted_decision(values: dict[str, Any]) -> RoutingDecision:
         values[name] = field.get_default(call_default_factory=True)
     decision = RoutingDecision.__new__(RoutingDecision)
     _set(decision, "__dict__", values)
-    _set_fields(decision, set(_DECISION_FIELDS))
-    _set_extra(decision, None)
-    _set_private(decision, None)
+    _set(decision, "__pydantic_fields_set__", set(_DECISION_FIELDS))
+    _set(decision, "__pydantic_extra__", None)
+    _set(decision, "__pydantic_private__", None)
     return decision
 
 

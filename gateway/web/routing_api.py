@@ -7,6 +7,7 @@ and the rules in force stay.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -109,6 +110,10 @@ async def put_rules(request: web.Request) -> web.Response:
     return ok(_rules_view(loaded, changed=changed))
 
 
+def _compile_candidate(text: str) -> RulesRouter:
+    return RulesRouter(rules=parse_rules_bytes(text.encode("utf-8", "surrogatepass"), path="rules"))
+
+
 class SimulateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -126,11 +131,11 @@ async def simulate(request: web.Request) -> web.Response:
     manager = request.app.get(RULES)
     router: Any
     if payload.rules is not None:
-        try:
-            candidate = parse_rules_bytes(payload.rules.encode("utf-8"), path="rules")
+        try:  # a big candidate file takes a while to compile: not on the event loop
+            router = await asyncio.to_thread(_compile_candidate, payload.rules)
         except RulesError as exc:
             return _invalid(exc.errors)
-        router, zone = RulesRouter(rules=candidate), candidate.timezone
+        zone = router.rules.timezone
     elif manager is not None:
         router, zone = manager.current.router, manager.current.rules.timezone
     else:
