@@ -154,6 +154,7 @@ class RulesManager:
                 )
                 return False
             if rules.version == self.current.version:
+                log.info("routing rules unchanged", extra={"reason": reason, "rules_version": rules.version})
                 return False
             loaded = await asyncio.to_thread(compile_rules, rules, reason=reason)
             await self._swap(loaded)
