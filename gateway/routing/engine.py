@@ -144,10 +144,12 @@ class _Facts:
     @property
     def language(self) -> str | None:
         if self._language is False:
-            code = language.normalise(self.ctx.contact_attributes.get("language"))
+            ctx = self.ctx
+            given = ctx.contact_attributes.get("language")
+            code = language.normalise(given) if given is not None else None
             if code is not None:
                 self._language, self.language_source = code, "contact attribute"
-            elif (code := language.normalise(self.ctx.language_hint)) is not None:
+            elif ctx.language_hint is not None and (code := language.normalise(ctx.language_hint)) is not None:
                 self._language, self.language_source = code, "provider hint"
             else:
                 self._language, self.language_source = language.detect_utf8(self.raw), "detected from the text"
@@ -440,7 +442,7 @@ class RulesRouter:
     def _scan(self, raw: bytes) -> frozenset[int] | set[int]:
         if self._automaton is None or not raw:
             return _NO_HITS
-        return {kid for _, kid in self._automaton.iter(_as_latin1(raw))}
+        return {kid for _, kid in self._automaton.iter(raw.decode("latin-1"))}
 
     def _evidence(self, condition: Condition) -> Callable[[_Facts], str]:
         """What a matched rule's condition found, for the "matched (...)" line."""
