@@ -90,7 +90,7 @@ def build_app(
         publisher=publisher,
         router=router,
         ingest=ingest,
-        relay=OutboxRelay(store, publisher, inflight=config.broker.inflight),
+        relay=OutboxRelay(store, publisher, inflight=config.broker.inflight, reclaim_idle=config.broker.reclaim_idle),
         timers=timers,
         assignment=assignment,
         outbound=outbound,

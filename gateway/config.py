@@ -108,6 +108,8 @@ class BrokerConfig(Section):
     url: str = "memory://"
     publish_timeout: Duration = 5.0
     inflight: int = Field(256, ge=1, le=10000)
+    # Outbox entries a crashed process had taken are republished by another after this.
+    reclaim_idle: Duration = 30.0
 
     @field_validator("url")
     @classmethod

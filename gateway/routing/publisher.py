@@ -89,7 +89,7 @@ class AmqpPublisher:
             except Exception as exc:
                 log.warning("broker connect failed, retrying: %s", type(exc).__name__)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 15.0)
+                delay = min(delay * 2, 5.0)
 
     async def _declare_topology(self, channel: AbstractRobustChannel) -> None:
         work = await channel.declare_exchange(WORK_EXCHANGE, ExchangeType.DIRECT, durable=True)
