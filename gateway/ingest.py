@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -50,6 +51,18 @@ class InvalidInbound(ValueError):
     """An adapter produced a message ingest cannot take (a bug or a hostile payload)."""
 
 
+_DIGIT_RUN = re.compile(r"[0-9０-９]{4}")
+
+
+def _has_digit_run(message: InboundMessage) -> bool:
+    """Cheap pre-check: a card number needs at least four digits in a row somewhere."""
+    if _DIGIT_RUN.search(message.text or "") or _DIGIT_RUN.search(message.subject or ""):
+        return True
+    if message.html and _DIGIT_RUN.search(message.html):
+        return True
+    return bool(message.meta or message.contact_attributes or message.conversation_attributes)
+
+
 def _mask_tree(value: Any) -> Any:
     if isinstance(value, str):
         return mask_card_numbers(value)
@@ -61,6 +74,8 @@ def _mask_tree(value: Any) -> Any:
 
 
 def redact(message: InboundMessage) -> InboundMessage:
+    if not _has_digit_run(message):
+        return message
     return message.model_copy(
         update={
             "text": mask_card_numbers(message.text) or "",
@@ -104,18 +119,17 @@ class Ingest:
     async def accept(self, message: InboundMessage) -> IngestResult:
         if not message.external_id or len(message.external_id) > MAX_EXTERNAL_ID:
             raise InvalidInbound("external_id must be 1–512 characters")
-        duplicate = await self.store.peek_duplicate(message.channel.value, message.external_id)
-        if duplicate is not None:
-            log.info(
-                "inbound duplicate",
-                extra={"channel": message.channel.value, "conversation_id": duplicate.conversation_id},
-            )
-            return duplicate
         message = redact(message)
         identities = [message.sender, *[i for i in message.extra_identities if i != message.sender]]
         identity_keys = [i.key for i in identities]
-        contact = await self.store.lookup_contact(identity_keys)
-        attributes = {**(contact.attributes if contact else {}), **message.contact_attributes}
+        prepared = await self.store.prepare(message.channel.value, message.external_id, identity_keys)
+        if prepared.duplicate is not None:
+            log.info(
+                "inbound duplicate",
+                extra={"channel": message.channel.value, "conversation_id": prepared.duplicate.conversation_id},
+            )
+            return prepared.duplicate
+        attributes = {**(prepared.contact_attributes or {}), **message.contact_attributes}
 
         now_ms = int(self.clock() * 1000)
         decision = self.router().decide(
@@ -126,7 +140,7 @@ class Ingest:
                 language_hint=message.language_hint,
                 contact_attributes=attributes,
                 attributes=message.conversation_attributes,
-                new_contact=contact is None,
+                new_contact=prepared.contact_id is None,
                 at=datetime.fromtimestamp(now_ms / 1000, UTC),
             )
         )
@@ -177,9 +191,8 @@ class Ingest:
         common = {"channel": message.channel.value}
         preview = (message.text or message.subject or "")[:PREVIEW_CHARS]
         events = EventTemplates(
-            inbound=json.dumps(
-                {"type": "message.inbound", **common, "message": json.loads(message_json)}, ensure_ascii=False
-            ),
+            # The stored message JSON goes in as it is: no decode and re-encode per message.
+            inbound=f'{{"type":"message.inbound","channel":"{message.channel.value}","message":{message_json}}}',
             opened=json.dumps(
                 {"type": "conversation.opened", **common, "endpoint": message.endpoint}, ensure_ascii=False
             ),

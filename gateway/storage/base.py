@@ -52,6 +52,15 @@ class OutboxStats:
 
 
 @dataclass(slots=True)
+class Prepared:
+    """What intake needs to know before routing, read in one step."""
+
+    duplicate: IngestResult | None = None
+    contact_id: str | None = None  # None: a new contact
+    contact_attributes: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
 class EventTemplates:
     """Outbox payloads prepared for each event the write may turn out to need."""
 
@@ -155,6 +164,7 @@ class Store(Protocol):
     # contacts and conversations
     async def lookup_contact(self, identity_keys: list[str]) -> Contact | None: ...
     async def peek_duplicate(self, channel: str, external_id: str) -> IngestResult | None: ...
+    async def prepare(self, channel: str, external_id: str, identity_keys: list[str]) -> Prepared: ...
     async def ingest(self, plan: IngestPlan) -> IngestResult: ...
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
     async def get_messages(self, conversation_id: str, *, limit: int = 500) -> list[Message]: ...
@@ -281,6 +291,7 @@ __all__ = [
     "OutboxStats",
     "Outcome",
     "Page",
+    "Prepared",
     "QueueStats",
     "StorageUnavailable",
     "Store",

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from typing import Any
 
 from gateway.model import STATUS_RANK, Contact, Conversation, IngestResult, Message
-from gateway.storage.base import DueTimer, IngestPlan, OutboxEntry, OutboxStats, Outcome, Page, QueueStats
+from gateway.storage.base import DueTimer, IngestPlan, OutboxEntry, OutboxStats, Outcome, Page, Prepared, QueueStats
 from gateway.storage.records import (
     claim_outcome,
     contact_from_record,
@@ -24,6 +24,7 @@ from gateway.storage.records import (
     duplicate_result,
     message_from_record,
     outbox_entry,
+    prepared_result,
     status_outcome,
     version_outcome,
 )
@@ -342,6 +343,17 @@ class MemoryStore:
     async def peek_duplicate(self, channel: str, external_id: str) -> IngestResult | None:
         seen = self.d.get(self.k("dd", channel, external_id))
         return duplicate_result(seen) if seen else None
+
+    async def prepare(self, channel: str, external_id: str, identity_keys: list[str]) -> Prepared:
+        seen = self.d.get(self.k("dd", channel, external_id))
+        if seen:
+            return prepared_result(["duplicate", seen])
+        for key in identity_keys:
+            contact_id = self.d.get(self.k("id", key))
+            if contact_id:
+                flat = [x for kv in self.d.hgetall(self.ct(contact_id, "attrs")).items() for x in kv]
+                return prepared_result(["contact", contact_id, *flat])
+        return prepared_result(["new"])
 
     async def lookup_contact(self, identity_keys: list[str]) -> Contact | None:
         for key in identity_keys:

@@ -18,7 +18,7 @@ from gateway.model import (
     Message,
     RoutingDecision,
 )
-from gateway.storage.base import OutboxEntry, Outcome
+from gateway.storage.base import OutboxEntry, Outcome, Prepared
 
 
 def to_ms(value: datetime | None) -> int:
@@ -167,3 +167,14 @@ def status_outcome(reply: list[str]) -> Outcome:
     return Outcome(
         ok=reply[0] == "ok", reason=reply[0], conversation_id=reply[1], message_id=reply[2], status=reply[3] or None
     )
+
+
+def prepared_result(reply: list[str]) -> Prepared:
+    if reply[0] == "duplicate":
+        return Prepared(duplicate=duplicate_result(reply[1]))
+    if reply[0] == "contact":
+        flat = reply[2:]
+        return Prepared(
+            contact_id=reply[1], contact_attributes=decode_attrs(dict(zip(flat[::2], flat[1::2], strict=True)))
+        )
+    return Prepared()
