@@ -124,7 +124,8 @@ def sms_params(
 
 
 def call_params(call_sid: str, *, caller: str = CUSTOMER, **extra: str) -> list[tuple[str, str]]:
-    return [
+    """A voice webhook's standard fields; ``extra`` adds fields or replaces them."""
+    standard = [
         ("AccountSid", ACCOUNT_SID),
         ("ApiVersion", "2010-04-01"),
         ("CallSid", call_sid),
@@ -136,8 +137,8 @@ def call_params(call_sid: str, *, caller: str = CUSTOMER, **extra: str) -> list[
         ("FromCountry", "CN"),
         ("To", OUR_NUMBER),
         ("ToCountry", "US"),
-        *extra.items(),
     ]
+    return [(k, v) for k, v in standard if k not in extra] + list(extra.items())
 
 
 def recording_url(recording_sid: str) -> str:
