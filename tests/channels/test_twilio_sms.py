@@ -207,3 +207,16 @@ async def test_messages_from_one_number_to_one_of_our_numbers_share_a_conversati
     assert len({c["contact_id"] for c in conversations}) == 1
     listing = await client.get(f"/api/v1/contacts/{conversations[0]['contact_id']}", headers=auth())
     assert len((await listing.json())["conversations"]) == 2
+
+
+async def test_a_stop_handled_by_twilio_is_stored_flagged_but_offers_no_work(client: TestClient) -> None:
+    stop = await post_signed(client, SMS, sms_params(sid("SM"), body="STOP", OptOutType="STOP"))
+    assert stop.status == 200
+    conv = await only_conversation(client)
+    assert conv["messages"][0]["flags"] == ["sms_opt_out"] and conv["messages"][0]["text"] == "STOP"
+    assert conv["queue"] is None and conv["reply_tracking"]["state"] == "none"
+    help_ = await post_signed(client, SMS, sms_params(sid("SM"), body="HELP 我的钱没到账", OptOutType="HELP"))
+    assert help_.status == 200
+    conv = await only_conversation(client)
+    assert conv["messages"][1]["flags"] == ["sms_help"]
+    assert conv["queue"] == "general" and conv["reply_tracking"]["state"] == "active"

@@ -13,6 +13,11 @@ from gateway.model import Attachment, Channel, DeliveryStatus, Identity, Identit
 
 MAX_MEDIA = 20  # Twilio delivers at most 10 per MMS; anything beyond 20 is not Twilio
 LOCATION_FIELDS = ("FromCountry", "FromState", "FromCity", "FromZip")
+# Twilio's Advanced Opt-Out names the keyword it acted on. After STOP Twilio refuses our
+# replies (error 21610), so STOP and START are kept but offer an agent no work; HELP is
+# a customer asking for help and is routed as usual.
+OPT_OUT_FLAGS = {"STOP": "sms_opt_out", "START": "sms_opt_in", "HELP": "sms_help"}
+UNROUTED_OPT_OUT = {"STOP", "START"}
 
 # Twilio's MessageStatus values we keep; the rest (accepted, scheduled, receiving,
 # received, partially_delivered, …) say nothing about our outbound delivery.
@@ -115,6 +120,7 @@ def parse_message(fields: Fields, *, default_region: str | None = None) -> Inbou
             if value
         },
     }
+    opt_out = first(fields, "OptOutType").upper()
     return InboundMessage(
         channel=Channel.SMS,
         external_id=sid,
@@ -122,6 +128,8 @@ def parse_message(fields: Fields, *, default_region: str | None = None) -> Inbou
         sender=sender,
         text=fields.get("Body") or "",
         attachments=media(fields),
+        flags=[OPT_OUT_FLAGS[opt_out]] if opt_out in OPT_OUT_FLAGS else [],
+        route=opt_out not in UNROUTED_OPT_OUT,
         meta=meta,
     )
 
