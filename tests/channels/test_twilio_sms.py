@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from gateway.app import build_app
@@ -220,3 +221,15 @@ async def test_a_stop_handled_by_twilio_is_stored_flagged_but_offers_no_work(cli
     conv = await only_conversation(client)
     assert conv["messages"][1]["flags"] == ["sms_help"]
     assert conv["queue"] == "general" and conv["reply_tracking"]["state"] == "active"
+
+
+async def test_a_webhook_signed_with_a_shared_key_is_checked_with_that_key(aiohttp_client: Any, store: Store) -> None:
+    key = "shared-key-secret-9f2e"
+    client = await twilio_client(aiohttp_client, store, webhook_signing_key=key)
+    body, fields = form(sms_params(sid("SM"), body="共享密钥签名"))
+    signature = RequestValidator(key).compute_signature(PUBLIC_URL + SMS, fields, algorithm="HMAC_SHA256")
+    settings = {"X-Twilio-Webhooks-Signature-Settings": "key=webhooks_sharedkey_01abc,algorithm=HMAC_SHA256"}
+    base = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+    assert (await client.post(SMS, data=body, headers=base)).status == 403  # not the auth token's signature
+    assert (await client.post(SMS, data=body, headers={**base, **settings})).status == 200
+    assert (await post_signed(client, SMS, sms_params(sid("SM")))).status == 200  # the auth token still signs
