@@ -14,6 +14,7 @@ from aiohttp import web
 from gateway.assignment import Assignment
 from gateway.channels.api import ApiChannel
 from gateway.channels.base import ChannelAdapter, InboundSink
+from gateway.channels.twilio import TwilioChannel
 from gateway.config import GatewayConfig
 from gateway.conversations import Conversations
 from gateway.ingest import Ingest
@@ -43,6 +44,23 @@ def build_adapters(config: GatewayConfig, sink: InboundSink) -> list[ChannelAdap
                 sink,
                 secret=channels.api.secret.get_secret_value(),
                 callback_url=channels.api.callback_url,
+                default_region=config.identity.default_region,
+            )
+        )
+    if channels.twilio is not None:
+        twilio = channels.twilio
+        adapters.append(
+            TwilioChannel(
+                sink,
+                account_sid=twilio.account_sid,
+                auth_token=twilio.auth_token.get_secret_value(),
+                public_url=config.http.public_url,
+                voice_settings=twilio.voice,
+                api_base_url=twilio.api_base_url,
+                from_number=twilio.from_number,
+                messaging_service_sid=twilio.messaging_service_sid,
+                signing_key=twilio.webhook_signing_key.get_secret_value() if twilio.webhook_signing_key else None,
+                send_timeout=twilio.send_timeout,
                 default_region=config.identity.default_region,
             )
         )
