@@ -27,7 +27,7 @@ from gateway.routing.static import SingleQueueRouter
 from gateway.services import SERVICES, RouterHolder, Services
 from gateway.storage import Store, open_store
 from gateway.timers import TimerScanner
-from gateway.web import conversation_api, health, ops_api, read_api
+from gateway.web import conversation_api, health, metrics_api, ops_api, read_api
 from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.errors import error_middleware
 
@@ -118,13 +118,18 @@ def build_app(
     )
     app = web.Application(
         client_max_size=config.http.max_body_bytes,
-        middlewares=[error_middleware, make_auth_middleware(TokenTable(config.auth))],
+        middlewares=[
+            metrics_api.webhook_metrics_middleware,
+            error_middleware,
+            make_auth_middleware(TokenTable(config.auth)),
+        ],
     )
     app[SERVICES] = services
     app.router.add_routes(health.routes)
     app.router.add_routes(read_api.routes)
     app.router.add_routes(conversation_api.routes)
     app.router.add_routes(ops_api.routes)
+    app.router.add_routes(metrics_api.routes)
     for adapter in services.adapters:
         app.router.add_routes(adapter.routes())
     app.cleanup_ctx.append(_lifecycle)

@@ -238,13 +238,17 @@ class TwilioVoiceConfig(Section):
     retry_zh: str = "抱歉，没有听清您的选择。"
     retry_en: str = "Sorry, we did not get your choice."
     voicemail_zh: str = "请在提示音后说明您的问题，按井号键结束，我们会尽快回复您。"
-    voicemail_en: str = "Please describe your problem after the tone and press the pound key when done. We will get back to you soon."
+    voicemail_en: str = (
+        "Please describe your problem after the tone and press the pound key when done. We will get back to you soon."
+    )
     thanks_zh: str = "谢谢您的留言，再见。"
     thanks_en: str = "Thank you for your message. Goodbye."
     no_message_zh: str = "我们没有收到您的留言，再见。"
     no_message_en: str = "We did not receive a message. Goodbye."
     withheld_zh: str = "抱歉，我们无法受理隐藏号码的来电，请显示号码后再拨，或给我们发短信。"
-    withheld_en: str = "Sorry, we cannot take calls from withheld numbers. Please call again showing your number, or text us."
+    withheld_en: str = (
+        "Sorry, we cannot take calls from withheld numbers. Please call again showing your number, or text us."
+    )
     voice_zh: str | None = "Polly.Zhiyu"
     language_zh: str = "cmn-CN"
     voice_en: str | None = "Polly.Joanna"

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway import metrics
 from gateway.config import GatewayConfig
 from gateway.model import (
     Channel,
@@ -124,6 +125,7 @@ class Ingest:
         identity_keys = [i.key for i in identities]
         prepared = await self.store.prepare(message.channel.value, message.external_id, identity_keys)
         if prepared.duplicate is not None:
+            metrics.INBOUND.labels(message.channel.value, "duplicate").inc()
             log.info(
                 "inbound duplicate",
                 extra={"channel": message.channel.value, "conversation_id": prepared.duplicate.conversation_id},
@@ -146,6 +148,7 @@ class Ingest:
         )
         plan = self._plan(message, identity_keys, decision, now_ms)
         result = await self.store.ingest(plan)
+        metrics.INBOUND.labels(message.channel.value, "duplicate" if result.duplicate else "accepted").inc()
         log.info(
             "inbound accepted" if not result.duplicate else "inbound duplicate",
             extra={

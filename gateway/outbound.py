@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway import metrics
 from gateway.channels.base import ChannelAdapter, SendNotSupported
 from gateway.events import payload
 from gateway.model import (
@@ -135,6 +136,8 @@ class Outbound:
         )
         if not result.ok:
             raise ReplyRefused(404, "not_found", "no such conversation")
+        if result.first_response_ms is not None:
+            metrics.FIRST_RESPONSE.observe(result.first_response_ms / 1000)
         if not note:
             self.wake()
         log.info(
@@ -184,6 +187,7 @@ class Outbound:
             outcome, again = "retry", now_ms + int(backoff_seconds(attempt) * 1000)
         else:
             outcome, again = "failed", None
+        metrics.SENDS.labels(conv.channel.value, outcome).inc()
         await self.store.record_send(
             conv.id,
             message.id,
@@ -210,7 +214,7 @@ class Outbound:
 
     async def apply_status(self, update: StatusUpdate) -> Outcome:
         at_ms = int(update.at.timestamp() * 1000) if update.at else self._now_ms()
-        return await self.store.apply_status(
+        result = await self.store.apply_status(
             update.channel.value,
             update.external_id,
             status=update.status.value,
@@ -219,3 +223,6 @@ class Outbound:
             payload=payload("message.status", channel=update.channel.value),
             early_ttl_ms=EARLY_STATUS_TTL_MS,
         )
+        effect = "applied" if result.ok else ("early" if result.reason == "unknown" else "ignored")
+        metrics.DELIVERY_REPORTS.labels(update.channel.value, effect).inc()
+        return result

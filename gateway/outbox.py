@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway import metrics
 from gateway.routing.publisher import Outgoing, Publisher, PublishFailed
 from gateway.storage.base import OutboxEntry, StorageUnavailable, Store
 
@@ -111,6 +112,7 @@ class OutboxRelay:
         finally:
             self._publishing -= 1
             self._room.set()
+        metrics.PUBLISHES.labels(entry.exchange, "confirmed" if confirmed else "failed").inc()
         if confirmed:
             self.published += 1
             self._to_ack.append(entry.entry_id)

@@ -120,6 +120,8 @@ class Outcome:
     routing_version: int | None = None
     assignee: str | None = None
     status: str | None = None
+    waited_ms: int | None = None  # a claim: how long the offer waited
+    first_response_ms: int | None = None  # a reply that was the first response
 
 
 @dataclass(slots=True)

@@ -295,7 +295,7 @@ class MemoryStore:
     def _stat(self, name: str, by: int = 1) -> None:
         self.d.hincrby(self.k("stats"), name, by)
 
-    def _assign(self, cid: str, agent: str, now: int, payload: str) -> str:
+    def _assign(self, cid: str, agent: str, now: int, payload: str) -> tuple[str, str]:
         d, k = self.d, self.cv(cid)
         since = d.hget(k, "waiting_since")
         version = d.hget(k, "routing_version") or "0"
@@ -320,7 +320,7 @@ class MemoryStore:
                 "occurred_at_ms": str(now),
             },
         )
-        return version
+        return version, waited
 
     def _stop_clock(self, cid: str) -> None:
         k = self.cv(cid)
@@ -612,8 +612,8 @@ class MemoryStore:
             return ["ok", current, "already"] if assignee == agent else ["taken", current, assignee]
         if capacity > 0 and len(d.smembers(self.k("ag", agent, "active"))) >= capacity:
             return ["capacity", current]
-        self._assign(cid, agent, now, payload)
-        return ["ok", current]
+        _, waited = self._assign(cid, agent, now, payload)
+        return ["ok", current, "", waited]
 
     async def claim_next(self, agent: str, queues: list[str], *, capacity: int, now_ms: int, payload: str) -> Outcome:
         d = self.d
@@ -630,8 +630,14 @@ class MemoryStore:
             k = self.cv(best)
             status = d.hget(k, "status")
             if status and status != "resolved" and _empty(d.hget(k, "assignee")) and d.hget(k, "queue") == best_q:
-                version = self._assign(best, agent, now_ms, payload)
-                return Outcome(ok=True, conversation_id=best, routing_version=int(version), assignee=agent)
+                version, waited = self._assign(best, agent, now_ms, payload)
+                return Outcome(
+                    ok=True,
+                    conversation_id=best,
+                    routing_version=int(version),
+                    assignee=agent,
+                    waited_ms=int(waited) if waited else None,
+                )
             d.zrem(self.k("wait", best_q), best)  # type: ignore[arg-type]
             d.zrem(self.k("waitage", best_q), best)  # type: ignore[arg-type]
         return Outcome(ok=False, reason="empty")
@@ -828,6 +834,7 @@ class MemoryStore:
         if kind != "outbound":
             return Outcome(ok=True, conversation_id=cid, message_id=mid)
         d.hset(k, last_outbound_at=now)
+        first_ms = None
         if agent:
             awaiting = d.hget(k, "awaiting_since")
             if not _empty(awaiting):
@@ -840,6 +847,7 @@ class MemoryStore:
             if _empty(d.hget(k, "first_response_at")):
                 first = now - int(d.hget(k, "created_at"))  # type: ignore[arg-type]
                 d.hset(k, first_response_at=now, first_response_ms=first)
+                first_ms = first
                 self._stat("first_responses")
                 self._stat("first_response_ms", first)
         if send:
@@ -850,7 +858,7 @@ class MemoryStore:
             payload,
             {"conversation_id": cid, "contact_id": d.hget(k, "contact_id"), "occurred_at_ms": str(now)},
         )
-        return Outcome(ok=True, conversation_id=cid, message_id=mid)
+        return Outcome(ok=True, conversation_id=cid, message_id=mid, first_response_ms=first_ms)
 
     def _apply_status(self, cid: str, mid: str, status: str, error: str, now_ms: int, payload: str) -> bool:
         mk = self.cv(cid, "m", mid)

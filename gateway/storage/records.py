@@ -153,6 +153,7 @@ def claim_outcome(reply: list[str], conversation_id: str) -> Outcome:
         conversation_id=conversation_id,
         routing_version=version,
         assignee=assignee,
+        waited_ms=int(reply[3]) if len(reply) > 3 and reply[3] else None,
     )
 
 

@@ -272,7 +272,10 @@ class RedisStore:
     async def claim_next(self, agent: str, queues: list[str], *, capacity: int, now_ms: int, payload: str) -> Outcome:
         reply = await self._run("claim_next", agent, str(capacity), str(now_ms), json.dumps(queues), payload)
         if reply[0] == "ok":
-            return Outcome(ok=True, conversation_id=reply[1], routing_version=int(reply[2]), assignee=agent)
+            waited = int(reply[3]) if len(reply) > 3 and reply[3] else None
+            return Outcome(
+                ok=True, conversation_id=reply[1], routing_version=int(reply[2]), assignee=agent, waited_ms=waited
+            )
         return Outcome(ok=False, reason=reply[0])
 
     async def reroute(
@@ -375,7 +378,14 @@ class RedisStore:
             "1" if claim else "0",
             assigned_payload,
         )
-        return Outcome(ok=reply[0] == "ok", reason=reply[0], conversation_id=conversation_id, message_id=message_id)
+        first = int(reply[1]) if len(reply) > 1 and reply[1] else None
+        return Outcome(
+            ok=reply[0] == "ok",
+            reason=reply[0],
+            conversation_id=conversation_id,
+            message_id=message_id,
+            first_response_ms=first,
+        )
 
     async def record_send(
         self,
