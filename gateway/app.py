@@ -14,6 +14,9 @@ from aiohttp import web
 from gateway.assignment import Assignment
 from gateway.channels.api import ApiChannel
 from gateway.channels.base import ChannelAdapter, InboundSink
+from gateway.channels.meta import InstagramChannel, MessengerChannel, WhatsAppChannel
+from gateway.channels.telegram import TelegramChannel
+from gateway.channels.wechat import WeChatChannel
 from gateway.config import GatewayConfig
 from gateway.conversations import Conversations
 from gateway.ingest import Ingest
@@ -44,6 +47,65 @@ def build_adapters(config: GatewayConfig, sink: InboundSink) -> list[ChannelAdap
                 secret=channels.api.secret.get_secret_value(),
                 callback_url=channels.api.callback_url,
                 default_region=config.identity.default_region,
+            )
+        )
+    if channels.whatsapp is not None:
+        wa = channels.whatsapp
+        adapters.append(
+            WhatsAppChannel(
+                sink,
+                app_secret=wa.app_secret.get_secret_value(),
+                verify_token=wa.verify_token.get_secret_value(),
+                access_token=wa.access_token.get_secret_value(),
+                phone_number_id=wa.phone_number_id,
+                api_base_url=wa.api_base_url,
+            )
+        )
+    if channels.messenger is not None:
+        fb = channels.messenger
+        adapters.append(
+            MessengerChannel(
+                sink,
+                app_secret=fb.app_secret.get_secret_value(),
+                verify_token=fb.verify_token.get_secret_value(),
+                access_token=fb.page_access_token.get_secret_value(),
+                api_base_url=fb.api_base_url,
+                account_id=fb.page_id,
+                human_agent_tag=fb.human_agent_tag,
+            )
+        )
+    if channels.instagram is not None:
+        ig = channels.instagram
+        adapters.append(
+            InstagramChannel(
+                sink,
+                app_secret=ig.app_secret.get_secret_value(),
+                verify_token=ig.verify_token.get_secret_value(),
+                access_token=ig.access_token.get_secret_value(),
+                api_base_url=ig.api_base_url,
+                account_id=ig.account_id,
+                human_agent_tag=ig.human_agent_tag,
+            )
+        )
+    if channels.telegram is not None:
+        tg = channels.telegram
+        adapters.append(
+            TelegramChannel(
+                sink,
+                bot_token=tg.bot_token.get_secret_value(),
+                secret_token=tg.secret_token.get_secret_value(),
+                api_base_url=tg.api_base_url,
+            )
+        )
+    if channels.wechat is not None:
+        wc = channels.wechat
+        adapters.append(
+            WeChatChannel(
+                sink,
+                token=wc.token.get_secret_value(),
+                app_id=wc.app_id,
+                app_secret=wc.app_secret.get_secret_value(),
+                api_base_url=wc.api_base_url,
             )
         )
     return adapters
