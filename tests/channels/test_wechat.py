@@ -322,7 +322,7 @@ async def test_the_48_hour_window_refuses_free_text_after_it(client: TestClient,
 async def test_the_token_cache_fetches_once_refreshes_before_expiry_and_after_invalidation(
     wechat_api: tuple[FakeWeChat, str],
 ) -> None:
-    fake, base = wechat_api
+    _, base = wechat_api
     now = [1000.0]
     tokens = AccessTokens(api_base_url=base, app_id=APP_ID, app_secret=APP_SECRET, clock=lambda: now[0])
     async with aiohttp.ClientSession() as http:
