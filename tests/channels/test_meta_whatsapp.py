@@ -448,3 +448,70 @@ def test_secrets_stay_out_of_the_adapter_repr(client: TestClient) -> None:
     [adapter] = [a for a in client.app[SERVICES].adapters if a.name == "whatsapp"]
     text = repr(adapter)
     assert ACCESS_TOKEN not in text and APP_SECRET not in text and VERIFY_TOKEN not in text
+
+
+def test_buttons_contacts_stickers_removed_reactions_and_unsupported_types_are_read() -> None:
+    from gateway.channels.meta.whatsapp_events import parse
+
+    now = ts()
+    messages = [
+        {
+            "from": WANG,
+            "id": "wamid.I1",
+            "timestamp": now,
+            "type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": {"id": "refund_yes", "title": "是的，申请退款"}},
+        },
+        {
+            "from": WANG,
+            "id": "wamid.I2",
+            "timestamp": now,
+            "type": "button",
+            "button": {"text": "联系客服", "payload": "AGENT"},
+        },
+        {
+            "from": WANG,
+            "id": "wamid.I3",
+            "timestamp": now,
+            "type": "contacts",
+            "contacts": [
+                {"name": {"formatted_name": "李雷"}, "phones": [{"phone": "+86 139 0013 9000", "type": "CELL"}]}
+            ],
+        },
+        {
+            "from": WANG,
+            "id": "wamid.I4",
+            "timestamp": now,
+            "type": "sticker",
+            "sticker": {"mime_type": "image/webp", "id": "5566778899", "animated": True},
+        },
+        {
+            "from": WANG,
+            "id": "wamid.I5",
+            "timestamp": now,
+            "type": "reaction",
+            "reaction": {"message_id": "wamid.OURS", "emoji": ""},
+        },
+        {
+            "from": WANG,
+            "id": "wamid.I6",
+            "timestamp": now,
+            "type": "unsupported",
+            "errors": [{"code": 131051, "title": "Message type unknown"}],
+        },
+    ]
+    statuses = [
+        {"id": "wamid.S1", "status": "deleted", "timestamp": now},  # not a state we track
+        {"id": "wamid.S2", "status": "failed", "timestamp": now},  # failed without errors[]
+    ]
+    batch = parse(delivery([value(messages, statuses=statuses)]))
+    found = {m.external_id: m for m in batch.messages}
+    assert found["wamid.I1"].text == "是的，申请退款" and found["wamid.I1"].meta["interactive"]["id"] == "refund_yes"
+    assert found["wamid.I2"].text == "联系客服" and found["wamid.I2"].meta["button"]["payload"] == "AGENT"
+    assert found["wamid.I3"].text == "李雷 +86 139 0013 9000"
+    assert found["wamid.I4"].attachments[0].media_id == "5566778899" and found["wamid.I4"].meta["animated"] is True
+    assert found["wamid.I5"].meta["reaction"]["action"] == "unreact" and found["wamid.I5"].route is False
+    assert found["wamid.I6"].flags == ["unsupported"] and found["wamid.I6"].route is True
+    [failed] = batch.statuses
+    assert failed.external_id == "wamid.S2" and failed.error == "failed (no reason given)"
+    assert batch.skipped == 1 and batch.problems == []

@@ -256,3 +256,50 @@ async def _failed(store: Store, cid: str, mid: str) -> bool:
 def test_the_bot_token_stays_out_of_the_adapter_repr(client: TestClient) -> None:
     [adapter] = [a for a in client.app[SERVICES].adapters if a.name == "telegram"]
     assert BOT_TOKEN not in repr(adapter) and SECRET not in repr(adapter)
+
+
+async def test_a_split_reply_that_fails_half_way_resumes_without_repeating_parts(
+    client: TestClient, store: Store, bot_api: tuple[FakeProvider, str]
+) -> None:
+    fake, _ = bot_api
+    await post(client, update(870080, text="请把完整流程发给我"))
+    [conv] = await conversations_of(store, f"telegram:{CHAT}")
+    first_half, second_half = "一" * 4000, "二" * 1000
+    original = fake.default
+
+    def second_part_fails_once(request: Recorded) -> tuple[int, Any]:
+        if request.json["text"].startswith("二") and not getattr(second_part_fails_once, "failed", False):
+            second_part_fails_once.failed = True  # type: ignore[attr-defined]
+            return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+        return original(request)
+
+    fake.default = second_part_fails_once
+    _, message = await reply(client, conv.id, {"text": first_half + "\n\n" + second_half})
+    await eventually(lambda: _sent(store, conv.id, message["id"]), timeout=15)
+    texts = [r.json["text"] for r in fake.to("/sendMessage")]
+    assert texts == [first_half, second_half, second_half]
+
+
+def test_split_text_keeps_every_character_and_cuts_at_natural_breaks() -> None:
+    from gateway.channels.textparts import split_text, utf16_units
+
+    unbroken = "😀" * 3000  # no break anywhere: a hard cut, never inside a character
+    parts = split_text(unbroken, 4096, measure=utf16_units)
+    assert [utf16_units(p) for p in parts] == [4096, 1904] and "".join(parts) == unbroken
+    sentences = "您的退款已受理。" * 10
+    parts = split_text(sentences, 30)
+    assert all(len(p) <= 30 and p.endswith("。") for p in parts) and "".join(parts) == sentences
+    assert split_text("short", 10) == ["short"]
+
+
+async def test_locations_and_venues_become_text_with_coordinates(client: TestClient, store: Store) -> None:
+    await post(client, update(870090, location={"latitude": 39.908823, "longitude": 116.39747}))
+    venue = {
+        "location": {"latitude": 31.2304, "longitude": 121.4737},
+        "title": "工商银行",
+        "address": "南京东路 100 号",
+    }
+    await post(client, update(870091, venue=venue, location=venue["location"]))
+    first, second = await stored(store)
+    assert first.meta["location"] == {"latitude": 39.908823, "longitude": 116.39747} and "39.908823" in first.text
+    assert "工商银行, 南京东路 100 号" in second.text
