@@ -209,7 +209,8 @@ class TelegramChannel(ChannelAdapter):
         return text.replace(self._bot_token, "<bot token>")
 
     async def send(self, request: OutboundRequest) -> SendResult:
-        assert self.http is not None
+        http = self.http
+        assert http is not None, "send() before start()"
         if request.recipient.kind is not IdentityKind.TELEGRAM:
             return SendResult(ok=False, retryable=False, error="the customer has no telegram chat on this conversation")
         text = text_with_links(request.message)
@@ -219,7 +220,7 @@ class TelegramChannel(ChannelAdapter):
         url = f"{self.api_base_url}/bot{self._bot_token}/sendMessage"
 
         async def post(part: str) -> SendResult:
-            _, body, failure = await send_http(self.http, "POST", url, json={"chat_id": chat_id, "text": part})  # type: ignore[arg-type]
+            _, body, failure = await send_http(http, "POST", url, json={"chat_id": chat_id, "text": part})
             if isinstance(body, dict) and body.get("ok") is False:
                 description = self._redact(str(body.get("description") or ""))[:300]
                 retry_after = dict_of(body.get("parameters")).get("retry_after")

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from gateway.channels.base import InboundSink
+from gateway.channels.fields import dict_of, list_of
 from gateway.channels.meta import messaging_events, whatsapp_events
 from gateway.channels.meta.batch import Batch
 from gateway.channels.meta.graph import graph_post
@@ -71,7 +72,8 @@ class WhatsAppChannel(MetaChannel):
         return whatsapp_events.parse(data)
 
     async def send(self, request: OutboundRequest) -> SendResult:
-        assert self.http is not None
+        http = self.http
+        assert http is not None, "send() before start()"
         wrong = _wrong_recipient(request, IdentityKind.PHONE)
         if wrong:
             return wrong
@@ -81,19 +83,11 @@ class WhatsAppChannel(MetaChannel):
         base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
 
         async def post(payload: dict[str, Any]) -> SendResult:
-            body, failure = await graph_post(
-                self.http,  # type: ignore[arg-type]
-                url,
-                self._access_token,
-                {**base, **payload},
-                provider="whatsapp",
-            )
+            body, failure = await graph_post(http, url, self._access_token, {**base, **payload}, provider="whatsapp")
             if failure is not None:
                 return failure
-            ids = (
-                [m.get("id") for m in body.get("messages", []) if isinstance(m, dict)] if isinstance(body, dict) else []
-            )
-            return SendResult(ok=True, external_id=ids[0] if ids and isinstance(ids[0], str) else None)
+            sent = [dict_of(m).get("id") for m in list_of(dict_of(body).get("messages"))]
+            return SendResult(ok=True, external_id=sent[0] if sent and isinstance(sent[0], str) else None)
 
         if message.template:
             return await post({"type": "template", "template": template_payload(message.template)})
@@ -105,7 +99,7 @@ class WhatsAppChannel(MetaChannel):
             self.parts,
             message.id,
             parts,
-            lambda part: post({"type": "text", "text": {"body": part, "preview_url": "http" in part}}),
+            lambda part: post({"type": "text", "text": {"body": part, "preview_url": "://" in part}}),
         )
 
 
@@ -159,7 +153,8 @@ class _PageMessaging(MetaChannel):
         return len(text)
 
     async def send(self, request: OutboundRequest) -> SendResult:
-        assert self.http is not None
+        http = self.http
+        assert http is not None, "send() before start()"
         wrong = _wrong_recipient(request, self.identity_kind)
         if wrong:
             return wrong
@@ -176,16 +171,11 @@ class _PageMessaging(MetaChannel):
         url = f"{self.api_base_url}/{self.account_id or 'me'}/messages"
 
         async def post(part: str) -> SendResult:
-            body, failure = await graph_post(
-                self.http,  # type: ignore[arg-type]
-                url,
-                self._access_token,
-                {**envelope, "message": {"text": part}},
-                provider=self.name,
-            )
+            payload = {**envelope, "message": {"text": part}}
+            body, failure = await graph_post(http, url, self._access_token, payload, provider=self.name)
             if failure is not None:
                 return failure
-            mid = body.get("message_id") if isinstance(body, dict) else None
+            mid = dict_of(body).get("message_id")
             return SendResult(ok=True, external_id=mid if isinstance(mid, str) else None)
 
         result = await send_parts(

@@ -84,10 +84,11 @@ def _event(event: dict[str, Any], channel: Channel, batch: Batch) -> None:
     if message.get("is_echo"):
         batch.skipped += 1
         return
-    common = {
+    sender = make_identity(KINDS[channel], text_of(dict_of(event.get("sender")).get("id"), "sender.id"))
+    common: dict[str, Any] = {
         "channel": channel,
-        "endpoint": optional_text(str(dict_of(event.get("recipient")).get("id", ""))),
-        "sender": make_identity(KINDS[channel], text_of(dict_of(event.get("sender")).get("id"), "sender.id")),
+        "endpoint": str(dict_of(event.get("recipient")).get("id") or ""),
+        "sender": sender,
         "provider_ts": at,
     }
     if "message" in event:
@@ -114,7 +115,7 @@ def _event(event: dict[str, Any], channel: Channel, batch: Batch) -> None:
         batch.events.append(
             InboundMessage(
                 **common,
-                external_id=f"reaction:{common['sender'].value}:{mid}:{action}:{stamp}",
+                external_id=f"reaction:{sender.value}:{mid}:{action}:{stamp}",
                 text=emoji if action == "react" else "",
                 flags=["reaction"],
                 route=False,
@@ -132,7 +133,7 @@ def _event(event: dict[str, Any], channel: Channel, batch: Batch) -> None:
     elif "postback" in event:
         postback = dict_of(event["postback"])
         mid = optional_text(postback.get("mid"))
-        external_id = mid or f"postback:{common['sender'].value}:{event.get('timestamp', '')}"
+        external_id = mid or f"postback:{sender.value}:{event.get('timestamp', '')}"
         batch.events.append(
             InboundMessage(
                 **common,
