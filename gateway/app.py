@@ -12,9 +12,8 @@ import aiohttp
 from aiohttp import web
 
 from gateway.assignment import Assignment
-from gateway.channels.api import ApiChannel
-from gateway.channels.base import ChannelAdapter, InboundSink
-from gateway.channels.twilio import TwilioChannel
+from gateway.channel_setup import build_adapters
+from gateway.channels.base import ChannelAdapter
 from gateway.config import GatewayConfig
 from gateway.conversations import Conversations
 from gateway.ingest import Ingest
@@ -32,39 +31,6 @@ from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.errors import error_middleware
 
 log = logging.getLogger(__name__)
-
-
-def build_adapters(config: GatewayConfig, sink: InboundSink) -> list[ChannelAdapter]:
-    """One adapter per configured channel section; a missing section means disabled (404)."""
-    channels = config.channels
-    adapters: list[ChannelAdapter] = []
-    if channels.api is not None:
-        adapters.append(
-            ApiChannel(
-                sink,
-                secret=channels.api.secret.get_secret_value(),
-                callback_url=channels.api.callback_url,
-                default_region=config.identity.default_region,
-            )
-        )
-    if channels.twilio is not None:
-        twilio = channels.twilio
-        adapters.append(
-            TwilioChannel(
-                sink,
-                account_sid=twilio.account_sid,
-                auth_token=twilio.auth_token.get_secret_value(),
-                public_url=config.http.public_url,
-                voice_settings=twilio.voice,
-                api_base_url=twilio.api_base_url,
-                from_number=twilio.from_number,
-                messaging_service_sid=twilio.messaging_service_sid,
-                signing_key=twilio.webhook_signing_key.get_secret_value() if twilio.webhook_signing_key else None,
-                send_timeout=twilio.send_timeout,
-                default_region=config.identity.default_region,
-            )
-        )
-    return adapters
 
 
 def build_app(

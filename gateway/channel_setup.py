@@ -1,0 +1,108 @@
+"""Building the channel adapters from their config sections.
+
+A channel is enabled by its section in ``channels``; without it its paths answer 404.
+Adapters never see the config types: they get plain values, so they stay independent
+of how the gateway is configured.
+"""
+
+from __future__ import annotations
+
+from gateway.channels.api import ApiChannel
+from gateway.channels.base import ChannelAdapter, InboundSink
+from gateway.channels.meta import InstagramChannel, MessengerChannel, WhatsAppChannel
+from gateway.channels.telegram import TelegramChannel
+from gateway.channels.twilio import TwilioChannel
+from gateway.channels.wechat import WeChatChannel
+from gateway.config import GatewayConfig
+
+
+def build_adapters(config: GatewayConfig, sink: InboundSink) -> list[ChannelAdapter]:
+    """One adapter per configured channel section; a missing section means disabled (404)."""
+    channels = config.channels
+    adapters: list[ChannelAdapter] = []
+    if channels.api is not None:
+        adapters.append(
+            ApiChannel(
+                sink,
+                secret=channels.api.secret.get_secret_value(),
+                callback_url=channels.api.callback_url,
+                default_region=config.identity.default_region,
+            )
+        )
+    if channels.twilio is not None:
+        twilio = channels.twilio
+        adapters.append(
+            TwilioChannel(
+                sink,
+                account_sid=twilio.account_sid,
+                auth_token=twilio.auth_token.get_secret_value(),
+                public_url=config.http.public_url,
+                voice_settings=twilio.voice,
+                api_base_url=twilio.api_base_url,
+                from_number=twilio.from_number,
+                messaging_service_sid=twilio.messaging_service_sid,
+                signing_key=twilio.webhook_signing_key.get_secret_value() if twilio.webhook_signing_key else None,
+                send_timeout=twilio.send_timeout,
+                default_region=config.identity.default_region,
+            )
+        )
+    if channels.whatsapp is not None:
+        wa = channels.whatsapp
+        adapters.append(
+            WhatsAppChannel(
+                sink,
+                app_secret=wa.app_secret.get_secret_value(),
+                verify_token=wa.verify_token.get_secret_value(),
+                access_token=wa.access_token.get_secret_value(),
+                phone_number_id=wa.phone_number_id,
+                api_base_url=wa.api_base_url,
+            )
+        )
+    if channels.messenger is not None:
+        fb = channels.messenger
+        adapters.append(
+            MessengerChannel(
+                sink,
+                app_secret=fb.app_secret.get_secret_value(),
+                verify_token=fb.verify_token.get_secret_value(),
+                access_token=fb.page_access_token.get_secret_value(),
+                api_base_url=fb.api_base_url,
+                account_id=fb.page_id,
+                human_agent_tag=fb.human_agent_tag,
+            )
+        )
+    if channels.instagram is not None:
+        ig = channels.instagram
+        adapters.append(
+            InstagramChannel(
+                sink,
+                app_secret=ig.app_secret.get_secret_value(),
+                verify_token=ig.verify_token.get_secret_value(),
+                access_token=ig.access_token.get_secret_value(),
+                api_base_url=ig.api_base_url,
+                account_id=ig.account_id,
+                human_agent_tag=ig.human_agent_tag,
+            )
+        )
+    if channels.telegram is not None:
+        tg = channels.telegram
+        adapters.append(
+            TelegramChannel(
+                sink,
+                bot_token=tg.bot_token.get_secret_value(),
+                secret_token=tg.secret_token.get_secret_value(),
+                api_base_url=tg.api_base_url,
+            )
+        )
+    if channels.wechat is not None:
+        wc = channels.wechat
+        adapters.append(
+            WeChatChannel(
+                sink,
+                token=wc.token.get_secret_value(),
+                app_id=wc.app_id,
+                app_secret=wc.app_secret.get_secret_value(),
+                api_base_url=wc.api_base_url,
+            )
+        )
+    return adapters
