@@ -59,6 +59,7 @@ def build_app(
         config=config,
         clock=clock,
         reply_deadline=tracker.deadline,
+        window_warning=config.reply_tracking.window_closing_lead,
         status_handler=outbound.apply_status,
     )
     adapters.extend(build_adapters(config, ingest))

@@ -348,6 +348,8 @@ class ReplyTrackingConfig(Section):
     business_hours: bool = False
     escalation_queue: str | None = None
     scan_interval: Duration = 0.25
+    # How long before a messaging window closes `window.closing` fires (and priority rises).
+    window_closing_lead: Duration = 3600.0
 
     def target_for(self, channel: Channel) -> float:
         return self.channels.get(channel, self.default)

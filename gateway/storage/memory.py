@@ -401,7 +401,7 @@ class MemoryStore:
             status = d.hget(self.cv(cid), "status")
             if status is None:
                 cid = None
-            elif status == "resolved":
+            elif status == "resolved" and plan.route:
                 resolved_at = int(d.hget(self.cv(cid), "resolved_at") or 0)
                 if now - resolved_at <= plan.reopen_window_ms:
                     state = "reopened"
@@ -459,7 +459,8 @@ class MemoryStore:
                     plan.events.reopened,
                     {"conversation_id": cid, "contact_id": d.hget(k, "contact_id"), "occurred_at_ms": str(now)},
                 )
-            self._set_status(cid, status, "open")
+            if plan.route:
+                self._set_status(cid, status, "open")
         if pointer:
             d.set(pointer, cid)
             d.sadd(self.ct(contact_id, "ptrs"), pointer)

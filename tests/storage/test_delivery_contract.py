@@ -231,3 +231,14 @@ async def test_window_closing_announces_and_raises_priority_once_per_window(stor
     assert moved.reason == "noop"
     [event] = [p for p in await drain_outbox(store) if p["rk"] == "window.closing"]
     assert event["body"]["window_expires_at"].startswith("2027-01-16")
+
+
+async def test_the_window_closing_lead_is_configurable(store: Store) -> None:
+    from gateway.ingest import Ingest
+    from gateway.routing.static import SingleQueueRouter
+
+    router = SingleQueueRouter()
+    ingest = Ingest(store=store, router=lambda: router, config=make_config(), clock=lambda: T0, window_warning=600)
+    await ingest.accept(inbound(channel=Channel.WHATSAPP, sender=("phone", "+8613800138000")))
+    [timer] = [t for t in await store.timers_due(10**15, limit=10, lease_ms=1) if t.kind == "window_closing"]
+    assert timer.due_ms == int((T0 + 86400 - 600) * 1000)
