@@ -14,7 +14,8 @@ from aiohttp import web
 from gateway.assignment import Assignment
 from gateway.channels.api import ApiChannel
 from gateway.channels.base import ChannelAdapter, InboundSink
-from gateway.config import GatewayConfig
+from gateway.channels.email import EmailChannel
+from gateway.config import EmailChannelConfig, GatewayConfig
 from gateway.conversations import Conversations
 from gateway.ingest import Ingest
 from gateway.model import Channel
@@ -44,6 +45,15 @@ def build_adapters(config: GatewayConfig, sink: InboundSink) -> list[ChannelAdap
                 secret=channels.api.secret.get_secret_value(),
                 callback_url=channels.api.callback_url,
                 default_region=config.identity.default_region,
+            )
+        )
+    if channels.email is not None or config.smtp.enabled:
+        # SMTP in needs no section of its own (defaults apply); sending needs channels.email.relay.
+        fallback_secrets = [channels.api.secret.get_secret_value()] if channels.api is not None else []
+        fallback_secrets += [t.token.get_secret_value() for t in config.auth.tokens]
+        adapters.append(
+            EmailChannel(
+                sink, smtp=config.smtp, email=channels.email or EmailChannelConfig(), fallback_secrets=fallback_secrets
             )
         )
     return adapters
