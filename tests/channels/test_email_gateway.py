@@ -372,6 +372,31 @@ async def test_agent_reply_goes_out_through_the_relay_with_threading_headers(gw:
     assert (await status_of(gw, cid, reply["id"]))["external_id"] == our_id
 
 
+async def test_reply_attachments_go_as_files_or_links(gw: Gateway, relay: RelaySink) -> None:
+    await deliver_ok(gw, fixture("gbk_gb2312_subject.eml"))
+    conv = await conversation_of(gw.client, "tencent_3A1F2B9C@qq.com")
+    stored = conv["messages"][0]["attachments"][0]
+    resp = await gw.client.post(
+        f"/api/v1/conversations/{conv['id']}/messages",
+        json={
+            "text": "请查收附件。",
+            "attachments": [
+                {"storage_key": stored["storage_key"], "name": "交易凭证.pdf", "content_type": "application/pdf"},
+                {"url": "https://files.example.com/refund-guide.pdf", "name": "refund-guide.pdf"},
+            ],
+        },
+        headers=auth(ALICE_TOKEN),
+    )
+    assert resp.status == 202
+    await eventually(lambda: relay.received)
+    mail = parse_sent(relay.received[0].content)
+    (attached,) = list(mail.iter_attachments())
+    assert attached.get_filename() == "交易凭证.pdf" and attached.get_content_type() == "application/pdf"
+    assert attached.get_content() == (gw.attachments / stored["storage_key"]).read_bytes()
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "请查收附件。" in text and "refund-guide.pdf: https://files.example.com/refund-guide.pdf" in text
+
+
 async def test_reply_names_a_digit_heavy_message_id_exactly(gw: Gateway, relay: RelaySink) -> None:
     # 4111111111111111 passes the Luhn check: card masking must not touch threading data.
     await deliver_ok(gw, simple_mail(message_id="4111111111111111.20240304@example.cn"))

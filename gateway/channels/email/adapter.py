@@ -300,17 +300,21 @@ class EmailChannel(ChannelAdapter):
         messages with the ``auto`` flag; ``send`` enforces the same limit."""
         return self.auto_replies.would_allow(address, inbound_flags)
 
-    async def _outgoing_attachments(self, request: OutboundRequest) -> list[OutgoingAttachment]:
-        found: list[OutgoingAttachment] = []
+    async def _outgoing_attachments(self, request: OutboundRequest) -> tuple[list[OutgoingAttachment], list[str]]:
+        """Stored attachments go along as files, URL attachments as links in the text; one
+        that is neither cannot go out and fails the send (``ValueError``)."""
+        files: list[OutgoingAttachment] = []
+        links: list[str] = []
         for item in request.message.attachments:
-            if not item.storage_key:
-                continue
-            data = await self.attachments.load(item.storage_key)
+            name = item.name or "attachment"
+            data = await self.attachments.load(item.storage_key) if item.storage_key else None
             if data is not None:
-                found.append(
-                    OutgoingAttachment(name=item.name or "attachment", content_type=item.content_type, data=data)
-                )
-        return found
+                files.append(OutgoingAttachment(name=name, content_type=item.content_type, data=data))
+            elif item.url:
+                links.append(f"{name}: {item.url}")
+            else:
+                raise ValueError(f"attachment {name!r} has no stored content or URL to send by email")
+        return files, links
 
     async def send(self, request: OutboundRequest) -> SendResult:
         if self.relay is None:
@@ -321,14 +325,14 @@ class EmailChannel(ChannelAdapter):
                 ok=False, retryable=False, error=f"recipient {recipient.kind.value} is not an email address"
             )
         automatic = AUTO_FLAG in message.flags
-        if automatic and not self.auto_replies.acquire(recipient.value, message.id):
-            return SendResult(
-                ok=False,
-                retryable=False,
-                error=f"automatic reply not sent: limit of {self.auto_replies.limit} per "
-                f"{int(self.auto_replies.window)} s for this address reached, or a system address",
-            )
         our_id = self.tokens.message_id(message.id, conv.id, self.domain)
+        try:
+            files, links = await self._outgoing_attachments(request)
+        except ValueError as exc:
+            return SendResult(ok=False, retryable=False, error=str(exc)[:500])
+        text = message.text
+        if links:
+            text = (text.rstrip() + "\n\n" if text.strip() else "") + "\n".join(links)
         in_reply_to, references = thread_context.decode(conv.attributes.get(thread_context.ATTRIBUTE))
         if in_reply_to is None:  # a conversation from before this was kept: what storage knows
             references = list(request.thread_ids)
@@ -342,15 +346,22 @@ class EmailChannel(ChannelAdapter):
                 to_name=request.contact_name or None,
                 reply_to=self.tokens.reply_address(self.address, conv.id),
                 subject=conv.subject,
-                text=message.text,
-                html_body=message.html,
+                text=text,
+                html_body=message.html if not links else None,
                 in_reply_to=in_reply_to,
                 references=references,
                 automatic=automatic,
-                attachments=await self._outgoing_attachments(request),
+                attachments=files,
             )
         except (ValueError, TypeError, IndexError) as exc:
             return SendResult(ok=False, retryable=False, error=f"cannot compose the mail: {exc}"[:500])
+        if automatic and not self.auto_replies.acquire(recipient.value, message.id):
+            return SendResult(
+                ok=False,
+                retryable=False,
+                error=f"automatic reply not sent: limit of {self.auto_replies.limit} per "
+                f"{int(self.auto_replies.window)} s for this address reached, or a system address",
+            )
         result = await deliver(mail, sender=self.address, recipient=recipient.value, relay=self.relay)
         if not result.ok:
             return result
