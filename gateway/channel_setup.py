@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from gateway.channels.api import ApiChannel
 from gateway.channels.base import ChannelAdapter, InboundSink
+from gateway.channels.email import EmailChannel
 from gateway.channels.meta import InstagramChannel, MessengerChannel, WhatsAppChannel
 from gateway.channels.telegram import TelegramChannel
 from gateway.channels.twilio import TwilioChannel
 from gateway.channels.wechat import WeChatChannel
-from gateway.config import GatewayConfig
+from gateway.config import EmailChannelConfig, GatewayConfig
 
 
 def build_adapters(config: GatewayConfig, sink: InboundSink) -> list[ChannelAdapter]:
@@ -103,6 +104,15 @@ def build_adapters(config: GatewayConfig, sink: InboundSink) -> list[ChannelAdap
                 app_id=wc.app_id,
                 app_secret=wc.app_secret.get_secret_value(),
                 api_base_url=wc.api_base_url,
+            )
+        )
+    if channels.email is not None or config.smtp.enabled:
+        # SMTP in needs no section of its own (defaults apply); sending needs channels.email.relay.
+        fallback_secrets = [channels.api.secret.get_secret_value()] if channels.api is not None else []
+        fallback_secrets += [t.token.get_secret_value() for t in config.auth.tokens]
+        adapters.append(
+            EmailChannel(
+                sink, smtp=config.smtp, email=channels.email or EmailChannelConfig(), fallback_secrets=fallback_secrets
             )
         )
     return adapters

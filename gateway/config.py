@@ -170,14 +170,26 @@ class RelayConfig(Section):
     starttls: bool = True
     use_tls: bool = False
     timeout: Duration = 30.0
+    validate_certs: bool = True
+    ca_file: Path | None = None  # trust this CA (a private relay's certificate)
 
 
 class EmailChannelConfig(Section):
     address: str = "support@support.example.com"
     relay: RelayConfig | None = None
-    reply_token_secret: Secret | None = None
+    reply_token_secret: RealSecret | None = None  # else derived from channels.api.secret or a token
     attachments_dir: Path | None = None
-    max_attachment_bytes: int = 10 * 1024 * 1024
+    max_attachment_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    from_name: str | None = None
+    auto_reply_limit: int = Field(3, ge=0)  # automatic messages per address per window
+    auto_reply_window: Duration = 3600.0
+
+    @field_validator("address")
+    @classmethod
+    def _mailbox(cls, value: str) -> str:
+        if "@" not in value or value.startswith("@") or value.endswith("@"):
+            raise ValueError("must be a mailbox like support@support.example.com")
+        return value.strip().lower()
 
 
 class TwilioMenuOption(Section):
