@@ -38,6 +38,8 @@ from gateway.storage.base import DueTimer, Outcome, Store
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+# Adapters flag automatic mail (bounces, auto-replies) with this; they are never replied to.
+LOOP_GUARD_FLAG = "loop-guard"
 EXT_ID_TTL_MS = 30 * 86400 * 1000  # delivery reports keep coming for days
 EARLY_STATUS_TTL_MS = 3600 * 1000
 
@@ -147,9 +149,10 @@ class Outbound:
         return message
 
     async def _recipient(self, conv: Conversation) -> Identity | None:
-        """The customer's address on this conversation: the sender of its last message."""
+        """The customer's address on this conversation: the sender of its last message
+        (never a machine's: a bounce or an out-of-office note is not the customer)."""
         for message in reversed(await self.store.get_messages(conv.id, limit=200)):
-            if message.direction == "inbound" and message.sender.id:
+            if message.direction == "inbound" and message.sender.id and LOOP_GUARD_FLAG not in message.flags:
                 return Identity.from_key(message.sender.id)
         contact = await self.store.get_contact(conv.contact_id)
         return contact.identities[0] if contact and contact.identities else None

@@ -908,6 +908,9 @@ class MemoryStore:
             if outcome == "sent" and external_id:
                 d.hset(mk, external_id=external_id)
                 d.set(self.k("ext", channel, external_id), f"{cid}|{mid}", px=ext_ttl_ms)
+                if channel == "email":
+                    d.set(self.k("thr", external_id), cid)
+                    d.sadd(self.cv(cid, "threads"), external_id)
             self._apply_status(cid, mid, new, error, now_ms, payload)
             if outcome == "sent" and external_id:
                 for item in self.early.pop(f"{channel}:{external_id}", []):
