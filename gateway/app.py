@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -14,6 +15,7 @@ from aiohttp import web
 from gateway.assignment import Assignment
 from gateway.channels.api import ApiChannel
 from gateway.channels.base import ChannelAdapter, InboundSink
+from gateway.channels.webchat import VisitorTokens, WebchatChannel, WebchatSettings, derive_token_key
 from gateway.config import GatewayConfig
 from gateway.conversations import Conversations
 from gateway.ingest import Ingest
@@ -29,6 +31,8 @@ from gateway.timers import TimerScanner
 from gateway.web import conversation_api, health, ops_api, read_api
 from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.errors import error_middleware
+from gateway.webchat_bus import open_bus
+from gateway.webchat_history import StoreHistory
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,37 @@ def build_adapters(config: GatewayConfig, sink: InboundSink) -> list[ChannelAdap
             )
         )
     return adapters
+
+
+def webchat_token_key(config: GatewayConfig) -> bytes:
+    """``channels.webchat.token_secret``, else a key derived from ``channels.api.secret``,
+    else from the first ops token; random (tokens die with the process) only if none is set."""
+    section = config.channels.webchat
+    api = config.channels.api
+    candidates = [
+        section.token_secret if section else None,
+        api.secret if api else None,
+        *(t.token for t in config.auth.tokens if t.role == "ops"),
+    ]
+    for secret in candidates:
+        if secret is not None:
+            return derive_token_key(secret.get_secret_value())
+    log.warning("no secret configured for web chat visitor tokens; set channels.webchat.token_secret")
+    return os.urandom(32)
+
+
+def build_webchat(config: GatewayConfig, sink: InboundSink, store: Store) -> WebchatChannel | None:
+    section = config.channels.webchat
+    if section is None:
+        return None
+    return WebchatChannel(
+        sink,
+        tokens=VisitorTokens(webchat_token_key(config)),
+        history=StoreHistory(store),
+        bus=open_bus(store),
+        settings=WebchatSettings.from_mapping(section.model_dump()),
+        public_url=config.http.public_url,
+    )
 
 
 def build_app(
@@ -78,6 +113,9 @@ def build_app(
         status_handler=outbound.apply_status,
     )
     adapters.extend(build_adapters(config, ingest))
+    webchat = build_webchat(config, ingest, store)
+    if webchat is not None:
+        adapters.append(webchat)
     assignment = Assignment(store=store, router=router, clock=clock)
     timers.register("escalate", assignment.on_escalate)
     timers.register("sla_warn", tracker.on_warning)
@@ -110,6 +148,9 @@ def build_app(
     for adapter in services.adapters:
         app.router.add_routes(adapter.routes())
     app.cleanup_ctx.append(_lifecycle)
+    if webchat is not None:
+        # Open websockets would hold the shutdown for its whole grace period.
+        app.on_shutdown.append(lambda _app: webchat.close_sockets())
     return app
 
 
