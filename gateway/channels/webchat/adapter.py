@@ -222,7 +222,9 @@ class WebchatChannel(ChannelAdapter):
         return web.Response(body=self._widget, content_type="application/javascript", charset="utf-8", headers=headers)
 
     async def chat_page(self, request: web.Request) -> web.Response:
-        lang = "zh" if request.query.get("lang", "").lower().startswith("zh") else "en"
+        # ?lang=zh|en, else the browser's first language: the widget follows the page's.
+        wanted = request.query.get("lang") or request.headers.get("Accept-Language", "")
+        lang = "zh" if wanted.strip().lower().startswith("zh") else "en"
         html = self._chat_page.replace("{{lang}}", lang)
         headers = {
             "Content-Security-Policy": (
