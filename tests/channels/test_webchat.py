@@ -625,3 +625,11 @@ async def test_a_reply_sent_by_another_gateway_reaches_the_socket_through_redis(
     got = await tab.message(**{"from": "agent"})
     assert got["id"] == answer["id"] and got["text"] == "来自另一个进程的回复"
     assert b_adapter.open_sockets == 0 and adapter_of(a).open_sockets == 1
+
+
+async def test_the_gateways_own_pages_are_same_origin_on_any_port(chat: TestClient) -> None:
+    own = f"http://{chat.host}:{chat.port}"
+    tab = Visitor(chat, origin=own)
+    assert (await tab.hello())["new"] is True
+    with pytest.raises(aiohttp.WSServerHandshakeError):
+        await chat.ws_connect("/webchat/ws", headers={"Origin": f"http://{chat.host}:{chat.port + 1}"})

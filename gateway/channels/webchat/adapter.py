@@ -246,7 +246,10 @@ class WebchatChannel(ChannelAdapter):
         return request.remote or "unknown"
 
     async def handle_socket(self, request: web.Request) -> web.StreamResponse:
-        if not self.origins.allows(request.headers.get("Origin")):
+        origin = request.headers.get("Origin")
+        # The gateway's own pages (the /chat demo) are same-origin, whatever port it runs on.
+        same_origin = bool(origin) and origin.rstrip("/").lower() == f"{request.scheme}://{request.host}".lower()
+        if not (same_origin or self.origins.allows(origin)):
             raise RequestRejected(403, "origin_not_allowed", "this page's origin may not open the web chat")
         ws = web.WebSocketResponse(
             heartbeat=self.settings.heartbeat or None,

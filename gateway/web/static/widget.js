@@ -95,8 +95,9 @@
     ".sr{position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}",
     ".launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;display:flex;align-items:center;gap:8px;min-height:48px;padding:0 20px;border:0;border-radius:24px;background:#0b57d0;color:#fff;font-size:16px;font-weight:600;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25)}",
     ".launcher:hover{background:#0842a0}",
+    ".launcher.hide{display:none}",
     ".badge{min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#d93025;color:#fff;font-size:13px;line-height:22px;text-align:center}",
-    ".panel{position:fixed;right:20px;bottom:84px;z-index:2147483001;display:flex;flex-direction:column;width:370px;height:min(600px,calc(100vh - 110px));background:#fff;color:#1b1f24;border-radius:14px;overflow:hidden;box-shadow:0 10px 40px rgba(0,0,0,.28);font-size:15px;line-height:1.45}",
+    ".panel{position:fixed;right:20px;bottom:20px;z-index:2147483001;display:flex;flex-direction:column;width:370px;height:min(620px,calc(100vh - 40px));background:#fff;color:#1b1f24;border-radius:14px;overflow:hidden;box-shadow:0 10px 40px rgba(0,0,0,.28);font-size:15px;line-height:1.45}",
     ".panel[hidden]{display:none}",
     "header{display:flex;align-items:center;gap:10px;padding:12px 8px 12px 16px;background:#0b57d0;color:#fff}",
     "header .who{flex:1;min-width:0}",
@@ -131,7 +132,7 @@
     ".send{min-width:64px;min-height:44px;padding:0 14px;border:0;border-radius:10px;background:#0b57d0;color:#fff;font-size:15px;font-weight:600;cursor:pointer}",
     ".send:disabled{background:#8ab4f8;cursor:default}",
     "button:focus-visible,textarea:focus-visible,input:focus-visible,summary:focus-visible{outline:3px solid #f9ab00;outline-offset:2px}",
-    "@media (max-width:480px){.panel{right:0;bottom:0;left:0;top:0;width:100%;height:100%;border-radius:0}.launcher{right:12px;bottom:12px}.launcher.hide{display:none}.bubble{max-width:88%}}",
+    "@media (max-width:480px){.panel{right:0;bottom:0;left:0;top:0;width:100%;height:100%;border-radius:0}.launcher{right:12px;bottom:12px}.bubble{max-width:88%}}",
     "@media (prefers-reduced-motion:no-preference){.panel{transition:opacity .15s}}"
   ].join("\n");
 
