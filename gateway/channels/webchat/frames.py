@@ -156,9 +156,13 @@ def parse_frame(data: str, *, max_bytes: int, max_chars: int) -> Frame:
             email = _email(body.get("email"))
         except FrameError:
             email = None  # a stale address kept by the browser must not stop the chat
+        try:
+            name = _name(body.get("name"))
+        except FrameError:
+            name = None
         return Hello(
             token=token if isinstance(token, str) and token else None,
-            name=_name(body.get("name")) if isinstance(body.get("name"), str) else None,
+            name=name,
             email=email,
             language=_language(body.get("language")),
             page=_page(body.get("page")),
