@@ -77,7 +77,10 @@ async def run(open_count: int, due: int, repeat: int) -> str:
     for label, median, worst, _ in rows:
         lines.append(f"| {label} | {median * 1000:.2f} ms | {worst * 1000:.2f} ms |")
     ratio = rows[1][1] / rows[0][1]
-    lines += ["", f"Cost ratio (1,000,000 open ÷ 1,000 open): **{ratio:.2f}×** — the scan does not grow with open deadlines."]
+    lines += [
+        "",
+        f"Cost ratio (1,000,000 open ÷ 1,000 open): **{ratio:.2f}×** — the scan does not grow with open deadlines.",
+    ]
     return "\n".join(lines)
 
 

@@ -62,7 +62,7 @@ def build_app(
         window_warning=config.reply_tracking.window_closing_lead,
         status_handler=outbound.apply_status,
     )
-    adapters.extend(build_adapters(config, ingest))
+    adapters.extend(build_adapters(config, ingest, store))
     assignment = Assignment(store=store, router=router, clock=clock)
     timers.register("escalate", assignment.on_escalate)
     timers.register("sla_warn", tracker.on_warning)
@@ -100,7 +100,14 @@ def build_app(
     for adapter in services.adapters:
         app.router.add_routes(adapter.routes())
     app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_close_long_lived_connections)
     return app
+
+
+async def _close_long_lived_connections(app: web.Application) -> None:
+    """Open websockets would hold the shutdown for its whole grace period."""
+    for adapter in app[SERVICES].adapters:
+        await adapter.shutdown()
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:

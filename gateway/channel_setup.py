@@ -7,17 +7,57 @@ of how the gateway is configured.
 
 from __future__ import annotations
 
+import logging
+import os
+
 from gateway.channels.api import ApiChannel
 from gateway.channels.base import ChannelAdapter, InboundSink
 from gateway.channels.email import EmailChannel
 from gateway.channels.meta import InstagramChannel, MessengerChannel, WhatsAppChannel
 from gateway.channels.telegram import TelegramChannel
 from gateway.channels.twilio import TwilioChannel
+from gateway.channels.webchat import VisitorTokens, WebchatChannel, WebchatSettings, derive_token_key
 from gateway.channels.wechat import WeChatChannel
 from gateway.config import EmailChannelConfig, GatewayConfig
+from gateway.storage import Store
+from gateway.webchat_bus import open_bus
+from gateway.webchat_history import StoreHistory
+
+log = logging.getLogger(__name__)
 
 
-def build_adapters(config: GatewayConfig, sink: InboundSink) -> list[ChannelAdapter]:
+def webchat_token_key(config: GatewayConfig) -> bytes:
+    """``channels.webchat.token_secret``, else a key derived from ``channels.api.secret``,
+    else from the first ops token; random (tokens die with the process) only if none is set."""
+    section = config.channels.webchat
+    api = config.channels.api
+    candidates = [
+        section.token_secret if section else None,
+        api.secret if api else None,
+        *(t.token for t in config.auth.tokens if t.role == "ops"),
+    ]
+    for secret in candidates:
+        if secret is not None:
+            return derive_token_key(secret.get_secret_value())
+    log.warning("no secret configured for web chat visitor tokens; set channels.webchat.token_secret")
+    return os.urandom(32)
+
+
+def build_webchat(config: GatewayConfig, sink: InboundSink, store: Store) -> WebchatChannel | None:
+    section = config.channels.webchat
+    if section is None:
+        return None
+    return WebchatChannel(
+        sink,
+        tokens=VisitorTokens(webchat_token_key(config)),
+        history=StoreHistory(store),
+        bus=open_bus(store),
+        settings=WebchatSettings.from_mapping(section.model_dump()),
+        public_url=config.http.public_url,
+    )
+
+
+def build_adapters(config: GatewayConfig, sink: InboundSink, store: Store) -> list[ChannelAdapter]:
     """One adapter per configured channel section; a missing section means disabled (404)."""
     channels = config.channels
     adapters: list[ChannelAdapter] = []
@@ -115,4 +155,7 @@ def build_adapters(config: GatewayConfig, sink: InboundSink) -> list[ChannelAdap
                 sink, smtp=config.smtp, email=channels.email or EmailChannelConfig(), fallback_secrets=fallback_secrets
             )
         )
+    webchat = build_webchat(config, sink, store)
+    if webchat is not None:
+        adapters.append(webchat)
     return adapters
