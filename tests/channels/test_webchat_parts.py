@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from gateway.app import webchat_token_key
+from gateway.channel_setup import webchat_token_key
 from gateway.channels.webchat import VisitorTokens, derive_token_key
 from gateway.channels.webchat.frames import FrameError, Hello, Send, parse_frame
 from gateway.channels.webchat.limits import ConnectionCounter, OriginPolicy, TokenBucket
