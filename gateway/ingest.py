@@ -13,8 +13,9 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from gateway import metrics
 from gateway.config import GatewayConfig
@@ -31,7 +32,7 @@ from gateway.model import (
 )
 from gateway.redaction import mask_card_numbers
 from gateway.routing.static import Router
-from gateway.storage.base import EventTemplates, IngestPlan, Store, encode_attrs
+from gateway.storage.base import EventTemplates, IngestPlan, Prepared, Store, encode_attrs
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,25 @@ MESSAGING_WINDOWS: dict[Channel, float] = {
     Channel.INSTAGRAM: 24 * 3600.0,
     Channel.WECHAT: 48 * 3600.0,
 }
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What an interceptor decided about one inbound message before it is written."""
+
+    route: bool | None = None  # False: store it, but do not offer it to agents
+    flags_add: list[str] = field(default_factory=list)
+    flags_remove: list[str] = field(default_factory=list)
+    conversation_attributes: dict[str, Any] = field(default_factory=dict)
+    # (kind, argument, delay seconds): timers written atomically with the message; their
+    # handlers (registered on the timer scanner) do the follow-up work, e.g. answer it.
+    timers: list[tuple[str, str, float]] = field(default_factory=list)
+
+
+class Interceptor(Protocol):
+    """Looks at a customer message before routing (self-service answers, ratings)."""
+
+    async def inspect(self, message: InboundMessage, prepared: Prepared) -> Verdict | None: ...
 
 
 class InvalidInbound(ValueError):
@@ -110,6 +130,7 @@ class Ingest:
         self.window_warning = window_warning
         self._reply_deadline = reply_deadline or self._plain_deadline
         self.status_handler = status_handler
+        self.interceptors: list[Interceptor] = []  # asked in order; the first verdict counts
 
     def _plain_deadline(self, channel: Channel, now_ms: int) -> tuple[int, int]:
         """(reply_by, warn_at) in ms for a customer message received at ``now_ms``."""
@@ -123,7 +144,14 @@ class Ingest:
         message = redact(message)
         identities = [message.sender, *[i for i in message.extra_identities if i != message.sender]]
         identity_keys = [i.key for i in identities]
-        prepared = await self.store.prepare(message.channel.value, message.external_id, identity_keys)
+        prepared = await self.store.prepare(
+            message.channel.value,
+            message.external_id,
+            identity_keys,
+            endpoint=message.endpoint,
+            by_contact=message.channel is not Channel.EMAIL,
+            thread_refs=message.thread_refs,
+        )
         if prepared.duplicate is not None:
             metrics.INBOUND.labels(message.channel.value, "duplicate").inc()
             log.info(
@@ -131,6 +159,18 @@ class Ingest:
                 extra={"channel": message.channel.value, "conversation_id": prepared.duplicate.conversation_id},
             )
             return prepared.duplicate
+        verdict = None
+        for interceptor in self.interceptors:
+            verdict = await interceptor.inspect(message, prepared)
+            if verdict is not None:
+                break
+        if verdict is not None:
+            message = message.model_copy(
+                update={
+                    "route": message.route if verdict.route is None else verdict.route and message.route,
+                    "conversation_attributes": {**message.conversation_attributes, **verdict.conversation_attributes},
+                }
+            )
         attributes = {**(prepared.contact_attributes or {}), **message.contact_attributes}
 
         now_ms = int(self.clock() * 1000)
@@ -147,6 +187,10 @@ class Ingest:
             )
         )
         plan = self._plan(message, identity_keys, decision, now_ms)
+        if verdict is not None:
+            plan.flags_add = list(verdict.flags_add)
+            plan.flags_remove = list(verdict.flags_remove)
+            plan.timers = [[kind, argument, str(int(delay * 1000))] for kind, argument, delay in verdict.timers]
         result = await self.store.ingest(plan)
         metrics.INBOUND.labels(message.channel.value, "duplicate" if result.duplicate else "accepted").inc()
         log.info(

@@ -344,16 +344,42 @@ class MemoryStore:
         seen = self.d.get(self.k("dd", channel, external_id))
         return duplicate_result(seen) if seen else None
 
-    async def prepare(self, channel: str, external_id: str, identity_keys: list[str]) -> Prepared:
-        seen = self.d.get(self.k("dd", channel, external_id))
+    async def prepare(
+        self,
+        channel: str,
+        external_id: str,
+        identity_keys: list[str],
+        *,
+        endpoint: str,
+        by_contact: bool,
+        thread_refs: list[str],
+    ) -> Prepared:
+        d = self.d
+        seen = d.get(self.k("dd", channel, external_id))
         if seen:
-            return prepared_result(["duplicate", seen])
-        for key in identity_keys:
-            contact_id = self.d.get(self.k("id", key))
-            if contact_id:
-                flat = [x for kv in self.d.hgetall(self.ct(contact_id, "attrs")).items() for x in kv]
-                return prepared_result(["contact", contact_id, *flat])
-        return prepared_result(["new"])
+            return prepared_result({"duplicate": seen})
+        out: dict[str, Any] = {}
+        contact = next((c for c in (d.get(self.k("id", key)) for key in identity_keys) if c), None)
+        cid = next((c for c in (d.get(self.k("thr", ref)) for ref in thread_refs) if c), None)
+        if contact:
+            out["contact"] = contact
+            out["attrs"] = d.hgetall(self.ct(contact, "attrs"))
+            if not cid and by_contact:
+                cid = d.get(self.k("open", contact, channel, endpoint))
+        if cid:
+            h = d.hgetall(self.cv(cid))
+            if h.get("status"):
+                out["conversation"] = {
+                    "id": cid,
+                    "status": h["status"],
+                    "assignee": h.get("assignee", ""),
+                    "waiting_since": h.get("waiting_since", ""),
+                    "resolved_at": h.get("resolved_at", ""),
+                    "routing_version": h.get("routing_version", "0"),
+                    "flags": sorted(d.smembers(self.cv(cid, "flags"))),
+                    "attrs": d.hgetall(self.cv(cid, "attrs")),
+                }
+        return prepared_result(out)
 
     async def lookup_contact(self, identity_keys: list[str]) -> Contact | None:
         for key in identity_keys:
@@ -482,6 +508,12 @@ class MemoryStore:
             d.set(self.k("thr", ref), cid)
             d.sadd(self.cv(cid, "threads"), ref)
         d.hset_map(self.cv(cid, "attrs"), plan.conversation_attributes)
+        if plan.flags_add:
+            d.sadd(self.cv(cid, "flags"), *plan.flags_add)
+        if plan.flags_remove:
+            d.srem(self.cv(cid, "flags"), *plan.flags_remove)
+        for kind, argument, delay in plan.timers:
+            d.zadd(self.k("timers"), now + int(delay), f"{kind}|{cid}|{argument}")
         if _empty(d.hget(k, "subject")) and plan.subject:
             d.hset(k, subject=plan.subject)
 

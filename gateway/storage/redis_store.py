@@ -147,8 +147,25 @@ class RedisStore:
             seen = await self._redis.get(self.k("dd", channel, external_id))
         return duplicate_result(seen) if seen else None
 
-    async def prepare(self, channel: str, external_id: str, identity_keys: list[str]) -> Prepared:
-        reply = await self._run("prepare", channel, external_id, *identity_keys)
+    async def prepare(
+        self,
+        channel: str,
+        external_id: str,
+        identity_keys: list[str],
+        *,
+        endpoint: str,
+        by_contact: bool,
+        thread_refs: list[str],
+    ) -> Prepared:
+        reply = await self._run(
+            "prepare",
+            channel,
+            external_id,
+            endpoint,
+            "1" if by_contact else "0",
+            json.dumps(thread_refs),
+            *identity_keys,
+        )
         return prepared_result(reply)
 
     async def lookup_contact(self, identity_keys: list[str]) -> Contact | None:

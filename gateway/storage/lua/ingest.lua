@@ -105,6 +105,11 @@ for _, ref in ipairs(plan.own_thread_ids) do
   redis.call('SADD', k .. ':threads', ref)
 end
 for name, value in pairs(plan.conversation_attributes) do redis.call('HSET', k .. ':attrs', name, value) end
+for _, flag in ipairs(plan.flags_add) do redis.call('SADD', k .. ':flags', flag) end
+for _, flag in ipairs(plan.flags_remove) do redis.call('SREM', k .. ':flags', flag) end
+for _, t in ipairs(plan.timers) do
+  redis.call('ZADD', TIMERS, int(now + tonumber(t[3])), t[1] .. '|' .. cid .. '|' .. t[2])
+end
 if empty(redis.call('HGET', k, 'subject')) and not empty(plan.subject) then redis.call('HSET', k, 'subject', plan.subject) end
 
 -- The customer-service window moves with every customer message, never backwards.
