@@ -26,7 +26,7 @@ from gateway.routing.static import SingleQueueRouter
 from gateway.services import SERVICES, RouterHolder, Services
 from gateway.storage import Store, open_store
 from gateway.timers import TimerScanner
-from gateway.web import conversation_api, health, metrics_api, ops_api, read_api
+from gateway.web import conversation_api, health, metrics_api, ops_api, read_api, shutdown
 from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.errors import error_middleware
 
@@ -87,6 +87,7 @@ def build_app(
         client_max_size=config.http.max_body_bytes,
         middlewares=[
             metrics_api.webhook_metrics_middleware,
+            shutdown.intake_guard,
             error_middleware,
             make_auth_middleware(TokenTable(config.auth)),
         ],
@@ -105,7 +106,8 @@ def build_app(
 
 
 async def _close_long_lived_connections(app: web.Application) -> None:
-    """Open websockets would hold the shutdown for its whole grace period."""
+    """Stop intake, and end websockets that would hold the shutdown for its whole grace period."""
+    app[SERVICES].stopping = True
     for adapter in app[SERVICES].adapters:
         await adapter.shutdown()
 

@@ -453,6 +453,20 @@ def _interpolate(node: Any, env: dict[str, str], where: str) -> Any:
     return node
 
 
+def secret_values(model: BaseModel) -> list[str]:
+    """Every secret in the configuration, for the log scrubber."""
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, SecretStr):
+                found.append(item.get_secret_value())
+            elif isinstance(item, BaseModel):
+                found += secret_values(item)
+    return found
+
+
 def _unknown_keys(model: BaseModel, where: str = "") -> list[str]:
     found = [f"{where}{k}" for k in (model.model_extra or {})]
     for name in type(model).model_fields:

@@ -29,7 +29,9 @@ async def test_the_glance_shows_the_conversation_a_message_would_join(store: Sto
     glance = recorder.seen[1].conversation
     assert glance.id == first.conversation_id and glance.status == "open" and glance.assignee == "alice"
     assert recorder.seen[1].contact_attributes == {"tier": "vip"} and recorder.seen[1].contact_id == first.contact_id
-    mail = await ingest.accept(inbound(channel=Channel.EMAIL, sender=("email", "x@example.com"), own_thread_ids=["<a@x>"]))
+    mail = await ingest.accept(
+        inbound(channel=Channel.EMAIL, sender=("email", "x@example.com"), own_thread_ids=["<a@x>"])
+    )
     await ingest.accept(inbound(channel=Channel.EMAIL, sender=("email", "x@example.com"), thread_refs=["<a@x>"]))
     assert recorder.seen[-1].conversation.id == mail.conversation_id and recorder.seen[-1].conversation.offered
 

@@ -114,6 +114,9 @@ class EmailChannel(ChannelAdapter):
         if self.smtp_enabled:
             await self.server.start()
 
+    async def shutdown(self) -> None:
+        self.server.stop_accepting()
+
     async def stop(self) -> None:
         await self.server.stop()
 

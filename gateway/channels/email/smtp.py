@@ -125,6 +125,11 @@ class SmtpServer:
         self.port = int(self._server.sockets[0].getsockname()[1])
         log.info("smtp listening", extra={"smtp": f"{self.host}:{self.port}"})
 
+    def stop_accepting(self) -> None:
+        """Shutting down: no new sessions; mail already in DATA finishes and is stored."""
+        if self._server is not None:
+            self._server.close()
+
     async def stop(self) -> None:
         if self._server is None:
             return
