@@ -26,7 +26,7 @@ from gateway.routing.static import SingleQueueRouter
 from gateway.services import SERVICES, RouterHolder, Services
 from gateway.storage import Store, open_store
 from gateway.timers import TimerScanner
-from gateway.web import conversation_api, health, metrics_api, ops_api, read_api, shutdown
+from gateway.web import conversation_api, health, metrics_api, openapi, ops_api, read_api, shutdown
 from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.errors import error_middleware
 
@@ -98,6 +98,7 @@ def build_app(
     app.router.add_routes(conversation_api.routes)
     app.router.add_routes(ops_api.routes)
     app.router.add_routes(metrics_api.routes)
+    app.router.add_routes(openapi.routes)
     for adapter in services.adapters:
         app.router.add_routes(adapter.routes())
     app.cleanup_ctx.append(_lifecycle)

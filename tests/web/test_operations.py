@@ -56,3 +56,11 @@ async def test_a_stopping_gateway_refuses_new_intake_with_503(client: TestClient
     assert (await resp.json())["error"]["code"] == "shutting_down"
     assert (await client.get("/readyz")).status == 503
     assert (await client.get("/api/v1/conversations", headers=auth())).status == 200  # reads still work
+
+
+async def test_the_document_is_served_without_a_token(client: TestClient) -> None:
+    resp = await client.get("/api/v1/openapi.json")
+    assert resp.status == 200 and (await resp.json())["openapi"] == "3.1.0"
+    assert (await client.get("/api/v1/queues")).status == 401 and (
+        await client.get("/api/v1/queues", headers=auth())
+    ).status == 200
