@@ -29,7 +29,7 @@ from gateway.routing.engine import RulesRouter
 from gateway.routing.rules import RuleSet, attribute_value, fold, parse_rules
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTION = "## Router decisions (bench/bench_router.py)"
+SECTION = "## Router decisions (bench/bench_router.py)"  # + the date of the run
 SIZES = (50, 500, 5000)
 KEYWORDS_PER_RULE = 4
 KEYWORDLESS = 6  # rules without keywords, like VIP, after-hours or phone-menu rules
@@ -304,10 +304,9 @@ def report(results: list[dict[str, Any]], pinned: str, command: str) -> str:
     verdict = "meets" if target["engine"] >= 50_000 else "MISSES"
     return "\n".join(
         [
-            SECTION,
+            f"{SECTION} — {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
             "",
             f"* Command: `{command}`",
-            f"* Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
             f"* Machine: one process, {pinned}",
             "* Workload: generated rules files with 4 keywords per rule on average (half Chinese, half Latin);",
             f"  {KEYWORDLESS} rules test no keywords (contact attribute, channel + new contact, business hours +",
@@ -336,15 +335,9 @@ def report(results: list[dict[str, Any]], pinned: str, command: str) -> str:
 
 
 def write_section(section: str, path: Path = ROOT / "BENCHMARKS.md") -> None:
-    """Replace this bench's section of BENCHMARKS.md (other benches' sections stay)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + ("\n" + text[nxt + 1 :] if nxt != -1 else "")
-    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    """Append this run as a section of BENCHMARKS.md: newest results last, earlier runs stay."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    path.write_text(text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,8 +12,8 @@ import aiohttp
 from aiohttp import web
 
 from gateway.assignment import Assignment
-from gateway.channels.api import ApiChannel
-from gateway.channels.base import ChannelAdapter, InboundSink
+from gateway.channel_setup import build_adapters
+from gateway.channels.base import ChannelAdapter
 from gateway.config import GatewayConfig
 from gateway.conversations import Conversations
 from gateway.ingest import Ingest
@@ -27,27 +27,11 @@ from gateway.rules_reload import RULES, RulesManager, load_at_startup, watch_rul
 from gateway.services import SERVICES, RouterHolder, Services
 from gateway.storage import Store, open_store
 from gateway.timers import TimerScanner
-from gateway.web import conversation_api, health, ops_api, read_api, routing_api
+from gateway.web import conversation_api, health, metrics_api, openapi, ops_api, read_api, routing_api, shutdown
 from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.errors import error_middleware
 
 log = logging.getLogger(__name__)
-
-
-def build_adapters(config: GatewayConfig, sink: InboundSink) -> list[ChannelAdapter]:
-    """One adapter per configured channel section; a missing section means disabled (404)."""
-    channels = config.channels
-    adapters: list[ChannelAdapter] = []
-    if channels.api is not None:
-        adapters.append(
-            ApiChannel(
-                sink,
-                secret=channels.api.secret.get_secret_value(),
-                callback_url=channels.api.callback_url,
-                default_region=config.identity.default_region,
-            )
-        )
-    return adapters
 
 
 def build_app(
@@ -86,9 +70,10 @@ def build_app(
         config=config,
         clock=clock,
         reply_deadline=tracker.deadline,
+        window_warning=config.reply_tracking.window_closing_lead,
         status_handler=outbound.apply_status,
     )
-    adapters.extend(build_adapters(config, ingest))
+    adapters.extend(build_adapters(config, ingest, store))
     assignment = Assignment(store=store, router=router, clock=clock)
     timers.register("escalate", assignment.on_escalate)
     timers.register("sla_warn", tracker.on_warning)
@@ -101,7 +86,7 @@ def build_app(
         publisher=publisher,
         router=router,
         ingest=ingest,
-        relay=OutboxRelay(store, publisher, inflight=config.broker.inflight),
+        relay=OutboxRelay(store, publisher, inflight=config.broker.inflight, reclaim_idle=config.broker.reclaim_idle),
         timers=timers,
         assignment=assignment,
         outbound=outbound,
@@ -111,7 +96,12 @@ def build_app(
     )
     app = web.Application(
         client_max_size=config.http.max_body_bytes,
-        middlewares=[error_middleware, make_auth_middleware(TokenTable(config.auth))],
+        middlewares=[
+            metrics_api.webhook_metrics_middleware,
+            shutdown.intake_guard,
+            error_middleware,
+            make_auth_middleware(TokenTable(config.auth)),
+        ],
     )
     app[SERVICES] = services
     if rules is not None:
@@ -120,12 +110,22 @@ def build_app(
     app.router.add_routes(read_api.routes)
     app.router.add_routes(conversation_api.routes)
     app.router.add_routes(ops_api.routes)
+    app.router.add_routes(metrics_api.routes)
+    app.router.add_routes(openapi.routes)
     app.router.add_routes(routing_api.routes)
     for adapter in services.adapters:
         app.router.add_routes(adapter.routes())
     app.cleanup_ctx.append(_lifecycle)
     app.cleanup_ctx.append(watch_rules)
+    app.on_shutdown.append(_close_long_lived_connections)
     return app
+
+
+async def _close_long_lived_connections(app: web.Application) -> None:
+    """Stop intake, and end websockets that would hold the shutdown for its whole grace period."""
+    app[SERVICES].stopping = True
+    for adapter in app[SERVICES].adapters:
+        await adapter.shutdown()
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:

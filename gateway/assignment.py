@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from gateway import metrics
 from gateway.events import offer_payload, payload
 from gateway.routing.static import Router
 from gateway.storage.base import DueTimer, Outcome, Store
@@ -26,9 +27,17 @@ class Assignment:
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
+    @staticmethod
+    def _count(result: Outcome, how: str) -> Outcome:
+        if result.ok and result.reason != "already":
+            metrics.CLAIMS.labels(how).inc()
+            if result.waited_ms is not None:
+                metrics.TIME_TO_CLAIM.observe(result.waited_ms / 1000)
+        return result
+
     async def claim(self, conversation_id: str, agent: str, version: int | None) -> Outcome:
         router = self.router()
-        return await self.store.claim(
+        result = await self.store.claim(
             conversation_id,
             agent,
             version=version,
@@ -36,19 +45,21 @@ class Assignment:
             now_ms=self._now_ms(),
             payload=payload("conversation.assigned"),
         )
+        return self._count(result, "claim")
 
     async def next_for(self, agent: str) -> Outcome:
         router = self.router()
         queues = router.agent_queues(agent)
         if not queues:
             return Outcome(ok=False, reason="empty")
-        return await self.store.claim_next(
+        result = await self.store.claim_next(
             agent,
             queues,
             capacity=router.agent_capacity(agent),
             now_ms=self._now_ms(),
             payload=payload("conversation.assigned"),
         )
+        return self._count(result, "next")
 
     async def _preview(self, conversation_id: str) -> str:
         for message in reversed(await self.store.get_messages(conversation_id, limit=20)):

@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway import logs
-from gateway.config import ConfigError, GatewayConfig, load_config
+from gateway.config import ConfigError, GatewayConfig, load_config, secret_values
 from gateway.rules_cli import add_rules_commands
 
 log = logging.getLogger("gateway")
@@ -48,7 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"gateway: configuration error: {exc}", file=sys.stderr)
         return 2
-    logs.configure(config.log.level, config.log.format)
+    logs.configure(config.log.level, config.log.format, secrets=secret_values(config))
     try:
         asyncio.run(_serve(config))
     except ConfigError as exc:  # e.g. an invalid routing rules file

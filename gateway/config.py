@@ -108,6 +108,8 @@ class BrokerConfig(Section):
     url: str = "memory://"
     publish_timeout: Duration = 5.0
     inflight: int = Field(256, ge=1, le=10000)
+    # Outbox entries a crashed process had taken are republished by another after this.
+    reclaim_idle: Duration = 30.0
 
     @field_validator("url")
     @classmethod
@@ -169,22 +171,133 @@ class RelayConfig(Section):
     starttls: bool = True
     use_tls: bool = False
     timeout: Duration = 30.0
+    validate_certs: bool = True
+    ca_file: Path | None = None  # trust this CA (a private relay's certificate)
 
 
 class EmailChannelConfig(Section):
     address: str = "support@support.example.com"
     relay: RelayConfig | None = None
-    reply_token_secret: Secret | None = None
+    reply_token_secret: RealSecret | None = None  # else derived from channels.api.secret or a token
     attachments_dir: Path | None = None
-    max_attachment_bytes: int = 10 * 1024 * 1024
+    max_attachment_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    from_name: str | None = None
+    auto_reply_limit: int = Field(3, ge=0)  # automatic messages per address per window
+    auto_reply_window: Duration = 3600.0
+
+    @field_validator("address")
+    @classmethod
+    def _mailbox(cls, value: str) -> str:
+        if "@" not in value or value.startswith("@") or value.endswith("@"):
+            raise ValueError("must be a mailbox like support@support.example.com")
+        return value.strip().lower()
+
+
+class TwilioMenuOption(Section):
+    """One choice of the phone menu: the key to press, and what it means for routing."""
+
+    digit: str = Field(pattern=r"^[0-9*#]$")
+    topic: str = Field(min_length=1, max_length=64)  # the conversation attribute's value
+    label_zh: str
+    label_en: str
+    # Spoken instead of the generated "{label}请按{digit}" / "For {label}, press {digit}."
+    prompt_zh: str | None = None
+    prompt_en: str | None = None
+    keywords: list[str] = Field(default_factory=list)  # speech that picks it (and hints)
+
+
+def _default_menu() -> list[TwilioMenuOption]:
+    return [
+        TwilioMenuOption(
+            digit="1",
+            topic="payments",
+            label_zh="付款问题",
+            label_en="payments",
+            keywords=["payment", "pay", "card", "付款", "支付", "转账", "扣款"],
+        ),
+        TwilioMenuOption(
+            digit="2",
+            topic="account",
+            label_zh="账户与密码",
+            label_en="account and password",
+            keywords=["account", "password", "login", "locked", "账户", "账号", "密码", "登录", "冻结"],
+        ),
+        TwilioMenuOption(
+            digit="3",
+            topic="refunds",
+            label_zh="退款",
+            label_en="refunds",
+            keywords=["refund", "money back", "退款", "退钱"],
+        ),
+        TwilioMenuOption(
+            digit="0",
+            topic="voicemail",
+            label_zh="留言",
+            label_en="leave a message",
+            prompt_zh="留言请按0。",
+            prompt_en="To leave a message, press 0.",
+            keywords=["message", "voicemail", "留言"],
+        ),
+    ]
+
+
+class TwilioVoiceConfig(Section):
+    """The support phone line: bilingual greeting, menu, voicemail."""
+
+    attribute: str = Field("menu", min_length=1, max_length=64)  # conversation attribute set by the choice
+    greeting_zh: str = "您好，欢迎致电客户服务中心。"
+    greeting_en: str = "Hello, thank you for calling customer support."
+    options: list[TwilioMenuOption] = Field(default_factory=_default_menu, min_length=1, max_length=12)
+    retry_zh: str = "抱歉，没有听清您的选择。"
+    retry_en: str = "Sorry, we did not get your choice."
+    voicemail_zh: str = "请在提示音后说明您的问题，按井号键结束，我们会尽快回复您。"
+    voicemail_en: str = (
+        "Please describe your problem after the tone and press the pound key when done. We will get back to you soon."
+    )
+    thanks_zh: str = "谢谢您的留言，再见。"
+    thanks_en: str = "Thank you for your message. Goodbye."
+    no_message_zh: str = "我们没有收到您的留言，再见。"
+    no_message_en: str = "We did not receive a message. Goodbye."
+    withheld_zh: str = "抱歉，我们无法受理隐藏号码的来电，请显示号码后再拨，或给我们发短信。"
+    withheld_en: str = (
+        "Sorry, we cannot take calls from withheld numbers. Please call again showing your number, or text us."
+    )
+    voice_zh: str | None = "Polly.Zhiyu"
+    language_zh: str = "cmn-CN"
+    voice_en: str | None = "Polly.Joanna"
+    language_en: str = "en-US"
+    speech_language: str = "cmn-Hans-CN"  # what <Gather> listens for; hints cover English words
+    gather_timeout: int = Field(6, ge=1, le=60)
+    menu_attempts: int = Field(2, ge=1, le=5)
+    max_recording_seconds: int = Field(120, ge=5, le=14400)  # Twilio transcribes at most 2 minutes
+    transcribe: bool = True
+    missed_calls: bool = True  # a call status callback for a call without a menu choice becomes a message
+
+    @field_validator("options")
+    @classmethod
+    def _distinct_digits(cls, value: list[TwilioMenuOption]) -> list[TwilioMenuOption]:
+        digits = [o.digit for o in value]
+        if len(set(digits)) != len(digits):
+            raise ValueError("two menu options use the same digit")
+        return value
 
 
 class TwilioConfig(Section):
-    account_sid: str
+    account_sid: str = Field(min_length=1)
     auth_token: RealSecret
     api_base_url: str = "https://api.twilio.com"
     from_number: str | None = None
     messaging_service_sid: str | None = None
+    # The secret of a webhook SharedKey, when requests name one in
+    # X-Twilio-Webhooks-Signature-Settings; else the auth token signs.
+    webhook_signing_key: Secret | None = None
+    send_timeout: Duration = 15.0
+    voice: TwilioVoiceConfig = Field(default_factory=TwilioVoiceConfig)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _no_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
 
 class MetaConfigBase(Section):
@@ -224,9 +337,36 @@ class WeChatConfig(Section):
     encoding_aes_key: Secret | None = None
 
 
+_ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+
+
 class WebchatConfig(Section):
+    # Pages whose widget may open the socket; the origin of http.public_url (the demo
+    # page) is always allowed. "*" allows any origin (only for trying things out).
     allowed_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8080"])
-    token_secret: Secret | None = None
+    # Signs visitor tokens; unset = derived from channels.api.secret or an ops token.
+    token_secret: RealSecret | None = None
+    max_message_chars: int = Field(4000, ge=1, le=100_000)
+    max_frame_bytes: int = Field(32 * 1024, ge=1024, le=1024 * 1024)
+    messages_per_second: float = Field(1.0, gt=0, le=1000)
+    message_burst: int = Field(10, ge=1, le=10_000)
+    max_connections_per_ip: int = Field(20, ge=1, le=1_000_000)
+    # Behind a reverse proxy: the header holding the client address (e.g. X-Forwarded-For).
+    client_ip_header: str | None = None
+    history_limit: int = Field(100, ge=0, le=500)
+    hello_timeout: Duration = 10.0
+    heartbeat: Duration = 30.0
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        cleaned = []
+        for origin in value:
+            origin = origin.strip().rstrip("/").lower()
+            if origin != "*" and not _ORIGIN.match(origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
+            cleaned.append(origin)
+        return cleaned
 
 
 class ChannelsConfig(Section):
@@ -248,6 +388,8 @@ class ReplyTrackingConfig(Section):
     business_hours: bool = False
     escalation_queue: str | None = None
     scan_interval: Duration = 0.25
+    # How long before a messaging window closes `window.closing` fires (and priority rises).
+    window_closing_lead: Duration = 3600.0
 
     def target_for(self, channel: Channel) -> float:
         return self.channels.get(channel, self.default)
@@ -310,6 +452,20 @@ def _interpolate(node: Any, env: dict[str, str], where: str) -> Any:
 
         return _VAR.sub(replace, node)
     return node
+
+
+def secret_values(model: BaseModel) -> list[str]:
+    """Every secret in the configuration, for the log scrubber."""
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, SecretStr):
+                found.append(item.get_secret_value())
+            elif isinstance(item, BaseModel):
+                found += secret_values(item)
+    return found
 
 
 def _unknown_keys(model: BaseModel, where: str = "") -> list[str]:

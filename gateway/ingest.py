@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+from gateway import metrics
 from gateway.config import GatewayConfig
 from gateway.model import (
     Channel,
@@ -29,7 +32,7 @@ from gateway.model import (
 )
 from gateway.redaction import mask_card_numbers
 from gateway.routing.static import Router
-from gateway.storage.base import EventTemplates, IngestPlan, Store, encode_attrs
+from gateway.storage.base import EventTemplates, IngestPlan, Prepared, Store, encode_attrs
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +49,39 @@ MESSAGING_WINDOWS: dict[Channel, float] = {
 }
 
 
+@dataclass(slots=True)
+class Verdict:
+    """What an interceptor decided about one inbound message before it is written."""
+
+    route: bool | None = None  # False: store it, but do not offer it to agents
+    flags_add: list[str] = field(default_factory=list)
+    flags_remove: list[str] = field(default_factory=list)
+    conversation_attributes: dict[str, Any] = field(default_factory=dict)
+    # (kind, argument, delay seconds): timers written atomically with the message; their
+    # handlers (registered on the timer scanner) do the follow-up work, e.g. answer it.
+    timers: list[tuple[str, str, float]] = field(default_factory=list)
+
+
+class Interceptor(Protocol):
+    """Looks at a customer message before routing (self-service answers, ratings)."""
+
+    async def inspect(self, message: InboundMessage, prepared: Prepared) -> Verdict | None: ...
+
+
 class InvalidInbound(ValueError):
     """An adapter produced a message ingest cannot take (a bug or a hostile payload)."""
+
+
+_DIGIT_RUN = re.compile(r"[0-9０-９]{4}")
+
+
+def _has_digit_run(message: InboundMessage) -> bool:
+    """Cheap pre-check: a card number needs at least four digits in a row somewhere."""
+    if _DIGIT_RUN.search(message.text or "") or _DIGIT_RUN.search(message.subject or ""):
+        return True
+    if message.html and _DIGIT_RUN.search(message.html):
+        return True
+    return bool(message.meta or message.contact_attributes or message.conversation_attributes)
 
 
 def _mask_tree(value: Any) -> Any:
@@ -61,6 +95,8 @@ def _mask_tree(value: Any) -> Any:
 
 
 def redact(message: InboundMessage) -> InboundMessage:
+    if not _has_digit_run(message):
+        return message
     return message.model_copy(
         update={
             "text": mask_card_numbers(message.text) or "",
@@ -94,6 +130,7 @@ class Ingest:
         self.window_warning = window_warning
         self._reply_deadline = reply_deadline or self._plain_deadline
         self.status_handler = status_handler
+        self.interceptors: list[Interceptor] = []  # asked in order; the first verdict counts
 
     def _plain_deadline(self, channel: Channel, now_ms: int) -> tuple[int, int]:
         """(reply_by, warn_at) in ms for a customer message received at ``now_ms``."""
@@ -104,18 +141,37 @@ class Ingest:
     async def accept(self, message: InboundMessage) -> IngestResult:
         if not message.external_id or len(message.external_id) > MAX_EXTERNAL_ID:
             raise InvalidInbound("external_id must be 1–512 characters")
-        duplicate = await self.store.peek_duplicate(message.channel.value, message.external_id)
-        if duplicate is not None:
-            log.info(
-                "inbound duplicate",
-                extra={"channel": message.channel.value, "conversation_id": duplicate.conversation_id},
-            )
-            return duplicate
         message = redact(message)
         identities = [message.sender, *[i for i in message.extra_identities if i != message.sender]]
         identity_keys = [i.key for i in identities]
-        contact = await self.store.lookup_contact(identity_keys)
-        attributes = {**(contact.attributes if contact else {}), **message.contact_attributes}
+        prepared = await self.store.prepare(
+            message.channel.value,
+            message.external_id,
+            identity_keys,
+            endpoint=message.endpoint,
+            by_contact=message.channel is not Channel.EMAIL,
+            thread_refs=message.thread_refs,
+        )
+        if prepared.duplicate is not None:
+            metrics.INBOUND.labels(message.channel.value, "duplicate").inc()
+            log.info(
+                "inbound duplicate",
+                extra={"channel": message.channel.value, "conversation_id": prepared.duplicate.conversation_id},
+            )
+            return prepared.duplicate
+        verdict = None
+        for interceptor in self.interceptors:
+            verdict = await interceptor.inspect(message, prepared)
+            if verdict is not None:
+                break
+        if verdict is not None:
+            message = message.model_copy(
+                update={
+                    "route": message.route if verdict.route is None else verdict.route and message.route,
+                    "conversation_attributes": {**message.conversation_attributes, **verdict.conversation_attributes},
+                }
+            )
+        attributes = {**(prepared.contact_attributes or {}), **message.contact_attributes}
 
         now_ms = int(self.clock() * 1000)
         decision = self.router().decide(
@@ -126,12 +182,17 @@ class Ingest:
                 language_hint=message.language_hint,
                 contact_attributes=attributes,
                 attributes=message.conversation_attributes,
-                new_contact=contact is None,
+                new_contact=prepared.contact_id is None,
                 at=datetime.fromtimestamp(now_ms / 1000, UTC),
             )
         )
         plan = self._plan(message, identity_keys, decision, now_ms)
+        if verdict is not None:
+            plan.flags_add = list(verdict.flags_add)
+            plan.flags_remove = list(verdict.flags_remove)
+            plan.timers = [[kind, argument, str(int(delay * 1000))] for kind, argument, delay in verdict.timers]
         result = await self.store.ingest(plan)
+        metrics.INBOUND.labels(message.channel.value, "duplicate" if result.duplicate else "accepted").inc()
         log.info(
             "inbound accepted" if not result.duplicate else "inbound duplicate",
             extra={
@@ -177,9 +238,8 @@ class Ingest:
         common = {"channel": message.channel.value}
         preview = (message.text or message.subject or "")[:PREVIEW_CHARS]
         events = EventTemplates(
-            inbound=json.dumps(
-                {"type": "message.inbound", **common, "message": json.loads(message_json)}, ensure_ascii=False
-            ),
+            # The stored message JSON goes in as it is: no decode and re-encode per message.
+            inbound=f'{{"type":"message.inbound","channel":"{message.channel.value}","message":{message_json}}}',
             opened=json.dumps(
                 {"type": "conversation.opened", **common, "endpoint": message.endpoint}, ensure_ascii=False
             ),

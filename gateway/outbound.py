@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway import metrics
 from gateway.channels.base import ChannelAdapter, SendNotSupported
 from gateway.events import payload
 from gateway.model import (
@@ -37,6 +38,8 @@ from gateway.storage.base import DueTimer, Outcome, Store
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+# Adapters flag automatic mail (bounces, auto-replies) with this; they are never replied to.
+LOOP_GUARD_FLAG = "loop-guard"
 EXT_ID_TTL_MS = 30 * 86400 * 1000  # delivery reports keep coming for days
 EARLY_STATUS_TTL_MS = 3600 * 1000
 
@@ -135,6 +138,8 @@ class Outbound:
         )
         if not result.ok:
             raise ReplyRefused(404, "not_found", "no such conversation")
+        if result.first_response_ms is not None:
+            metrics.FIRST_RESPONSE.observe(result.first_response_ms / 1000)
         if not note:
             self.wake()
         log.info(
@@ -144,9 +149,10 @@ class Outbound:
         return message
 
     async def _recipient(self, conv: Conversation) -> Identity | None:
-        """The customer's address on this conversation: the sender of its last message."""
+        """The customer's address on this conversation: the sender of its last message
+        (never a machine's: a bounce or an out-of-office note is not the customer)."""
         for message in reversed(await self.store.get_messages(conv.id, limit=200)):
-            if message.direction == "inbound" and message.sender.id:
+            if message.direction == "inbound" and message.sender.id and LOOP_GUARD_FLAG not in message.flags:
                 return Identity.from_key(message.sender.id)
         contact = await self.store.get_contact(conv.contact_id)
         return contact.identities[0] if contact and contact.identities else None
@@ -184,6 +190,7 @@ class Outbound:
             outcome, again = "retry", now_ms + int(backoff_seconds(attempt) * 1000)
         else:
             outcome, again = "failed", None
+        metrics.SENDS.labels(conv.channel.value, outcome).inc()
         await self.store.record_send(
             conv.id,
             message.id,
@@ -210,7 +217,7 @@ class Outbound:
 
     async def apply_status(self, update: StatusUpdate) -> Outcome:
         at_ms = int(update.at.timestamp() * 1000) if update.at else self._now_ms()
-        return await self.store.apply_status(
+        result = await self.store.apply_status(
             update.channel.value,
             update.external_id,
             status=update.status.value,
@@ -219,3 +226,6 @@ class Outbound:
             payload=payload("message.status", channel=update.channel.value),
             early_ttl_ms=EARLY_STATUS_TTL_MS,
         )
+        effect = "applied" if result.ok else ("early" if result.reason == "unknown" else "ignored")
+        metrics.DELIVERY_REPORTS.labels(update.channel.value, effect).inc()
+        return result

@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway import metrics
 from gateway.routing.publisher import Outgoing, Publisher, PublishFailed
 from gateway.storage.base import OutboxEntry, StorageUnavailable, Store
 
@@ -63,13 +64,20 @@ def to_outgoing(entry: OutboxEntry) -> Outgoing:
 
 
 class OutboxRelay:
+    """Keeps up to ``inflight`` publishes outstanding, like a raw publisher would.
+
+    A reader hands entries to one task each; confirmed entries are acknowledged to the
+    store in bulk by a separate flusher. An entry is "ours" from the read until its
+    acknowledgement is written, so a retry of our own pending entries never re-publishes
+    one that is still in flight.
+    """
+
     def __init__(
         self,
         store: Store,
         publisher: Publisher,
         *,
         consumer: str | None = None,
-        batch: int = 256,
         inflight: int = 256,
         reclaim_idle: float = 30.0,
         block: float = 1.0,
@@ -77,78 +85,133 @@ class OutboxRelay:
         self.store = store
         self.publisher = publisher
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
-        self.batch = batch
+        self.max_inflight = inflight
         self.reclaim_idle_ms = int(reclaim_idle * 1000)
         self.block_ms = int(block * 1000)
-        self._sem = asyncio.Semaphore(inflight)
+        self._mine: set[str] = set()  # read and not yet acknowledged in the store
+        self._publishing = 0
+        self._room = asyncio.Event()
+        self._to_ack: list[str] = []
+        self._ack_wanted = asyncio.Event()
+        self._retry_own = True  # first pick up anything this consumer name left pending
         self._stopping = asyncio.Event()
-        self._idle = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.published = 0
         self.failed = 0
 
-    async def _publish(self, entry: OutboxEntry) -> bool:
-        async with self._sem:
-            try:
-                await self.publisher.publish(to_outgoing(entry))
-                return True
-            except PublishFailed as exc:
-                log.debug("outbox entry %s not confirmed: %s", entry.message_id, exc)
-                return False
-            except (ValueError, KeyError) as exc:  # a corrupt entry must not jam the relay
-                log.error("outbox entry %s cannot be built, dropping it: %s", entry.message_id, exc)
-                return True
+    async def _publish(self, entry: OutboxEntry) -> None:
+        try:
+            await self.publisher.publish(to_outgoing(entry))
+            confirmed = True
+        except PublishFailed as exc:
+            log.debug("outbox entry %s not confirmed: %s", entry.message_id, exc)
+            confirmed = False
+        except (ValueError, KeyError) as exc:  # a corrupt entry must not jam the relay
+            log.error("outbox entry %s cannot be built, dropping it: %s", entry.message_id, exc)
+            confirmed = True
+        finally:
+            self._publishing -= 1
+            self._room.set()
+        metrics.PUBLISHES.labels(entry.exchange, "confirmed" if confirmed else "failed").inc()
+        if confirmed:
+            self.published += 1
+            self._to_ack.append(entry.entry_id)
+            self._ack_wanted.set()
+        else:
+            self.failed += 1
+            self._mine.discard(entry.entry_id)
+            self._retry_own = True
 
-    async def relay_once(self, entries: list[OutboxEntry]) -> bool:
-        """Publish a batch; acknowledge what was confirmed. True when all were."""
-        results = await asyncio.gather(*(self._publish(e) for e in entries))
-        confirmed = [e.entry_id for e, ok in zip(entries, results, strict=True) if ok]
-        await self.store.outbox_ack(confirmed)
-        self.published += len(confirmed)
-        self.failed += len(entries) - len(confirmed)
-        return len(confirmed) == len(entries)
+    def _dispatch(self, entries: list[OutboxEntry]) -> None:
+        for entry in entries:
+            if entry.entry_id in self._mine:
+                continue  # still in flight or awaiting its acknowledgement
+            self._mine.add(entry.entry_id)
+            self._publishing += 1
+            task = asyncio.create_task(self._publish(entry))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _flush_acks(self) -> None:
+        while not self._stopping.is_set() or self._to_ack:
+            if not self._to_ack:
+                self._ack_wanted.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ack_wanted.wait(), 0.5)
+                continue
+            ids, self._to_ack = self._to_ack, []
+            try:
+                await self.store.outbox_ack(ids)
+                self._mine.difference_update(ids)
+            except StorageUnavailable:
+                self._to_ack[:0] = ids  # acknowledged later; at worst republished (same message_id)
+                if self._stopping.is_set():
+                    return
+                await asyncio.sleep(0.5)
+
+    async def _wait_for_room(self) -> None:
+        while self._publishing >= self.max_inflight and not self._stopping.is_set():
+            self._room.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room.wait(), 1.0)
 
     async def run(self) -> None:
-        retry_own = True  # first pick up anything this consumer name left pending
+        flusher = asyncio.create_task(self._flush_acks(), name="outbox-acks")
         backoff = 0.2
         next_reclaim = time.monotonic() + self.reclaim_idle_ms / 2000
-        while not self._stopping.is_set():
-            try:
-                if time.monotonic() >= next_reclaim:
-                    entries = await self.store.outbox_reclaim(
-                        self.consumer, min_idle_ms=self.reclaim_idle_ms, count=self.batch
-                    )
-                    next_reclaim = time.monotonic() + self.reclaim_idle_ms / 2000
-                    if entries:
-                        log.info("reclaimed %d outbox entries of a stalled relay", len(entries))
-                elif retry_own:
-                    entries = await self.store.outbox_read(self.consumer, count=self.batch, block_ms=0, retry_own=True)
-                    if not entries:
-                        retry_own = False
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if not self.publisher.ready():
+                        await self._sleep(backoff)
+                        backoff = min(backoff * 2, 2.0)
                         continue
-                else:
-                    self._idle.set()
+                    await self._wait_for_room()
+                    room = self.max_inflight - self._publishing
+                    if time.monotonic() >= next_reclaim:
+                        next_reclaim = time.monotonic() + self.reclaim_idle_ms / 2000
+                        stale = await self.store.outbox_reclaim(
+                            self.consumer, min_idle_ms=self.reclaim_idle_ms, count=room
+                        )
+                        if stale:
+                            log.info("reclaimed %d outbox entries of a stalled relay", len(stale))
+                            self._dispatch(stale)
+                        continue
+                    if self._retry_own:
+                        if self.failed and self._publishing:
+                            await self._sleep(0.05)  # let the outstanding ones finish first
+                            continue
+                        self._retry_own = False
+                        own = await self.store.outbox_read(
+                            self.consumer, count=self.max_inflight, block_ms=0, retry_own=True
+                        )
+                        if own and self.failed:
+                            await self._sleep(backoff)
+                            backoff = min(backoff * 2, 5.0)
+                        self._dispatch(own)
+                        continue
                     entries = await self.store.outbox_read(
-                        self.consumer, count=self.batch, block_ms=self.block_ms, retry_own=False
+                        self.consumer, count=room, block_ms=self.block_ms, retry_own=False
                     )
-                if not entries:
-                    continue
-                self._idle.clear()
-                if await self.relay_once(entries):
+                    self._dispatch(entries)
                     backoff = 0.2
-                else:
-                    retry_own = True
+                except StorageUnavailable:
+                    log.warning("outbox relay: storage unavailable, retrying")
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
-            except StorageUnavailable:
-                log.warning("outbox relay: storage unavailable, retrying")
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox relay error")
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("outbox relay error")
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+        finally:
+            self._stopping.set()
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=5)
+            self._ack_wanted.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(flusher, 5)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from gateway import metrics
 from gateway.config import ReplyTrackingConfig
 from gateway.events import offer_payload, payload
 from gateway.model import Channel, Conversation
@@ -77,6 +78,7 @@ class ReplyTracker:
             offer_payload="",
         )
         if result.ok:
+            metrics.REPLY_TRACKING.labels("warning").inc()
             log.info("reply deadline warning", extra={"conversation_id": timer.conversation_id})
         return None
 
@@ -114,6 +116,7 @@ class ReplyTracker:
             ),
         )
         if result.ok:
+            metrics.REPLY_TRACKING.labels("breach").inc()
             log.warning("reply deadline breached", extra={"conversation_id": conv.id, "queue": queue})
         return None
 

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from gateway import metrics
 from gateway.model import ServiceUnavailable
 from gateway.storage.base import DueTimer, Store
 
@@ -67,6 +68,7 @@ class TimerScanner:
                 else:
                     await self.store.timer_set(timer.member, again)
                 self.fired[timer.kind] = self.fired.get(timer.kind, 0) + 1
+                metrics.TIMERS.labels(timer.kind if timer.kind in self.handlers else "unknown").inc()
             except ServiceUnavailable:
                 log.warning("timer %s: storage unavailable; it comes back when its lease ends", timer.kind)
             except Exception:

@@ -13,6 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.storage import MemoryStore, RedisStore, Store
+from tests.servers import PrivateRabbit
 
 REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_HOST = os.environ.get("GATEWAY_TEST_AMQP_HOST", "127.0.0.1:5672")
@@ -79,9 +80,16 @@ def amqp_url(amqp_vhost: str) -> str:
     return f"amqp://guest:guest@{AMQP_HOST}/{amqp_vhost}"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+@pytest.fixture(scope="session")
+def private_rabbit() -> Iterator[PrivateRabbit]:
+    """A RabbitMQ node of our own (started once per run, on demand), so stopping it
+    disturbs no other test run."""
+    node = PrivateRabbit()
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
 
 
 async def eventually(check, *, timeout: float = 10.0, interval: float = 0.05):  # type: ignore[no-untyped-def]

@@ -94,3 +94,11 @@ def test_unknown_keys_are_warned_about_not_fatal(caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.WARNING):
         config_from_dict({"http": {"prot": 1}}, env={})
     assert "unknown config key http.prot" in caplog.text
+
+
+def test_the_container_config_loads_with_secrets_from_the_environment() -> None:
+    env = {"OPS_TOKEN": "ops-token-123456", "ALICE_TOKEN": "alice-token-123456", "API_SECRET": "api-secret-123456"}
+    config = load_config(Path("config/gateway.docker.yaml"), env=env)
+    assert config.http.host == "0.0.0.0" and config.storage.url.startswith("redis://")
+    with pytest.raises(ConfigError, match="OPS_TOKEN"):
+        load_config(Path("config/gateway.docker.yaml"), env={})

@@ -63,6 +63,10 @@ class ChannelAdapter:
     async def stop(self) -> None:
         return None
 
+    async def shutdown(self) -> None:
+        """The server is going down: end long-lived connections (websockets) now."""
+        return None
+
     async def send(self, request: OutboundRequest) -> SendResult:
         raise SendNotSupported(f"the {self.name} channel cannot send messages")
 

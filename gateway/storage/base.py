@@ -13,7 +13,7 @@ records back into ``gateway.model`` types.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.model import Contact, Conversation, IngestResult, Message, ServiceUnavailable
@@ -49,6 +49,30 @@ class OutboxEntry:
 class OutboxStats:
     depth: int
     oldest_ms: int | None  # creation time of the oldest unconfirmed entry
+
+
+@dataclass(slots=True)
+class Glance:
+    """The conversation a message would join, as it stands before the write."""
+
+    id: str
+    status: str
+    assignee: str | None
+    offered: bool  # waiting for a claim
+    resolved_at_ms: int | None
+    routing_version: int
+    flags: set[str]
+    attributes: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Prepared:
+    """What intake needs to know before routing, read in one step."""
+
+    duplicate: IngestResult | None = None
+    contact_id: str | None = None  # None: a new contact
+    contact_attributes: dict[str, Any] | None = None
+    conversation: Glance | None = None
 
 
 @dataclass(slots=True)
@@ -95,6 +119,11 @@ class IngestPlan:
     window_expires_ms: int  # 0 = the channel has no window
     window_warn_ms: int
     events: EventTemplates
+    flags_add: list[str] = field(default_factory=list)  # conversation flags to set
+    flags_remove: list[str] = field(default_factory=list)
+    # Follow-up work due after the write, as [kind, argument, delay ms]: it lands in the
+    # timers with the message, so a crash right after the acknowledgement loses nothing.
+    timers: list[list[str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -111,6 +140,8 @@ class Outcome:
     routing_version: int | None = None
     assignee: str | None = None
     status: str | None = None
+    waited_ms: int | None = None  # a claim: how long the offer waited
+    first_response_ms: int | None = None  # a reply that was the first response
 
 
 @dataclass(slots=True)
@@ -155,6 +186,16 @@ class Store(Protocol):
     # contacts and conversations
     async def lookup_contact(self, identity_keys: list[str]) -> Contact | None: ...
     async def peek_duplicate(self, channel: str, external_id: str) -> IngestResult | None: ...
+    async def prepare(
+        self,
+        channel: str,
+        external_id: str,
+        identity_keys: list[str],
+        *,
+        endpoint: str,
+        by_contact: bool,
+        thread_refs: list[str],
+    ) -> Prepared: ...
     async def ingest(self, plan: IngestPlan) -> IngestResult: ...
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
     async def get_messages(self, conversation_id: str, *, limit: int = 500) -> list[Message]: ...
@@ -275,12 +316,14 @@ def encode_attrs(values: dict[str, Any]) -> dict[str, str]:
 __all__ = [
     "DueTimer",
     "EventTemplates",
+    "Glance",
     "IngestPlan",
     "NotFound",
     "OutboxEntry",
     "OutboxStats",
     "Outcome",
     "Page",
+    "Prepared",
     "QueueStats",
     "StorageUnavailable",
     "Store",

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from typing import Any
 
 from gateway.model import STATUS_RANK, Contact, Conversation, IngestResult, Message
-from gateway.storage.base import DueTimer, IngestPlan, OutboxEntry, OutboxStats, Outcome, Page, QueueStats
+from gateway.storage.base import DueTimer, IngestPlan, OutboxEntry, OutboxStats, Outcome, Page, Prepared, QueueStats
 from gateway.storage.records import (
     claim_outcome,
     contact_from_record,
@@ -24,6 +24,7 @@ from gateway.storage.records import (
     duplicate_result,
     message_from_record,
     outbox_entry,
+    prepared_result,
     status_outcome,
     version_outcome,
 )
@@ -294,7 +295,7 @@ class MemoryStore:
     def _stat(self, name: str, by: int = 1) -> None:
         self.d.hincrby(self.k("stats"), name, by)
 
-    def _assign(self, cid: str, agent: str, now: int, payload: str) -> str:
+    def _assign(self, cid: str, agent: str, now: int, payload: str) -> tuple[str, str]:
         d, k = self.d, self.cv(cid)
         since = d.hget(k, "waiting_since")
         version = d.hget(k, "routing_version") or "0"
@@ -319,7 +320,7 @@ class MemoryStore:
                 "occurred_at_ms": str(now),
             },
         )
-        return version
+        return version, waited
 
     def _stop_clock(self, cid: str) -> None:
         k = self.cv(cid)
@@ -342,6 +343,43 @@ class MemoryStore:
     async def peek_duplicate(self, channel: str, external_id: str) -> IngestResult | None:
         seen = self.d.get(self.k("dd", channel, external_id))
         return duplicate_result(seen) if seen else None
+
+    async def prepare(
+        self,
+        channel: str,
+        external_id: str,
+        identity_keys: list[str],
+        *,
+        endpoint: str,
+        by_contact: bool,
+        thread_refs: list[str],
+    ) -> Prepared:
+        d = self.d
+        seen = d.get(self.k("dd", channel, external_id))
+        if seen:
+            return prepared_result({"duplicate": seen})
+        out: dict[str, Any] = {}
+        contact = next((c for c in (d.get(self.k("id", key)) for key in identity_keys) if c), None)
+        cid = next((c for c in (d.get(self.k("thr", ref)) for ref in thread_refs) if c), None)
+        if contact:
+            out["contact"] = contact
+            out["attrs"] = d.hgetall(self.ct(contact, "attrs"))
+            if not cid and by_contact:
+                cid = d.get(self.k("open", contact, channel, endpoint))
+        if cid:
+            h = d.hgetall(self.cv(cid))
+            if h.get("status"):
+                out["conversation"] = {
+                    "id": cid,
+                    "status": h["status"],
+                    "assignee": h.get("assignee", ""),
+                    "waiting_since": h.get("waiting_since", ""),
+                    "resolved_at": h.get("resolved_at", ""),
+                    "routing_version": h.get("routing_version", "0"),
+                    "flags": sorted(d.smembers(self.cv(cid, "flags"))),
+                    "attrs": d.hgetall(self.cv(cid, "attrs")),
+                }
+        return prepared_result(out)
 
     async def lookup_contact(self, identity_keys: list[str]) -> Contact | None:
         for key in identity_keys:
@@ -389,7 +427,7 @@ class MemoryStore:
             status = d.hget(self.cv(cid), "status")
             if status is None:
                 cid = None
-            elif status == "resolved":
+            elif status == "resolved" and plan.route:
                 resolved_at = int(d.hget(self.cv(cid), "resolved_at") or 0)
                 if now - resolved_at <= plan.reopen_window_ms:
                     state = "reopened"
@@ -447,7 +485,8 @@ class MemoryStore:
                     plan.events.reopened,
                     {"conversation_id": cid, "contact_id": d.hget(k, "contact_id"), "occurred_at_ms": str(now)},
                 )
-            self._set_status(cid, status, "open")
+            if plan.route:
+                self._set_status(cid, status, "open")
         if pointer:
             d.set(pointer, cid)
             d.sadd(self.ct(contact_id, "ptrs"), pointer)
@@ -469,6 +508,12 @@ class MemoryStore:
             d.set(self.k("thr", ref), cid)
             d.sadd(self.cv(cid, "threads"), ref)
         d.hset_map(self.cv(cid, "attrs"), plan.conversation_attributes)
+        if plan.flags_add:
+            d.sadd(self.cv(cid, "flags"), *plan.flags_add)
+        if plan.flags_remove:
+            d.srem(self.cv(cid, "flags"), *plan.flags_remove)
+        for kind, argument, delay in plan.timers:
+            d.zadd(self.k("timers"), now + int(delay), f"{kind}|{cid}|{argument}")
         if _empty(d.hget(k, "subject")) and plan.subject:
             d.hset(k, subject=plan.subject)
 
@@ -600,8 +645,8 @@ class MemoryStore:
             return ["ok", current, "already"] if assignee == agent else ["taken", current, assignee]
         if capacity > 0 and len(d.smembers(self.k("ag", agent, "active"))) >= capacity:
             return ["capacity", current]
-        self._assign(cid, agent, now, payload)
-        return ["ok", current]
+        _, waited = self._assign(cid, agent, now, payload)
+        return ["ok", current, "", waited]
 
     async def claim_next(self, agent: str, queues: list[str], *, capacity: int, now_ms: int, payload: str) -> Outcome:
         d = self.d
@@ -618,8 +663,14 @@ class MemoryStore:
             k = self.cv(best)
             status = d.hget(k, "status")
             if status and status != "resolved" and _empty(d.hget(k, "assignee")) and d.hget(k, "queue") == best_q:
-                version = self._assign(best, agent, now_ms, payload)
-                return Outcome(ok=True, conversation_id=best, routing_version=int(version), assignee=agent)
+                version, waited = self._assign(best, agent, now_ms, payload)
+                return Outcome(
+                    ok=True,
+                    conversation_id=best,
+                    routing_version=int(version),
+                    assignee=agent,
+                    waited_ms=int(waited) if waited else None,
+                )
             d.zrem(self.k("wait", best_q), best)  # type: ignore[arg-type]
             d.zrem(self.k("waitage", best_q), best)  # type: ignore[arg-type]
         return Outcome(ok=False, reason="empty")
@@ -816,6 +867,7 @@ class MemoryStore:
         if kind != "outbound":
             return Outcome(ok=True, conversation_id=cid, message_id=mid)
         d.hset(k, last_outbound_at=now)
+        first_ms = None
         if agent:
             awaiting = d.hget(k, "awaiting_since")
             if not _empty(awaiting):
@@ -828,6 +880,7 @@ class MemoryStore:
             if _empty(d.hget(k, "first_response_at")):
                 first = now - int(d.hget(k, "created_at"))  # type: ignore[arg-type]
                 d.hset(k, first_response_at=now, first_response_ms=first)
+                first_ms = first
                 self._stat("first_responses")
                 self._stat("first_response_ms", first)
         if send:
@@ -838,7 +891,7 @@ class MemoryStore:
             payload,
             {"conversation_id": cid, "contact_id": d.hget(k, "contact_id"), "occurred_at_ms": str(now)},
         )
-        return Outcome(ok=True, conversation_id=cid, message_id=mid)
+        return Outcome(ok=True, conversation_id=cid, message_id=mid, first_response_ms=first_ms)
 
     def _apply_status(self, cid: str, mid: str, status: str, error: str, now_ms: int, payload: str) -> bool:
         mk = self.cv(cid, "m", mid)
@@ -887,6 +940,9 @@ class MemoryStore:
             if outcome == "sent" and external_id:
                 d.hset(mk, external_id=external_id)
                 d.set(self.k("ext", channel, external_id), f"{cid}|{mid}", px=ext_ttl_ms)
+                if channel == "email":
+                    d.set(self.k("thr", external_id), cid)
+                    d.sadd(self.cv(cid, "threads"), external_id)
             self._apply_status(cid, mid, new, error, now_ms, payload)
             if outcome == "sent" and external_id:
                 for item in self.early.pop(f"{channel}:{external_id}", []):

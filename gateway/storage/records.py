@@ -18,7 +18,7 @@ from gateway.model import (
     Message,
     RoutingDecision,
 )
-from gateway.storage.base import OutboxEntry, Outcome
+from gateway.storage.base import Glance, OutboxEntry, Outcome, Prepared
 
 
 def to_ms(value: datetime | None) -> int:
@@ -153,6 +153,7 @@ def claim_outcome(reply: list[str], conversation_id: str) -> Outcome:
         conversation_id=conversation_id,
         routing_version=version,
         assignee=assignee,
+        waited_ms=int(reply[3]) if len(reply) > 3 and reply[3] else None,
     )
 
 
@@ -166,4 +167,37 @@ def status_outcome(reply: list[str]) -> Outcome:
         return Outcome(ok=False, reason="unknown")
     return Outcome(
         ok=reply[0] == "ok", reason=reply[0], conversation_id=reply[1], message_id=reply[2], status=reply[3] or None
+    )
+
+
+def _pairs(flat: list[str] | dict[str, str]) -> dict[str, str]:
+    """Redis HGETALL through cjson: a flat list, or an empty object for an empty hash."""
+    if isinstance(flat, dict):
+        return flat
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def prepared_result(raw: str | dict[str, Any]) -> Prepared:
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    if "duplicate" in data:
+        return Prepared(duplicate=duplicate_result(data["duplicate"]))
+    glance = None
+    conv = data.get("conversation")
+    if conv:
+        flags = conv.get("flags") or []
+        glance = Glance(
+            id=conv["id"],
+            status=conv["status"],
+            assignee=conv.get("assignee") or None,
+            offered=bool(conv.get("waiting_since")),
+            resolved_at_ms=int(conv["resolved_at"]) if conv.get("resolved_at") else None,
+            routing_version=int(conv.get("routing_version") or 0),
+            flags=set(flags) if isinstance(flags, list) else set(),
+            attributes=decode_attrs(_pairs(conv.get("attrs") or [])),
+        )
+    contact = data.get("contact")
+    return Prepared(
+        contact_id=contact,
+        contact_attributes=decode_attrs(_pairs(data.get("attrs") or [])) if contact else None,
+        conversation=glance,
     )

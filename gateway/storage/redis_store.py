@@ -33,6 +33,7 @@ from gateway.storage.base import (
     OutboxStats,
     Outcome,
     Page,
+    Prepared,
     QueueStats,
     StorageUnavailable,
 )
@@ -44,6 +45,7 @@ from gateway.storage.records import (
     message_from_record,
     outbox_entry,
     plan_json,
+    prepared_result,
     status_outcome,
     version_outcome,
 )
@@ -61,14 +63,18 @@ class RedisStore:
     def __init__(self, url: str, *, prefix: str = "gw", socket_timeout: float = 5.0) -> None:
         self.url = url
         self.prefix = prefix
-        self._redis = aioredis.Redis.from_url(
+        # A burst waits (briefly) for a pooled connection instead of failing with
+        # "too many connections", which would turn a load spike into 503s.
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
             decode_responses=True,
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout,
             health_check_interval=15,
-            max_connections=256,
+            max_connections=128,
+            timeout=socket_timeout,
         )
+        self._redis = aioredis.Redis(connection_pool=pool)
         # Blocking stream reads get their own connection so they never starve requests.
         self._blocking = aioredis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=socket_timeout)
         self._scripts: dict[str, Any] = {}
@@ -140,6 +146,27 @@ class RedisStore:
         async with self._guard():
             seen = await self._redis.get(self.k("dd", channel, external_id))
         return duplicate_result(seen) if seen else None
+
+    async def prepare(
+        self,
+        channel: str,
+        external_id: str,
+        identity_keys: list[str],
+        *,
+        endpoint: str,
+        by_contact: bool,
+        thread_refs: list[str],
+    ) -> Prepared:
+        reply = await self._run(
+            "prepare",
+            channel,
+            external_id,
+            endpoint,
+            "1" if by_contact else "0",
+            json.dumps(thread_refs),
+            *identity_keys,
+        )
+        return prepared_result(reply)
 
     async def lookup_contact(self, identity_keys: list[str]) -> Contact | None:
         if not identity_keys:
@@ -262,7 +289,10 @@ class RedisStore:
     async def claim_next(self, agent: str, queues: list[str], *, capacity: int, now_ms: int, payload: str) -> Outcome:
         reply = await self._run("claim_next", agent, str(capacity), str(now_ms), json.dumps(queues), payload)
         if reply[0] == "ok":
-            return Outcome(ok=True, conversation_id=reply[1], routing_version=int(reply[2]), assignee=agent)
+            waited = int(reply[3]) if len(reply) > 3 and reply[3] else None
+            return Outcome(
+                ok=True, conversation_id=reply[1], routing_version=int(reply[2]), assignee=agent, waited_ms=waited
+            )
         return Outcome(ok=False, reason=reply[0])
 
     async def reroute(
@@ -365,7 +395,14 @@ class RedisStore:
             "1" if claim else "0",
             assigned_payload,
         )
-        return Outcome(ok=reply[0] == "ok", reason=reply[0], conversation_id=conversation_id, message_id=message_id)
+        first = int(reply[1]) if len(reply) > 1 and reply[1] else None
+        return Outcome(
+            ok=reply[0] == "ok",
+            reason=reply[0],
+            conversation_id=conversation_id,
+            message_id=message_id,
+            first_response_ms=first,
+        )
 
     async def record_send(
         self,

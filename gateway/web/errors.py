@@ -13,6 +13,7 @@ import pydantic
 from aiohttp import web
 
 from gateway.channels.base import RequestRejected
+from gateway.ingest import InvalidInbound
 from gateway.model import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return await handler(request)
     except RequestRejected as exc:
         return json_error(exc.status, exc.code, exc.message)
+    except InvalidInbound as exc:
+        return json_error(422, "invalid", str(exc))
     except ServiceUnavailable as exc:
         log.warning("service unavailable: %s", exc, extra={"path": request.path})
         return json_error(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from gateway.events import offer_payload, payload
 from gateway.model import Channel, Identity, IdentityKind, RouteTarget, RoutingContext, RoutingDecision
@@ -250,3 +251,18 @@ async def test_event_bodies_carry_ids_and_iso_times(store: Store) -> None:
     assert body["type"] == "conversation.assigned" and body["agent"] == "alice" and body["routing_version"] == 1
     assert body["occurred_at"] == "2027-01-15T08:00:00Z" and isinstance(body["waited_ms"], int)
     assert json.dumps(body)
+
+
+async def test_a_message_that_needs_no_answer_does_not_reopen_or_wake(store: Store) -> None:
+    ingest = make_ingest(store)
+    r = await ingest.accept(inbound())
+    await store.resolve(r.conversation_id, by="alice", now_ms=int(time.time() * 1000), payload="{}")
+    thumbs = await ingest.accept(inbound(text="👍", route=False, flags=["reaction"]))
+    assert thumbs.conversation_id == r.conversation_id and thumbs.conversation_state == "existing"
+    conv = await store.get_conversation(r.conversation_id)
+    assert conv.status == "resolved" and conv.message_count == 2 and conv.sla_state == "none"
+    back = await ingest.accept(inbound(text="还有一个问题"))
+    assert back.conversation_state == "reopened"
+    await store.set_pending(r.conversation_id, now_ms=2)
+    await ingest.accept(inbound(text="👌", route=False, flags=["reaction"]))
+    assert (await store.get_conversation(r.conversation_id)).status == "pending"

@@ -231,3 +231,31 @@ async def test_window_closing_announces_and_raises_priority_once_per_window(stor
     assert moved.reason == "noop"
     [event] = [p for p in await drain_outbox(store) if p["rk"] == "window.closing"]
     assert event["body"]["window_expires_at"].startswith("2027-01-16")
+
+
+async def test_the_window_closing_lead_is_configurable(store: Store) -> None:
+    from gateway.ingest import Ingest
+    from gateway.routing.static import SingleQueueRouter
+
+    router = SingleQueueRouter()
+    ingest = Ingest(store=store, router=lambda: router, config=make_config(), clock=lambda: T0, window_warning=600)
+    await ingest.accept(inbound(channel=Channel.WHATSAPP, sender=("phone", "+8613800138000")))
+    [timer] = [t for t in await store.timers_due(10**15, limit=10, lease_ms=1) if t.kind == "window_closing"]
+    assert timer.due_ms == int((T0 + 86400 - 600) * 1000)
+
+
+async def test_our_sent_email_message_id_joins_the_thread(store: Store) -> None:
+    ingest = make_ingest(store)
+    r = await ingest.accept(
+        inbound(channel=Channel.EMAIL, sender=("email", "li@example.com"), own_thread_ids=["<c1@example.com>"])
+    )
+    await append(store, r.conversation_id, "msg_m1", now_ms=1)
+    await store.record_send(
+        r.conversation_id, "msg_m1", outcome="sent", external_id="<ours-1@support.example.com>", error="",
+        channel="email", now_ms=2, status="sent", ext_ttl_ms=60_000, payload="{}",
+    )  # fmt: skip
+    assert await store.thread_ids(r.conversation_id) == ["<c1@example.com>", "<ours-1@support.example.com>"]
+    answer = await ingest.accept(
+        inbound(channel=Channel.EMAIL, sender=("email", "li@example.com"), thread_refs=["<ours-1@support.example.com>"])
+    )
+    assert answer.conversation_id == r.conversation_id

@@ -280,3 +280,32 @@ async def test_merge_contacts_over_the_api(agent_client: TestClient) -> None:
     assert again.status == 409
     missing = await agent_client.post(f"/api/v1/contacts/{ca}/merge", json={"other": "ct_x"}, headers=auth())
     assert missing.status == 404
+
+
+class FakeEmail(FakeWhatsApp):
+    name: ClassVar[str] = "email"
+    channels: ClassVar[tuple[Channel, ...]] = (Channel.EMAIL,)
+
+
+async def test_a_reply_never_goes_to_a_machine_that_wrote_into_the_thread(agent_client: TestClient) -> None:
+    from tests.helpers import inbound
+
+    services = agent_client.app[SERVICES]
+    adapter = FakeEmail()
+    services.adapters.append(adapter)
+    customer = await services.ingest.accept(
+        inbound(channel=Channel.EMAIL, sender=("email", "li@example.com"), own_thread_ids=["<q1@example.com>"])
+    )
+    await services.ingest.accept(
+        inbound(
+            channel=Channel.EMAIL,
+            sender=("email", "mailer-daemon@example.com"),
+            thread_refs=["<q1@example.com>"],
+            route=False,
+            flags=["loop-guard", "report"],
+        )
+    )
+    url = f"/api/v1/conversations/{customer.conversation_id}/messages"
+    assert (await agent_client.post(url, json={"text": "您好"}, headers=auth(ALICE_TOKEN))).status == 202
+    await eventually(lambda: adapter.sent)
+    assert adapter.sent[0].recipient.key == "email:li@example.com"

@@ -163,3 +163,8 @@ async def test_offer_and_events_reach_the_broker(client: TestClient, publisher: 
         lambda: {e.routing_key for e in publisher.events} >= {"message.inbound", "conversation.opened"}
     )
     assert kinds
+
+
+async def test_an_over_long_provider_id_is_422_not_500(client: TestClient) -> None:
+    resp = await post(client, {**PAYLOAD, "id": "x" * 600})
+    assert resp.status == 422

@@ -16,5 +16,5 @@ end
 if capacity > 0 and redis.call('SCARD', P .. ':ag:' .. agent .. ':active') >= capacity then
   return {'capacity', current}
 end
-assign(cid, agent, now, ARGV[7])
-return {'ok', current}
+local _, waited = assign(cid, agent, now, ARGV[7])
+return {'ok', current, '', waited}

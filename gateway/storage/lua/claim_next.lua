@@ -18,8 +18,8 @@ for _ = 1, 100 do
   local status = redis.call('HGET', k, 'status')
   if status and status ~= 'resolved' and empty(redis.call('HGET', k, 'assignee'))
       and redis.call('HGET', k, 'queue') == best_q then
-    local version = assign(best, agent, now, ARGV[6])
-    return {'ok', best, version}
+    local version, waited = assign(best, agent, now, ARGV[6])
+    return {'ok', best, version, waited}
   end
   -- An entry that no longer matches its conversation: drop it and look again.
   redis.call('ZREM', P .. ':wait:' .. best_q, best)

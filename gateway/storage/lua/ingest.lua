@@ -50,10 +50,12 @@ if cid then
   local status = redis.call('HGET', cvk(cid), 'status')
   if not status then
     cid = nil
-  elseif status == 'resolved' then
+  elseif status == 'resolved' and plan.route then
     local resolved_at = tonumber(redis.call('HGET', cvk(cid), 'resolved_at')) or 0
     if now - resolved_at <= tonumber(plan.reopen_window_ms) then state = 'reopened' else cid = nil end
   end
+  -- A message that needs no answer (a reaction, an auto-reply) joins the conversation
+  -- as it is: it neither reopens a resolved one nor wakes a pending one.
 end
 
 local k
@@ -84,7 +86,7 @@ else
       plan.events.reopened, {conversation_id = cid, contact_id = redis.call('HGET', k, 'contact_id'),
       occurred_at_ms = plan.now_ms})
   end
-  set_status(cid, status, 'open')
+  if plan.route then set_status(cid, status, 'open') end
 end
 if pointer then
   redis.call('SET', pointer, cid)
@@ -103,6 +105,11 @@ for _, ref in ipairs(plan.own_thread_ids) do
   redis.call('SADD', k .. ':threads', ref)
 end
 for name, value in pairs(plan.conversation_attributes) do redis.call('HSET', k .. ':attrs', name, value) end
+for _, flag in ipairs(plan.flags_add) do redis.call('SADD', k .. ':flags', flag) end
+for _, flag in ipairs(plan.flags_remove) do redis.call('SREM', k .. ':flags', flag) end
+for _, t in ipairs(plan.timers) do
+  redis.call('ZADD', TIMERS, int(now + tonumber(t[3])), t[1] .. '|' .. cid .. '|' .. t[2])
+end
 if empty(redis.call('HGET', k, 'subject')) and not empty(plan.subject) then redis.call('HSET', k, 'subject', plan.subject) end
 
 -- The customer-service window moves with every customer message, never backwards.

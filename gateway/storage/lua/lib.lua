@@ -105,7 +105,7 @@ local function assign(cid, agent, now, payload)
   event('conversation.assigned:' .. cid .. ':' .. version .. ':' .. agent, 'conversation.assigned', payload, {
     conversation_id = cid, contact_id = redis.call('HGET', k, 'contact_id'), agent = agent,
     routing_version = version, waited_ms = waited, occurred_at_ms = int(now)})
-  return version
+  return version, waited
 end
 
 -- Delivery states in forward-only order; failed/undelivered are final.

@@ -15,8 +15,9 @@ redis.call('HSET', msgk(cid, mid), 'json', ARGV[4], 'conversation_id', cid, 'dir
 redis.call('RPUSH', k .. ':msgs', mid)
 redis.call('HINCRBY', k, 'message_count', 1)
 redis.call('HSET', k, 'updated_at', int(now))
-if kind ~= 'outbound' then return {'ok'} end
+if kind ~= 'outbound' then return {'ok', ''} end
 redis.call('HSET', k, 'last_outbound_at', int(now))
+local first_ms = ''
 if agent ~= '' then
   -- An agent's answer keeps the reply promise: clear the deadline, count it.
   local awaiting = redis.call('HGET', k, 'awaiting_since')
@@ -30,10 +31,11 @@ if agent ~= '' then
   if empty(redis.call('HGET', k, 'first_response_at')) then
     local first = now - tonumber(redis.call('HGET', k, 'created_at'))
     redis.call('HSET', k, 'first_response_at', int(now), 'first_response_ms', int(first))
+    first_ms = int(first)
     stat('first_responses'); stat('first_response_ms', first)
   end
 end
 if ARGV[9] == '1' then redis.call('ZADD', TIMERS, int(now), 'send|' .. cid .. '|' .. mid) end
 event('message.outbound:' .. mid, 'message.outbound', ARGV[8], {
   conversation_id = cid, contact_id = redis.call('HGET', k, 'contact_id'), occurred_at_ms = int(now)})
-return {'ok'}
+return {'ok', first_ms}

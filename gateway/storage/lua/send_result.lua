@@ -23,6 +23,11 @@ end
 if outcome == 'sent' and not empty(ext) then
   redis.call('HSET', mk, 'external_id', ext)
   redis.call('SET', P .. ':ext:' .. channel .. ':' .. ext, cid .. '|' .. mid, 'PX', ARGV[10])
+  if channel == 'email' then
+    -- Our own Message-ID joins the thread, so a reply to it finds the conversation.
+    redis.call('SET', P .. ':thr:' .. ext, cid)
+    redis.call('SADD', cvk(cid) .. ':threads', ext)
+  end
 end
 apply(new, err)
 if outcome == 'sent' and not empty(ext) then

@@ -1,0 +1,70 @@
+"""Attachment content on disk under ``channels.email.attachments_dir``.
+
+Files are named by the SHA-256 of their content: a redelivered mail, or the same logo
+in a hundred mails, is stored once, and a key names exactly one content. Writes go to a
+temporary file renamed into place, so a reader never sees half a file. The key
+(``Attachment.storage_key``) is ``ab/abcdef…`` relative to the directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+_KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
+
+
+class AttachmentStore:
+    def __init__(self, root: Path | None, max_bytes: int) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+
+    @property
+    def enabled(self) -> bool:
+        return self.root is not None
+
+    def fits(self, size: int) -> bool:
+        return size <= self.max_bytes
+
+    def path_for(self, key: str) -> Path | None:
+        """The file of a key, or None for a key that is not one of ours (no traversal)."""
+        if self.root is None or not _KEY.match(key):
+            return None
+        return self.root / key
+
+    def _write(self, data: bytes) -> str:
+        assert self.root is not None
+        digest = hashlib.sha256(data).hexdigest()
+        key = f"{digest[:2]}/{digest}"
+        target = self.root / key
+        if target.exists() and target.stat().st_size == len(data):
+            return key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return key
+
+    async def save(self, data: bytes) -> str:
+        """Store ``data`` durably and return its key; ``OSError`` when the disk fails."""
+        return await asyncio.to_thread(self._write, data)
+
+    async def load(self, key: str) -> bytes | None:
+        path = self.path_for(key)
+        if path is None:
+            return None
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except OSError:
+            return None

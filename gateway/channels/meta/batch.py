@@ -1,0 +1,47 @@
+"""What one Meta webhook delivery holds once parsed, and the envelope checks shared by
+WhatsApp, Messenger and Instagram.
+
+Meta batches: one request carries several ``entry`` items, each with several events.
+Parsing never stops at the first event, and an event it cannot read is reported as a
+problem (logged) instead of failing the batch — a 4xx would make Meta redeliver the whole
+batch for days, and the good events are already stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.channels.base import RequestRejected
+from gateway.model import InboundMessage, StatusUpdate
+
+
+@dataclass
+class Batch:
+    """The events of one delivery, in the order Meta sent them."""
+
+    events: list[InboundMessage | StatusUpdate] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    skipped: int = 0  # echoes of our own sends and events we deliberately ignore
+
+    @property
+    def messages(self) -> list[InboundMessage]:
+        return [e for e in self.events if isinstance(e, InboundMessage)]
+
+    @property
+    def statuses(self) -> list[StatusUpdate]:
+        return [e for e in self.events if isinstance(e, StatusUpdate)]
+
+
+def entries(data: Any, expected_object: str) -> list[dict[str, Any]]:
+    """The ``entry`` list of a delivery for ``expected_object``; 422 for anything else."""
+    if not isinstance(data, dict):
+        raise RequestRejected(422, "invalid", "the body must be a JSON object")
+    if data.get("object") != expected_object:
+        raise RequestRejected(
+            422, "wrong_object", f"this endpoint takes object {expected_object!r}, got {data.get('object')!r}"
+        )
+    items = data.get("entry")
+    if not isinstance(items, list):
+        raise RequestRejected(422, "invalid", "entry: must be a list")
+    return [e for e in items if isinstance(e, dict)]

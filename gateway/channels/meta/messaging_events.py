@@ -1,0 +1,201 @@
+"""Messenger (``object: page``) and Instagram (``object: instagram``) webhooks → messages
+and delivery statuses. Pure: the body is already verified, nothing is stored here.
+
+``entry[].messaging[]`` events carry ``sender.id`` (PSID / IGSID: the identity),
+``recipient.id`` (our page / IG account: the endpoint) and ``timestamp`` in ms.
+
+* ``message``: text, attachments (``type`` + ``payload.url``; stickers keep
+  ``payload.sticker_id`` as the media id; a shared location becomes text + meta),
+  ``reply_to.mid`` → ``meta.reply_to``. ``is_echo`` (our own sends) is skipped.
+  Instagram ``is_deleted`` (the customer unsent a message) is stored, unrouted, as
+  ``flags: ["deleted"]`` with ``meta.deleted_message_id`` — the original stays in the
+  history, marked by this record.
+* ``message_edit``: stored as a new message flagged ``edited`` naming the original.
+* ``reaction``: stored, unrouted, like WhatsApp's (``meta.reaction``).
+* ``postback`` (a button tap): a message whose text is the button title.
+* ``delivery``: ``mids[]`` → ``delivered`` for each of our messages. A delivery or
+  ``read`` event that names only a ``watermark`` (Messenger's "everything before this
+  time") is skipped: it names no message, and the gateway keeps no per-recipient index of
+  sent times. Instagram's ``read.mid`` → ``read``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.channels.fields import (
+    BadEvent,
+    dict_of,
+    from_epoch,
+    list_of,
+    location_text,
+    optional_text,
+    text_of,
+)
+from gateway.channels.meta.batch import Batch, entries
+from gateway.identity import InvalidIdentity, make_identity
+from gateway.model import (
+    Attachment,
+    Channel,
+    DeliveryStatus,
+    IdentityKind,
+    InboundMessage,
+    StatusUpdate,
+)
+
+OBJECTS = {Channel.MESSENGER: "page", Channel.INSTAGRAM: "instagram"}
+KINDS = {Channel.MESSENGER: IdentityKind.MESSENGER, Channel.INSTAGRAM: IdentityKind.INSTAGRAM}
+# Meta gives only a type for attachments; the MIME family is what is known.
+CONTENT_TYPES = {"image": "image/*", "video": "video/*", "audio": "audio/*", "file": "application/octet-stream"}
+
+
+def parse(data: Any, channel: Channel) -> Batch:
+    batch = Batch()
+    for entry in entries(data, OBJECTS[channel]):
+        for raw in list_of(entry.get("messaging")):
+            event = dict_of(raw)
+            try:
+                _event(event, channel, batch)
+            except (BadEvent, InvalidIdentity, KeyError, TypeError, ValueError) as exc:
+                mid = dict_of(event.get("message")).get("mid")
+                batch.problems.append(f"event {mid or event.get('timestamp')!r}: {exc}")
+    return batch
+
+
+def _event(event: dict[str, Any], channel: Channel, batch: Batch) -> None:
+    at = from_epoch(event.get("timestamp"), millis=True)
+    if "delivery" in event:
+        delivery = dict_of(event["delivery"])
+        mids = [m for m in list_of(delivery.get("mids")) if isinstance(m, str) and m]
+        if not mids:
+            batch.skipped += 1  # watermark only: names no message
+        for mid in mids:
+            batch.events.append(StatusUpdate(channel=channel, external_id=mid, status=DeliveryStatus.DELIVERED, at=at))
+        return
+    if "read" in event:
+        mid = dict_of(event["read"]).get("mid")
+        if isinstance(mid, str) and mid:
+            batch.events.append(StatusUpdate(channel=channel, external_id=mid, status=DeliveryStatus.READ, at=at))
+        else:
+            batch.skipped += 1
+        return
+
+    message = dict_of(event.get("message"))
+    if message.get("is_echo"):
+        batch.skipped += 1
+        return
+    sender = make_identity(KINDS[channel], text_of(dict_of(event.get("sender")).get("id"), "sender.id"))
+    common: dict[str, Any] = {
+        "channel": channel,
+        "endpoint": str(dict_of(event.get("recipient")).get("id") or ""),
+        "sender": sender,
+        "provider_ts": at,
+    }
+    if "message" in event:
+        batch.events.append(_message(message, common))
+    elif "message_edit" in event:
+        edit = dict_of(event["message_edit"])
+        mid = text_of(edit.get("mid"), "message_edit.mid")
+        number = edit.get("num_edit", at.timestamp() if at else 0)
+        batch.events.append(
+            InboundMessage(
+                **common,
+                external_id=f"{mid}:edit:{number}",
+                text=optional_text(edit.get("text")),
+                flags=["edited"],
+                meta={"type": "edit", "edited_message_id": mid},
+            )
+        )
+    elif "reaction" in event:
+        reaction = dict_of(event["reaction"])
+        mid = text_of(reaction.get("mid"), "reaction.mid")
+        action = optional_text(reaction.get("action")) or "react"
+        emoji = optional_text(reaction.get("emoji"))
+        stamp = event.get("timestamp", "")
+        batch.events.append(
+            InboundMessage(
+                **common,
+                external_id=f"reaction:{sender.value}:{mid}:{action}:{stamp}",
+                text=emoji if action == "react" else "",
+                flags=["reaction"],
+                route=False,
+                meta={
+                    "type": "reaction",
+                    "reaction": {
+                        "message_id": mid,
+                        "emoji": emoji,
+                        "action": action,
+                        **({"name": reaction["reaction"]} if isinstance(reaction.get("reaction"), str) else {}),
+                    },
+                },
+            )
+        )
+    elif "postback" in event:
+        postback = dict_of(event["postback"])
+        mid = optional_text(postback.get("mid"))
+        external_id = mid or f"postback:{sender.value}:{event.get('timestamp', '')}"
+        batch.events.append(
+            InboundMessage(
+                **common,
+                external_id=text_of(external_id, "postback.mid"),
+                text=optional_text(postback.get("title")),
+                meta={"type": "postback", "postback": {"payload": optional_text(postback.get("payload"))}},
+            )
+        )
+    else:
+        batch.skipped += 1  # optins, referrals, handover and the like: not customer messages
+
+
+def _message(message: dict[str, Any], common: dict[str, Any]) -> InboundMessage:
+    mid = text_of(message.get("mid"), "message.mid")
+    if message.get("is_deleted"):
+        return InboundMessage(
+            **common,
+            external_id=f"{mid}:deleted",
+            flags=["deleted"],
+            route=False,
+            meta={"type": "deleted", "deleted_message_id": mid},
+        )
+    lines = [optional_text(message.get("text"))] if message.get("text") else []
+    attachments: list[Attachment] = []
+    meta: dict[str, Any] = {"type": "text"}
+    for raw in list_of(message.get("attachments")):
+        attachment = dict_of(raw)
+        kind = optional_text(attachment.get("type"))
+        payload = dict_of(attachment.get("payload"))
+        url = optional_text(payload.get("url")) or None
+        if kind == "location" or "coordinates" in payload:
+            coords = dict_of(payload.get("coordinates"))
+            lat, lon = coords.get("lat"), coords.get("long")
+            lines.append(location_text(lat, lon, name=optional_text(attachment.get("title"))))
+            meta["location"] = {"latitude": lat, "longitude": lon, **({"url": url} if url else {})}
+        elif kind == "fallback" or kind == "share" or (kind not in CONTENT_TYPES and url and kind != "sticker"):
+            # Shared links, posts, reels and story mentions: a link the agent can open.
+            lines.append(" ".join(p for p in (optional_text(attachment.get("title")), url or "") if p))
+            meta.setdefault("shares", []).append({"type": kind, **({"url": url} if url else {})})
+        else:
+            sticker = payload.get("sticker_id")
+            attachments.append(
+                Attachment(
+                    url=url,
+                    media_id=str(sticker) if sticker is not None else None,
+                    content_type="image/*"
+                    if sticker is not None
+                    else CONTENT_TYPES.get(kind, "application/octet-stream"),
+                )
+            )
+    if attachments:
+        meta["type"] = "sticker" if any(a.media_id for a in attachments) else "media"
+    elif "location" in meta:
+        meta["type"] = "location"
+    elif "shares" in meta:
+        meta["type"] = "share"
+    reply_to = dict_of(message.get("reply_to"))
+    if isinstance(reply_to.get("mid"), str):
+        meta["reply_to"] = reply_to["mid"]
+    if isinstance(reply_to.get("story"), dict):
+        meta["reply_to_story"] = reply_to["story"]
+    quick = dict_of(message.get("quick_reply"))
+    if isinstance(quick.get("payload"), str):
+        meta["quick_reply"] = quick["payload"]
+    return InboundMessage(**common, external_id=mid, text="\n".join(lines), attachments=attachments, meta=meta)

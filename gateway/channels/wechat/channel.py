@@ -1,0 +1,150 @@
+"""The WeChat Official Account adapter: ``GET,POST /webhooks/wechat`` in, the
+customer-service API (``/cgi-bin/message/custom/send``) out.
+
+WeChat waits 5 s for an answer and then retries (3 times in all), so the handler only
+stores the push and answers ``success``; agents reply later through the customer-service
+API, within 48 h of the customer's last message (error 45015 after it).
+
+Only plaintext mode is supported. In compatible mode the push carries the plaintext
+fields beside ``<Encrypt>`` and is read from those; a safe-mode push (``encrypt_type=aes``
+with only ``<Encrypt>``) is answered ``501`` — switch the account to plaintext or
+compatible mode.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, ClassVar
+
+from aiohttp import web
+
+from gateway.channels.base import ChannelAdapter, InboundSink, RequestRejected, send_http
+from gateway.channels.textparts import PartProgress, send_parts, split_text, text_with_links, utf8_bytes
+from gateway.channels.wechat.messages import parse, read_xml
+from gateway.channels.wechat.signature import signature_valid
+from gateway.channels.wechat.tokens import TOKEN_ERRORS, AccessTokens, TokenUnavailable
+from gateway.model import Channel, IdentityKind, OutboundRequest, SendResult
+
+log = logging.getLogger(__name__)
+
+# Customer-service text: kept under 2,048 bytes per message (about 680 Chinese characters).
+MAX_TEXT_BYTES = 2048
+# Errors no retry fixes, with what they mean for the agent.
+FINAL_ERRORS = {
+    40003: "not a follower of this account (invalid OpenID)",
+    43004: "the customer no longer follows the account",
+    45015: "the 48-hour reply window has closed (or the customer unfollowed)",
+    45047: "too many replies since the customer's last message; wait for them to write again",
+    45009: "the account's daily API quota is used up",
+    48001: "the account is not authorised for the customer-service API",
+    40164: "this server's IP address is not on the Official Account's IP whitelist",
+}
+
+
+class WeChatChannel(ChannelAdapter):
+    name: ClassVar[str] = "wechat"
+    channels: ClassVar[tuple[Channel, ...]] = (Channel.WECHAT,)
+    can_send: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        sink: InboundSink,
+        *,
+        token: str,
+        app_id: str,
+        app_secret: str,
+        api_base_url: str,
+        tokens_margin: float = 300.0,
+    ) -> None:
+        super().__init__(sink)
+        self._token = token
+        self.app_id = app_id
+        self.api_base_url = api_base_url.rstrip("/")
+        self.tokens = AccessTokens(
+            api_base_url=self.api_base_url, app_id=app_id, app_secret=app_secret, margin=tokens_margin
+        )
+        self.parts = PartProgress()
+
+    def __repr__(self) -> str:
+        return f"WeChatChannel(app_id={self.app_id!r}, api_base_url={self.api_base_url!r})"
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        return [web.get("/webhooks/wechat", self.handle_verify), web.post("/webhooks/wechat", self.handle)]
+
+    def _check(self, request: web.Request) -> None:
+        q = request.query
+        if not signature_valid(
+            self._token, signature=q.get("signature"), timestamp=q.get("timestamp"), nonce=q.get("nonce")
+        ):
+            raise RequestRejected(403, "bad_signature", "signature, timestamp and nonce do not verify")
+
+    async def handle_verify(self, request: web.Request) -> web.Response:
+        """The server-URL check when the account is configured: echo ``echostr``."""
+        self._check(request)
+        echostr = request.query.get("echostr")
+        if echostr is None:
+            raise RequestRejected(400, "bad_request", "echostr is missing")
+        return web.Response(text=echostr, content_type="text/plain")
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self._check(request)
+        fields = read_xml(await request.read())
+        if request.query.get("encrypt_type", "raw").lower() == "aes" and not fields.get("MsgType"):
+            raise RequestRejected(
+                501,
+                "encrypted_mode_unsupported",
+                "safe (encrypted) mode is not supported; use plaintext or compatible mode",
+            )
+        message = parse(fields)
+        if message is not None:
+            await self.sink.accept(message)
+        return web.Response(text="success", content_type="text/plain")
+
+    async def send(self, request: OutboundRequest) -> SendResult:
+        assert self.http is not None
+        if request.recipient.kind is not IdentityKind.WECHAT:
+            return SendResult(ok=False, retryable=False, error="the customer has no wechat OpenID on this conversation")
+        text = text_with_links(request.message)
+        if not text.strip():
+            return SendResult(ok=False, retryable=False, error="nothing to send: no text or attachment link")
+        openid = request.recipient.value
+
+        async def post(part: str) -> SendResult:
+            payload = {"touser": openid, "msgtype": "text", "text": {"content": part}}
+            return await self._custom_send(payload)
+
+        parts = split_text(text, MAX_TEXT_BYTES, measure=utf8_bytes)
+        return await send_parts(self.parts, request.message.id, parts, post)
+
+    async def _custom_send(self, payload: dict[str, Any]) -> SendResult:
+        """One customer-service message; a refused token is replaced and tried once more."""
+        assert self.http is not None
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        for attempt in (1, 2):
+            try:
+                token = await self.tokens.get(self.http)
+            except TokenUnavailable as exc:
+                return SendResult(ok=False, retryable=exc.retryable, error=str(exc))
+            _, answer, failure = await send_http(
+                self.http,
+                "POST",
+                f"{self.api_base_url}/cgi-bin/message/custom/send",
+                params={"access_token": token},
+                data=body,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+            )
+            if failure is not None:
+                return failure.model_copy(update={"error": (failure.error or "").replace(token, "<token>")})
+            data = answer if isinstance(answer, dict) else {}
+            code = data.get("errcode", 0)
+            if code == 0:
+                return SendResult(ok=True)
+            if code in TOKEN_ERRORS and attempt == 1:
+                self.tokens.invalidate(token)
+                continue
+            message = f"wechat error {code}: {str(data.get('errmsg', ''))[:200]}"
+            hint = FINAL_ERRORS.get(code)
+            # -1 is "system busy"; an unknown code is worth the backoff retries too.
+            return SendResult(ok=False, retryable=hint is None, error=f"{message} ({hint})" if hint else message)
+        return SendResult(ok=False, retryable=True, error="wechat refused a freshly fetched access token")

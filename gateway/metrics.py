@@ -1,0 +1,56 @@
+"""Prometheus metrics, defined once. Labels are bounded (channel, queue, kind, outcome —
+never ids). Counters and histograms are per process; scrape every process. The
+``gateway_cluster_*`` gauges are read from storage and are the same in every process:
+take one, do not sum them.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from gateway.model import Channel
+
+CHANNELS = frozenset(c.value for c in Channel)
+# Webhook path segment → channel label (/webhooks/twilio/... carries SMS and voice).
+WEBHOOK_CHANNELS = CHANNELS | {"twilio"}
+
+INBOUND = Counter(
+    "gateway_inbound_messages_total", "Customer messages at the door, by outcome.", ["channel", "outcome"]
+)
+ACK_LATENCY = Histogram(
+    "gateway_ack_latency_seconds",
+    "From request received to acknowledgement sent (webhooks; SMTP DATA).",
+    ["channel"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+PUBLISHES = Counter(
+    "gateway_publishes_total", "Outbox entries published to RabbitMQ, by outcome.", ["exchange", "outcome"]
+)
+OUTBOX_DEPTH = Gauge("gateway_cluster_outbox_depth", "Outbox entries not yet confirmed by RabbitMQ.")
+OUTBOX_OLDEST = Gauge("gateway_cluster_outbox_oldest_age_seconds", "Age of the oldest unconfirmed outbox entry.")
+QUEUE_DEPTH = Gauge("gateway_cluster_queue_depth", "Conversations waiting for a claim, per queue.", ["queue"])
+QUEUE_OLDEST = Gauge("gateway_cluster_queue_oldest_wait_seconds", "Longest current wait, per queue.", ["queue"])
+CLAIMS = Counter("gateway_offers_claimed_total", "Conversations claimed by agents, by how.", ["how"])
+TIME_TO_CLAIM = Histogram(
+    "gateway_time_to_claim_seconds",
+    "Wait from offer to claim.",
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400),
+)
+REPLY_TRACKING = Counter("gateway_reply_tracking_events_total", "Reply-deadline warnings and breaches fired.", ["kind"])
+FIRST_RESPONSE = Histogram(
+    "gateway_first_response_seconds",
+    "Conversation opened → first agent reply.",
+    buckets=(10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 172800),
+)
+SLA_ATTAINMENT = Gauge(
+    "gateway_cluster_sla_attainment_ratio", "Answered reply deadlines met ÷ answered, since the start of records."
+)
+SENDS = Counter("gateway_outbound_sends_total", "Send attempts of replies, by result.", ["channel", "result"])
+DELIVERY_REPORTS = Counter(
+    "gateway_delivery_reports_total", "Provider delivery reports, by effect.", ["channel", "effect"]
+)
+TIMERS = Counter("gateway_timers_fired_total", "Due timers handled, by kind.", ["kind"])
+
+
+def channel_label(value: str) -> str:
+    return value if value in WEBHOOK_CHANNELS else "other"

@@ -1,0 +1,604 @@
+"""The email channel end to end: a real SMTP client against the running gateway's SMTP
+server, a real local SMTP relay for replies, over the in-memory store and real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from gateway.app import build_app
+from gateway.channels.email import EmailChannel
+from gateway.model import Channel
+from gateway.routing.publisher import MemoryPublisher
+from gateway.services import SERVICES
+from gateway.storage import RedisStore, Store
+from tests.channels.test_email_support import (
+    DOMAIN,
+    SUPPORT,
+    RelaySink,
+    fixture,
+    make_certificate,
+    simple_mail,
+    smtp_send,
+    start_relay,
+)
+from tests.conftest import eventually
+from tests.helpers import ALICE_TOKEN, API_SECRET, auth, gateway_config, signed_api_body
+
+MAX_BYTES = 200_000
+TOKEN_SECRET = "email-token-secret-for-tests"
+
+
+@dataclass
+class Gateway:
+    client: TestClient
+    adapter: EmailChannel
+    port: int
+    attachments: Path
+
+
+@pytest.fixture
+async def relay() -> AsyncIterator[RelaySink]:
+    sink = await start_relay(RelaySink())
+    yield sink
+    sink.server.close()
+
+
+def email_sections(relay_port: int | None, attachments: Path, **email_extra: Any) -> dict[str, Any]:
+    section: dict[str, Any] = {
+        "address": SUPPORT,
+        "from_name": "Wallet Support 客服",
+        "reply_token_secret": TOKEN_SECRET,
+        "attachments_dir": str(attachments),
+        "max_attachment_bytes": 4096,
+        **email_extra,
+    }
+    if relay_port is not None:
+        section.setdefault("relay", {"host": "127.0.0.1", "port": relay_port, "starttls": False, "timeout": 5})
+    return {
+        "smtp": {"enabled": True, "host": "127.0.0.1", "port": 0, "domains": [DOMAIN], "max_message_bytes": MAX_BYTES},
+        "channels": {"email": section},
+    }
+
+
+@pytest.fixture
+def publisher() -> MemoryPublisher:
+    return MemoryPublisher()
+
+
+@pytest.fixture
+def make_client(aiohttp_client: Any, store: Store, publisher: MemoryPublisher) -> Callable[..., Awaitable[TestClient]]:
+    async def make(**sections: Any) -> TestClient:
+        return await aiohttp_client(build_app(gateway_config(**sections), store=store, publisher=publisher))
+
+    return make
+
+
+@pytest.fixture
+def make_gateway(
+    make_client: Callable[..., Awaitable[TestClient]], relay: RelaySink, tmp_path: Path
+) -> Callable[..., Awaitable[Gateway]]:
+    async def make(**email_extra: Any) -> Gateway:
+        attachments = tmp_path / "attachments"
+        client = await make_client(**email_sections(relay.port, attachments, **email_extra))
+        adapter = client.app[SERVICES].adapter_for(Channel.EMAIL)
+        assert isinstance(adapter, EmailChannel) and adapter.smtp_port
+        return Gateway(client=client, adapter=adapter, port=adapter.smtp_port, attachments=attachments)
+
+    return make
+
+
+@pytest.fixture
+async def gw(make_gateway: Callable[..., Awaitable[Gateway]]) -> Gateway:
+    return await make_gateway()
+
+
+async def conversations(client: TestClient) -> list[dict[str, Any]]:
+    listing = await (await client.get("/api/v1/conversations", headers=auth())).json()
+    return [await conversation(client, c["id"]) for c in listing["conversations"]]
+
+
+async def conversation(client: TestClient, cid: str) -> dict[str, Any]:
+    resp = await client.get(f"/api/v1/conversations/{cid}", headers=auth())
+    assert resp.status == 200
+    return await resp.json()
+
+
+async def conversation_of(client: TestClient, external_id: str) -> dict[str, Any]:
+    for conv in await conversations(client):
+        if any(m["external_id"] == external_id for m in conv["messages"]):
+            return conv
+    raise AssertionError(f"no conversation holds {external_id}")
+
+
+def message_of(conv: dict[str, Any], external_id: str) -> dict[str, Any]:
+    return next(m for m in conv["messages"] if m["external_id"] == external_id)
+
+
+async def deliver_ok(gw: Gateway, raw: bytes, **kw: Any) -> str:
+    answer = await smtp_send(gw.port, raw, **kw)
+    assert answer.data is not None and answer.data[0] == 250, answer
+    return answer.data[1].decode()
+
+
+def parse_sent(raw: bytes) -> EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+async def agent_reply(gw: Gateway, cid: str, text: str) -> dict[str, Any]:
+    resp = await gw.client.post(f"/api/v1/conversations/{cid}/messages", json={"text": text}, headers=auth(ALICE_TOKEN))
+    assert resp.status == 202, await resp.text()
+    return await resp.json()
+
+
+async def status_of(gw: Gateway, cid: str, message_id: str) -> dict[str, Any]:
+    conv = await conversation(gw.client, cid)
+    return next(m for m in conv["messages"] if m["id"] == message_id)
+
+
+# inbound ----------------------------------------------------------------------------
+
+
+async def test_gbk_mail_is_stored_whole_with_agent_text_attachment_and_masked_card(gw: Gateway) -> None:
+    reference = await deliver_ok(gw, fixture("gbk_gb2312_subject.eml"), mail_from="WangZhe@Example.CN")
+    assert reference.startswith("2.0.0 OK queued as msg_")
+    conv = await conversation_of(gw.client, "tencent_3A1F2B9C@qq.com")
+    assert conv["channel"] == "email" and conv["endpoint"] == SUPPORT
+    assert conv["subject"] == "关于退款的问题：王喆的账户被锁（镕）"
+    assert conv["queue"] == "general" and conv["reply_tracking"]["state"] == "active"
+    message = message_of(conv, "tencent_3A1F2B9C@qq.com")
+    assert message["sender"]["id"] == "email:wangzhe@example.cn" and message["sender"]["name"] == "王喆"
+    assert message["text"].startswith("您好：") and message["text"].endswith("王喆")
+    assert "原始邮件" not in message["text"]  # quoted history is not for the agent ...
+    assert "原始邮件" in message["meta"]["email"]["full_text"]  # ... but kept
+    assert "6222 0212 3456 7890 128" not in json.dumps(conv, ensure_ascii=False)
+    assert "**** **** **** ***0 128" in message["text"]
+    assert message["html"] and "王喆" in message["html"]
+    (attachment,) = message["attachments"]
+    assert (attachment["name"], attachment["content_type"], attachment["size"]) == (
+        "交易凭证.pdf",
+        "application/pdf",
+        1058,
+    )
+    stored = (gw.attachments / attachment["storage_key"]).read_bytes()
+    assert stored.startswith(b"%PDF-1.4") and len(stored) == 1058
+    contact = conv["contact"]
+    assert contact["name"] == "王喆" and contact["identities"] == [{"kind": "email", "value": "wangzhe@example.cn"}]
+
+
+async def test_big5_and_latin1_html_only_mails_are_readable(gw: Gateway) -> None:
+    await deliver_ok(gw, fixture("big5_outlook.eml"))
+    await deliver_ok(gw, fixture("iso8859_html_only.eml"))
+    big5 = message_of(
+        await conversation_of(gw.client, "TY0PR01MB5555.apcprd01.prod.exchangelabs.com"),
+        "TY0PR01MB5555.apcprd01.prod.exchangelabs.com",
+    )
+    assert big5["subject"] == "帳戶無法登入，請協助" and big5["sender"]["name"] == "陳小姐"
+    assert "請協助重設" in big5["text"] and "寄件者" not in big5["text"]
+    latin = message_of(await conversation_of(gw.client, "CAF=zoe123@mail.gmail.com"), "CAF=zoe123@mail.gmail.com")
+    assert latin["text"].endswith("Merci, Zoë") and "wrote:" not in latin["text"]
+    assert latin["html"].startswith('<div dir="ltr">Bonjour')
+    assert latin["meta"]["email"]["text_from_html"] is True
+
+
+async def test_html_newsletter_is_stored_flagged_and_never_offered(gw: Gateway, publisher: MemoryPublisher) -> None:
+    await deliver_ok(gw, fixture("html_newsletter.eml"), mail_from="bounces+123@news.example.com")
+    conv = await conversation_of(gw.client, "newsletter-2024-03.123@news.example.com")
+    message = conv["messages"][0]
+    assert {"loop-guard", "precedence-bulk", "mailing-list"} <= set(message["flags"])
+    assert "<h1>Wallet News &amp; Updates" in message["html"] and "- Faster refunds" in message["text"]
+    assert conv["queue"] is None and conv["reply_tracking"]["state"] == "none"
+    await asyncio.sleep(0.3)  # give the outbox relay a chance to (wrongly) publish an offer
+    assert all(not items for items in publisher.queues.values())
+
+
+async def test_out_of_office_reply_is_flagged_and_neither_joins_nor_reopens_the_thread(gw: Gateway) -> None:
+    await deliver_ok(gw, fixture("gbk_gb2312_subject.eml"))
+    original = await conversation_of(gw.client, "tencent_3A1F2B9C@qq.com")
+    resolved = await gw.client.post(f"/api/v1/conversations/{original['id']}/resolve", headers=auth(ALICE_TOKEN))
+    assert resolved.status == 200
+    await deliver_ok(gw, fixture("out_of_office.eml"), mail_from="wangzhe@example.cn")
+    ooo = await conversation_of(gw.client, "ooo-777@example.cn")
+    assert ooo["id"] != original["id"] and ooo["contact_id"] == original["contact_id"]
+    assert {"loop-guard", "auto-submitted", "x-autoreply"} <= set(ooo["messages"][0]["flags"])
+    assert ooo["queue"] is None
+    assert (await conversation(gw.client, original["id"]))["status"] == "resolved"
+
+
+async def test_deeply_nested_broken_and_garbage_mail_are_all_accepted(gw: Gateway) -> None:
+    await deliver_ok(gw, fixture("nested_10.eml"))
+    await deliver_ok(gw, fixture("broken_header.eml"))
+    garbage = bytes(range(256)) * 20 + b"\r\n\xff\xfe\x00 no headers at all"
+    await deliver_ok(gw, garbage)
+    nested = message_of(await conversation_of(gw.client, "nested-10@example.com"), "nested-10@example.com")
+    assert nested["text"] == "Ten levels down: 我的提现一直在处理中。"
+    assert [a["name"] for a in nested["attachments"]] == ["screenshot.png"]
+    broken = message_of(await conversation_of(gw.client, "broken-1@example.com"), "broken-1@example.com")
+    assert broken["subject"] == "付款失败 退款" and broken["text"] == "我的钱到哪里去了？"
+    assert broken["sender"]["id"] == "email:broken@example.com"
+    assert "unreadable Date header" in broken["meta"]["email"]["defects"]
+    everything = await conversations(gw.client)
+    assert len(everything) == 3  # the garbage too: kept under the envelope sender
+
+
+async def test_mail_over_the_size_limit_is_552_whether_declared_or_not(gw: Gateway) -> None:
+    big = simple_mail(message_id="big@example.cn", text="x" * (MAX_BYTES + 1000))
+    declared = await smtp_send(gw.port, big, mail_options=[f"SIZE={len(big)}"])
+    assert declared.mail[0] == 552 and declared.data is None
+    undeclared = await smtp_send(gw.port, big)
+    assert undeclared.data is not None and undeclared.data[0] == 552
+    assert await conversations(gw.client) == []
+
+
+async def test_size_limit_is_advertised_in_ehlo(gw: Gateway) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+    await reader.readline()
+    writer.write(b"EHLO x.example\r\n")
+    lines = [await reader.readline()]
+    while lines[-1][3:4] == b"-":
+        lines.append(await reader.readline())
+    writer.close()
+    code, text = int(lines[0][:3]), b"".join(lines)
+    assert code == 250 and f"SIZE {MAX_BYTES}".encode() in text
+
+
+async def test_recipients_outside_our_domains_are_550_no_open_relay(gw: Gateway) -> None:
+    raw = simple_mail(message_id="relay-try@example.cn")
+    foreign = await smtp_send(gw.port, raw, rcpts=["victim@elsewhere.example.org"])
+    assert [code for code, _ in foreign.rcpts] == [550] and foreign.data is None
+    lookalike = await smtp_send(gw.port, raw, rcpts=[f"x@{DOMAIN}.evil.example"])
+    assert [code for code, _ in lookalike.rcpts] == [550]
+    mixed = await smtp_send(gw.port, raw, rcpts=["victim@elsewhere.example.org", f"Sales@{DOMAIN.upper()}"])
+    assert [code for code, _ in mixed.rcpts] == [550, 250] and mixed.data is not None and mixed.data[0] == 250
+    conv = await conversation_of(gw.client, "relay-try@example.cn")
+    assert conv["endpoint"] == f"sales@{DOMAIN}"
+    assert conv["messages"][0]["meta"]["email"]["envelope_to"] == [f"Sales@{DOMAIN.upper()}"]
+
+
+async def test_storage_down_answers_451_so_the_sender_retries(
+    aiohttp_client: Any, relay: RelaySink, tmp_path: Path
+) -> None:
+    dead = RedisStore("redis://127.0.0.1:1/0", socket_timeout=0.5)
+    config = gateway_config(**email_sections(relay.port, tmp_path))
+    client = await aiohttp_client(build_app(config, store=dead, publisher=MemoryPublisher()))
+    adapter = client.app[SERVICES].adapter_for(Channel.EMAIL)
+    assert isinstance(adapter, EmailChannel) and adapter.smtp_port
+    answer = await smtp_send(adapter.smtp_port, fixture("gbk_gb2312_subject.eml"))
+    assert answer.data is not None and answer.data[0] == 451, answer
+
+
+async def test_same_message_id_delivered_concurrently_is_one_message(gw: Gateway) -> None:
+    raw = fixture("big5_outlook.eml")
+    answers = await asyncio.gather(*(smtp_send(gw.port, raw) for _ in range(6)))
+    assert {a.data[0] for a in answers if a.data} == {250} and all(a.data for a in answers)
+    assert len({a.data[1] for a in answers if a.data}) == 1  # every copy answered with the same message
+    everything = await conversations(gw.client)
+    assert len(everything) == 1 and len(everything[0]["messages"]) == 1
+
+
+async def test_attachment_over_the_cap_is_listed_but_not_kept(make_gateway: Callable[..., Awaitable[Gateway]]) -> None:
+    gw = await make_gateway(max_attachment_bytes=500)
+    await deliver_ok(gw, fixture("gbk_gb2312_subject.eml"))
+    message = (await conversation_of(gw.client, "tencent_3A1F2B9C@qq.com"))["messages"][0]
+    (attachment,) = message["attachments"]
+    assert attachment["size"] == 1058 and attachment["storage_key"] is None
+    assert "over the 500 limit" in message["meta"]["email"]["attachments_not_kept"][0]
+    assert not gw.attachments.exists() or not any(p.is_file() for p in gw.attachments.rglob("*"))
+
+
+async def test_the_same_address_on_the_api_channel_is_the_same_contact(gw: Gateway) -> None:
+    body, headers = signed_api_body(
+        {"id": "crm-1", "from": {"id": "user-9", "email": "Li.Lei@Example.CN"}, "text": "app message"}, API_SECRET
+    )
+    api = await (await gw.client.post("/webhooks/api", data=body, headers=headers)).json()
+    await deliver_ok(gw, simple_mail(message_id="first@example.cn", sender="li.lei@example.cn"))
+    mail_conv = await conversation_of(gw.client, "first@example.cn")
+    api_conv = await conversation(gw.client, api["conversation_id"])
+    assert mail_conv["contact_id"] == api_conv["contact_id"]
+    identities = {f"{i['kind']}:{i['value']}" for i in mail_conv["contact"]["identities"]}
+    assert identities == {"api:user-9", "email:li.lei@example.cn"}
+
+
+# threading --------------------------------------------------------------------------
+
+
+async def test_replies_thread_by_in_reply_to_then_references_and_new_topics_open_new_conversations(gw: Gateway) -> None:
+    await deliver_ok(gw, simple_mail(message_id="t1@example.cn"))
+    first = await conversation_of(gw.client, "t1@example.cn")
+    await deliver_ok(gw, simple_mail(message_id="t2@example.cn", extra_headers="In-Reply-To: <t1@example.cn>\r\n"))
+    await deliver_ok(
+        gw,
+        simple_mail(
+            message_id="t3@example.cn", extra_headers="References: <unknown@x> <t2@example.cn> <nowhere@y>\r\n"
+        ),
+    )
+    threaded = await conversation(gw.client, first["id"])
+    assert [m["external_id"] for m in threaded["messages"]] == ["t1@example.cn", "t2@example.cn", "t3@example.cn"]
+    await deliver_ok(gw, simple_mail(message_id="t4@example.cn", subject="Another question"))
+    other = await conversation_of(gw.client, "t4@example.cn")
+    assert other["id"] != first["id"] and other["contact_id"] == first["contact_id"]
+
+
+async def test_agent_reply_goes_out_through_the_relay_with_threading_headers(gw: Gateway, relay: RelaySink) -> None:
+    await deliver_ok(gw, simple_mail(message_id="q1@example.cn", subject="Re: 付款失败"))
+    await deliver_ok(
+        gw,
+        simple_mail(
+            message_id="q2@example.cn",
+            subject="Re: 付款失败",
+            extra_headers="In-Reply-To: <q1@example.cn>\r\nReferences: <q0@example.cn> <q1@example.cn>\r\n",
+        ),
+    )
+    cid = (await conversation_of(gw.client, "q1@example.cn"))["id"]
+    reply = await agent_reply(gw, cid, "您好，退款已处理。\n\nThanks, Alice <team>")
+    await eventually(lambda: relay.received)
+    (sent,) = relay.received
+    assert sent.mail_from == SUPPORT and sent.rcpt_tos == ["li.lei@example.cn"]
+    mail = parse_sent(sent.content)
+    assert mail["Subject"] == "Re: 付款失败"
+    assert (
+        mail["From"].addresses[0].addr_spec == SUPPORT
+        and mail["From"].addresses[0].display_name == "Wallet Support 客服"
+    )
+    assert mail["To"].addresses[0].addr_spec == "li.lei@example.cn"
+    assert mail["In-Reply-To"] == "<q2@example.cn>"
+    assert mail["References"].split() == ["<q0@example.cn>", "<q1@example.cn>", "<q2@example.cn>"]
+    our_id = mail["Message-ID"].strip("<>")
+    assert our_id.startswith(reply["id"] + ".") and our_id.endswith("@" + DOMAIN)
+    reply_to = mail["Reply-To"].addresses[0].addr_spec
+    assert reply_to.startswith("support+") and reply_to.endswith("@" + DOMAIN)
+    assert gw.adapter.tokens.conversation_from_address(reply_to) == cid
+    assert mail["Auto-Submitted"] is None
+    plain = mail.get_body(("plain",))
+    html = mail.get_body(("html",))
+    assert plain is not None and html is not None
+    assert (
+        plain.get_content_charset() == "utf-8"
+        and plain.get_content().replace("\r\n", "\n").strip() == "您好，退款已处理。\n\nThanks, Alice <team>"
+    )
+    assert "Thanks, Alice &lt;team&gt;" in html.get_content()
+    await eventually(lambda: _has_status(gw, cid, reply["id"], "sent"))
+    assert (await status_of(gw, cid, reply["id"]))["external_id"] == our_id
+
+
+async def test_reply_attachments_go_as_files_or_links(gw: Gateway, relay: RelaySink) -> None:
+    await deliver_ok(gw, fixture("gbk_gb2312_subject.eml"))
+    conv = await conversation_of(gw.client, "tencent_3A1F2B9C@qq.com")
+    stored = conv["messages"][0]["attachments"][0]
+    resp = await gw.client.post(
+        f"/api/v1/conversations/{conv['id']}/messages",
+        json={
+            "text": "请查收附件。",
+            "attachments": [
+                {"storage_key": stored["storage_key"], "name": "交易凭证.pdf", "content_type": "application/pdf"},
+                {"url": "https://files.example.com/refund-guide.pdf", "name": "refund-guide.pdf"},
+            ],
+        },
+        headers=auth(ALICE_TOKEN),
+    )
+    assert resp.status == 202
+    await eventually(lambda: relay.received)
+    mail = parse_sent(relay.received[0].content)
+    (attached,) = list(mail.iter_attachments())
+    assert attached.get_filename() == "交易凭证.pdf" and attached.get_content_type() == "application/pdf"
+    assert attached.get_content() == (gw.attachments / stored["storage_key"]).read_bytes()
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "请查收附件。" in text and "refund-guide.pdf: https://files.example.com/refund-guide.pdf" in text
+
+
+async def test_reply_names_a_digit_heavy_message_id_exactly(gw: Gateway, relay: RelaySink) -> None:
+    # 4111111111111111 passes the Luhn check: card masking must not touch threading data.
+    await deliver_ok(gw, simple_mail(message_id="4111111111111111.20240304@example.cn"))
+    cid = (await conversation_of(gw.client, "4111111111111111.20240304@example.cn"))["id"]
+    await agent_reply(gw, cid, "ok")
+    await eventually(lambda: relay.received)
+    mail = parse_sent(relay.received[0].content)
+    assert mail["In-Reply-To"] == "<4111111111111111.20240304@example.cn>"
+    assert mail["References"] == "<4111111111111111.20240304@example.cn>"
+
+
+async def _has_status(gw: Gateway, cid: str, message_id: str, status: str) -> bool:
+    return (await status_of(gw, cid, message_id))["status"] == status
+
+
+async def test_customer_answers_to_our_reply_thread_by_token_and_by_our_message_id(
+    gw: Gateway, relay: RelaySink
+) -> None:
+    await deliver_ok(gw, simple_mail(message_id="k1@example.cn"))
+    cid = (await conversation_of(gw.client, "k1@example.cn"))["id"]
+    await agent_reply(gw, cid, "Which card?")
+    await eventually(lambda: relay.received)
+    ours = parse_sent(relay.received[0].content)
+    reply_to = ours["Reply-To"].addresses[0].addr_spec
+    # A client that drops every threading header but answers to Reply-To:
+    await deliver_ok(gw, simple_mail(message_id="k2@example.cn", to=reply_to), rcpts=[reply_to])
+    # A client that only names our Message-ID (which storage never saw from the customer):
+    await deliver_ok(
+        gw, simple_mail(message_id="k3@example.cn", extra_headers=f"In-Reply-To: {ours['Message-ID']}\r\n")
+    )
+    # A forwarding rule: envelope to the plain address, the token only in To:
+    await deliver_ok(gw, simple_mail(message_id="k4@example.cn", to=reply_to), rcpts=[SUPPORT])
+    ids = [m["external_id"] for m in (await conversation(gw.client, cid))["messages"] if m["direction"] == "inbound"]
+    assert ids == ["k1@example.cn", "k2@example.cn", "k3@example.cn", "k4@example.cn"]
+    forged = reply_to.replace(".", ".x", 1) if "." in reply_to.split("@")[0] else reply_to + "x"
+    await deliver_ok(gw, simple_mail(message_id="k5@example.cn", to=forged), rcpts=[forged])
+    assert (await conversation_of(gw.client, "k5@example.cn"))["id"] != cid
+
+
+# outbound ---------------------------------------------------------------------------
+
+
+async def test_a_bounce_of_our_reply_marks_it_failed_and_is_not_offered(gw: Gateway, relay: RelaySink) -> None:
+    await deliver_ok(gw, simple_mail(message_id="b1@example.cn", sender="nobody@example.cn"))
+    cid = (await conversation_of(gw.client, "b1@example.cn"))["id"]
+    reply = await agent_reply(gw, cid, "Hello")
+    await eventually(lambda: _has_status(gw, cid, reply["id"], "sent"))
+    our_id = (await status_of(gw, cid, reply["id"]))["external_id"]
+    await deliver_ok(gw, fixture("dsn_bounce.eml", ORIGINAL_MESSAGE_ID=our_id), mail_from="<>")
+    await eventually(lambda: _has_status(gw, cid, reply["id"], "failed"))
+    failed = await status_of(gw, cid, reply["id"])
+    assert "550 5.1.1" in failed["error"] and "User unknown" in failed["error"]
+    bounce = await conversation_of(gw.client, "20240301050000.ABC123@mx.example.cn")
+    assert bounce["id"] != cid and bounce["queue"] is None
+    flags = set(bounce["messages"][0]["flags"])
+    assert {"loop-guard", "null-sender", "report", "bounce", "system-sender"} <= flags
+    assert bounce["messages"][0]["meta"]["email"]["delivery_report"]["action"] == "failed"
+
+
+async def test_a_bounce_naming_a_message_that_is_not_ours_changes_nothing(gw: Gateway, relay: RelaySink) -> None:
+    await deliver_ok(gw, simple_mail(message_id="b2@example.cn"))
+    cid = (await conversation_of(gw.client, "b2@example.cn"))["id"]
+    reply = await agent_reply(gw, cid, "Hello")
+    await eventually(lambda: _has_status(gw, cid, reply["id"], "sent"))
+    our_id = (await status_of(gw, cid, reply["id"]))["external_id"]
+    forged = our_id.rsplit(".", 1)[0] + ".aaaaaaaaaaaaaaaa@" + DOMAIN
+    await deliver_ok(gw, fixture("dsn_bounce.eml", ORIGINAL_MESSAGE_ID=forged), mail_from="<>")
+    await conversation_of(gw.client, "20240301050000.ABC123@mx.example.cn")
+    assert (await status_of(gw, cid, reply["id"]))["status"] == "sent"
+
+
+async def test_relay_4xx_is_retried_and_5xx_fails_with_the_relays_reason(gw: Gateway, relay: RelaySink) -> None:
+    await deliver_ok(gw, simple_mail(message_id="r1@example.cn"))
+    cid = (await conversation_of(gw.client, "r1@example.cn"))["id"]
+    relay.answers = ["451 4.7.1 greylisted, try again"]
+    first = await agent_reply(gw, cid, "first")
+    await eventually(lambda: _has_status(gw, cid, first["id"], "sent"), timeout=15)
+    assert (await status_of(gw, cid, first["id"]))["attempts"] == 2
+    assert len(relay.received) == 1
+    relay.answers = ["550 5.7.1 message rejected as spam"]
+    second = await agent_reply(gw, cid, "second")
+    await eventually(lambda: _has_status(gw, cid, second["id"], "failed"))
+    failed = await status_of(gw, cid, second["id"])
+    assert failed["error"] == "relay answered 550 5.7.1 message rejected as spam" and failed["attempts"] == 1
+
+
+async def test_unreachable_relay_is_a_retryable_failure(make_gateway: Callable[..., Awaitable[Gateway]]) -> None:
+    gw = await make_gateway(relay={"host": "127.0.0.1", "port": 1, "starttls": False, "timeout": 2})
+    await deliver_ok(gw, simple_mail(message_id="u1@example.cn"))
+    cid = (await conversation_of(gw.client, "u1@example.cn"))["id"]
+    reply = await agent_reply(gw, cid, "hello")
+
+    async def attempted() -> bool:
+        message = await status_of(gw, cid, reply["id"])
+        return message["attempts"] >= 1
+
+    await eventually(attempted)
+    message = await status_of(gw, cid, reply["id"])
+    assert message["status"] == "queued" and "relay unreachable" in message["error"]
+
+
+async def test_starttls_and_auth_are_used_when_configured(
+    make_gateway: Callable[..., Awaitable[Gateway]], tmp_path: Path
+) -> None:
+    cert, key = make_certificate(tmp_path)
+    secure = await start_relay(RelaySink(), tls=(cert, key), users={"gateway": "relay-pass-123"})
+    try:
+        gw = await make_gateway(
+            relay={
+                "host": "127.0.0.1",
+                "port": secure.port,
+                "starttls": True,
+                "username": "gateway",
+                "password": "relay-pass-123",
+                "ca_file": str(cert),
+                "timeout": 5,
+            }
+        )
+        assert "relay-pass-123" not in repr(gw.adapter)
+        await deliver_ok(gw, simple_mail(message_id="s1@example.cn"))
+        cid = (await conversation_of(gw.client, "s1@example.cn"))["id"]
+        await agent_reply(gw, cid, "over TLS")
+        await eventually(lambda: secure.received)
+        assert secure.received[0].tls and secure.received[0].authenticated
+    finally:
+        secure.server.close()
+
+
+async def test_wrong_relay_password_fails_with_the_relays_reason(
+    make_gateway: Callable[..., Awaitable[Gateway]], tmp_path: Path
+) -> None:
+    cert, key = make_certificate(tmp_path)
+    secure = await start_relay(RelaySink(), tls=(cert, key), users={"gateway": "right"})
+    try:
+        gw = await make_gateway(
+            relay={"host": "127.0.0.1", "port": secure.port, "starttls": True, "username": "gateway",
+                   "password": "wrong-password", "ca_file": str(cert), "timeout": 5}
+        )  # fmt: skip
+        await deliver_ok(gw, simple_mail(message_id="s2@example.cn"))
+        cid = (await conversation_of(gw.client, "s2@example.cn"))["id"]
+        reply = await agent_reply(gw, cid, "x")
+        await eventually(lambda: _has_status(gw, cid, reply["id"], "failed"))
+        error = (await status_of(gw, cid, reply["id"]))["error"]
+        assert error.startswith("relay answered 535") and "wrong-password" not in error
+    finally:
+        secure.server.close()
+
+
+async def test_automatic_replies_carry_auto_submitted_and_are_rate_limited(
+    make_gateway: Callable[..., Awaitable[Gateway]], relay: RelaySink
+) -> None:
+    gw = await make_gateway(auto_reply_limit=1)
+    await deliver_ok(gw, simple_mail(message_id="a1@example.cn"))
+    conv_id = (await conversation_of(gw.client, "a1@example.cn"))["id"]
+    services = gw.client.app[SERVICES]
+    conv = await services.store.get_conversation(conv_id)
+    assert conv is not None
+    assert gw.adapter.auto_reply_allowed("li.lei@example.cn")
+    assert not gw.adapter.auto_reply_allowed("li.lei@example.cn", ["loop-guard", "auto-submitted"])
+    first = await services.outbound.reply(conv, agent=None, text="We got your mail.", sender_kind="bot", flags=["auto"])
+    await eventually(lambda: relay.received)
+    mail = parse_sent(relay.received[0].content)
+    assert mail["Auto-Submitted"] == "auto-replied" and mail["X-Auto-Response-Suppress"] == "All"
+    await eventually(lambda: _has_status(gw, conv_id, first.id, "sent"))
+    assert not gw.adapter.auto_reply_allowed("li.lei@example.cn")
+    second = await services.outbound.reply(conv, agent=None, text="Again?", sender_kind="bot", flags=["auto"])
+    await eventually(lambda: _has_status(gw, conv_id, second.id, "failed"))
+    assert "limit" in (await status_of(gw, conv_id, second.id))["error"]
+    assert len(relay.received) == 1
+
+
+# lifecycle --------------------------------------------------------------------------
+
+
+async def test_smtp_port_zero_binds_a_free_port_and_shutdown_closes_it(
+    aiohttp_client: Any, store: Any, relay: RelaySink, tmp_path: Path
+) -> None:
+    app = build_app(gateway_config(**email_sections(relay.port, tmp_path)), store=store, publisher=MemoryPublisher())
+    client = await aiohttp_client(app)
+    adapter = client.app[SERVICES].adapter_for(Channel.EMAIL)
+    assert isinstance(adapter, EmailChannel)
+    port = adapter.smtp_port
+    assert port and port != 0
+    await deliver_ok(
+        Gateway(client=client, adapter=adapter, port=port, attachments=tmp_path), simple_mail(message_id="l1@x.cn")
+    )
+    await client.close()
+    with pytest.raises(OSError):
+        await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+
+
+async def test_without_smtp_or_email_section_there_is_no_email_channel(
+    make_client: Callable[..., Awaitable[TestClient]],
+) -> None:
+    client = await make_client()
+    assert client.app[SERVICES].adapter_for(Channel.EMAIL) is None
+    smtp_off = await make_client(channels={"email": {"address": SUPPORT}})
+    adapter = smtp_off.app[SERVICES].adapter_for(Channel.EMAIL)
+    assert isinstance(adapter, EmailChannel) and adapter.smtp_port is None and not adapter.can_send
+
+
+def test_fixtures_are_real_crlf_mail() -> None:
+    for name in os.listdir(Path(__file__).parent / "email_fixtures"):
+        raw = fixture(name)
+        assert b"\r\n\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b""), name

@@ -1,0 +1,353 @@
+"""WeChat Official Account over HTTP: the signature on every request, safe XML, dedupe
+of messages and events, and customer-service replies with a cached access token, against
+a fake WeChat API server."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from gateway.channels.wechat.tokens import AccessTokens
+from gateway.model import Channel
+from gateway.storage.base import Store
+from tests.channels.social_fakes import (
+    FakeProvider,
+    Recorded,
+    conversations_of,
+    gateway,
+    message_status,
+    messages_of,
+    reply,
+    start_fake,
+)
+from tests.conftest import eventually
+
+TOKEN = "wx-token-5f2a9c"
+APP_ID = "wx8d2f1c0b3a4e5d6f"
+APP_SECRET = "wx-app-secret-0e7b"
+ACCOUNT = "gh_3a1b2c4d5e6f"
+OPENID = "oR5Gjjl_eiZoUpGozMo7dbBJ362A"
+
+
+class FakeWeChat(FakeProvider):
+    """Issues numbered access tokens and honours only the ones not revoked."""
+
+    def __init__(self) -> None:
+        super().__init__(self.answer)
+        self.valid: set[str] = set()
+        self.issued = 0
+        self.lifetime = 7200
+
+    def answer(self, request: Recorded) -> tuple[int, Any]:
+        if request.path == "/cgi-bin/token":
+            assert request.query == {"grant_type": "client_credential", "appid": APP_ID, "secret": APP_SECRET}
+            self.issued += 1
+            token = f"ACCESS_TOKEN_{self.issued}"
+            self.valid.add(token)
+            return 200, {"access_token": token, "expires_in": self.lifetime}
+        if request.query.get("access_token") not in self.valid:
+            return 200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+        return 200, {"errcode": 0, "errmsg": "ok"}
+
+    def revoke_all(self) -> None:
+        self.valid.clear()
+
+
+@pytest.fixture
+async def wechat_api(aiohttp_server: Any) -> tuple[FakeWeChat, str]:
+    fake = FakeWeChat()
+    return fake, await start_fake(aiohttp_server, fake)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, store: Store, wechat_api: tuple[FakeWeChat, str]) -> TestClient:
+    return await gateway(
+        aiohttp_client,
+        store,
+        wechat={"token": TOKEN, "app_id": APP_ID, "app_secret": APP_SECRET, "api_base_url": wechat_api[1]},
+    )
+
+
+def signed_query(token: str = TOKEN, **extra: str) -> dict[str, str]:
+    timestamp, nonce = str(int(time.time())), "1514711492"
+    signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+    return {"signature": signature, "timestamp": timestamp, "nonce": nonce, **extra}
+
+
+def push(msg_type: str, *, sender: str = OPENID, created: int | None = None, **fields: str | int) -> bytes:
+    values: dict[str, str | int] = {
+        "ToUserName": ACCOUNT,
+        "FromUserName": sender,
+        "CreateTime": created if created is not None else int(time.time()) - 3,
+        "MsgType": msg_type,
+        **fields,
+    }
+    inner = "".join(
+        f"<{k}>{v}</{k}>" if isinstance(v, int) else f"<{k}><![CDATA[{v}]]></{k}>" for k, v in values.items()
+    )
+    return f"<xml>{inner}</xml>".encode()
+
+
+async def post(client: TestClient, body: bytes, **query: str) -> str:
+    resp = await client.post("/webhooks/wechat", params=signed_query(**query), data=body)
+    assert resp.status == 200, await resp.text()
+    return await resp.text()
+
+
+async def stored(store: Store, openid: str = OPENID) -> list[Any]:
+    return await messages_of(store, f"wechat:{openid}")
+
+
+async def test_url_verification_echoes_echostr_only_when_signed(client: TestClient) -> None:
+    resp = await client.get("/webhooks/wechat", params=signed_query(echostr="6417839264915163711"))
+    assert resp.status == 200 and await resp.text() == "6417839264915163711"
+    forged = signed_query(token="not-the-token", echostr="6417839264915163711")
+    assert (await client.get("/webhooks/wechat", params=forged)).status == 403
+    assert (await client.get("/webhooks/wechat", params={"echostr": "1"})).status == 403
+    assert (await client.get("/webhooks/wechat", params=signed_query())).status == 400
+
+
+async def test_pushes_without_a_valid_signature_are_refused(client: TestClient, store: Store) -> None:
+    body = push("text", Content="你好", MsgId="24123456789012345")
+    assert (await client.post("/webhooks/wechat", data=body)).status == 403
+    forged = signed_query(token="guess")
+    assert (await client.post("/webhooks/wechat", params=forged, data=body)).status == 403
+    tampered = {**signed_query(), "nonce": "999"}
+    assert (await client.post("/webhooks/wechat", params=tampered, data=body)).status == 403
+    assert await stored(store) == []
+
+
+async def test_a_text_push_is_stored_and_answered_success(client: TestClient, store: Store) -> None:
+    created = int(time.time()) - 30
+    answer = await post(
+        client, push("text", created=created, Content="提现失败，显示“银行卡异常”", MsgId="24123456789012345")
+    )
+    assert answer == "success"
+    [message] = await stored(store)
+    assert message.text == "提现失败，显示“银行卡异常”" and message.external_id == "24123456789012345"
+    assert message.provider_ts is not None and int(message.provider_ts.timestamp()) == created
+    [conv] = await conversations_of(store, f"wechat:{OPENID}")
+    assert conv.channel is Channel.WECHAT and conv.endpoint == ACCOUNT
+    assert conv.window_expires_at is not None
+    assert int(conv.window_expires_at.timestamp()) == created + 48 * 3600
+
+
+async def test_msgid_dedupes_redelivery_and_concurrent_redelivery(client: TestClient, store: Store) -> None:
+    body = push("text", Content="重复推送", MsgId="24123456789099999")
+    answers = await asyncio.gather(
+        *(client.post("/webhooks/wechat", params=signed_query(), data=body) for _ in range(4))
+    )
+    assert [a.status for a in answers] == [200] * 4
+    assert await post(client, body) == "success"
+    assert [m.external_id for m in await stored(store)] == ["24123456789099999"]
+
+
+async def test_media_location_and_link_pushes(client: TestClient, store: Store) -> None:
+    await post(
+        client,
+        push("image", PicUrl="http://mmbiz.qpic.cn/mmbiz_jpg/abc/0", MediaId="media_img_1", MsgId="24100000000000001"),
+    )
+    await post(
+        client,
+        push("voice", MediaId="media_voice_1", Format="amr", Recognition="我要退款", MsgId="24100000000000002"),
+    )
+    await post(client, push("voice", MediaId="media_voice_2", Format="speex", MsgId="24100000000000003"))
+    await post(
+        client,
+        push(
+            "location",
+            Location_X="31.230416",
+            Location_Y="121.473701",
+            Scale="15",
+            Label="上海市黄浦区人民广场",
+            MsgId="24100000000000004",
+        ),
+    )
+    await post(
+        client,
+        push(
+            "link",
+            Title="交易记录",
+            Description="请看这笔",
+            Url="https://pay.example.com/tx/88231",
+            MsgId="24100000000000005",
+        ),
+    )
+    by_id = {m.external_id: m for m in await stored(store)}
+    [image] = by_id["24100000000000001"].attachments
+    assert (image.url, image.media_id) == ("http://mmbiz.qpic.cn/mmbiz_jpg/abc/0", "media_img_1")
+    voice = by_id["24100000000000002"]
+    assert voice.text == "我要退款" and voice.meta["recognition"] == "我要退款"
+    assert voice.attachments[0].media_id == "media_voice_1" and voice.attachments[0].content_type == "audio/amr"
+    assert (
+        by_id["24100000000000003"].text == ""
+        and by_id["24100000000000003"].attachments[0].content_type == "audio/speex"
+    )
+    location = by_id["24100000000000004"]
+    assert "上海市黄浦区人民广场" in location.text and location.meta["location"]["latitude"] == "31.230416"
+    assert "https://pay.example.com/tx/88231" in by_id["24100000000000005"].text
+
+
+async def test_events_dedupe_on_sender_and_time_and_noise_is_dropped(client: TestClient, store: Store) -> None:
+    created = int(time.time()) - 10
+    subscribe = push("event", created=created, Event="subscribe", EventKey="")
+    assert await post(client, subscribe) == "success"
+    assert await post(client, subscribe) == "success"
+    await post(client, push("event", created=created, Event="CLICK", EventKey="CONTACT_SUPPORT"))
+    await post(client, push("event", created=created + 1, Event="unsubscribe"))
+    await post(
+        client, push("event", created=created + 2, Event="LOCATION", Latitude="23.137466", Longitude="113.352425")
+    )
+    events = await stored(store)
+    assert [m.meta["event"] for m in events] == ["subscribe", "CLICK"]
+    assert all(m.flags == ["event"] for m in events)
+    assert events[0].external_id == f"event:{OPENID}:{created}:subscribe"
+    assert events[1].meta["event_key"] == "CONTACT_SUPPORT"
+    [conv] = await conversations_of(store, f"wechat:{OPENID}")
+    assert conv.routing_version == 0  # events open the reply window but are not work
+
+
+async def test_hostile_or_broken_xml_is_refused_cleanly(client: TestClient) -> None:
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(
+            f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10 if i > 1 else "&lol;" * 10}">'.encode() for i in range(1, 10)
+        )
+        + b"]><xml><ToUserName>gh</ToUserName><FromUserName>o</FromUserName><CreateTime>1</CreateTime>"
+        + b"<MsgType>text</MsgType><Content>&lol9;</Content><MsgId>1</MsgId></xml>"
+    )
+    external = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b"<xml><Content>&xxe;</Content></xml>"
+    )
+    for body, code in (
+        (laughs, "forbidden_xml"),
+        (external, "forbidden_xml"),
+        (b"<xml><Content>unclosed", "malformed_xml"),
+    ):
+        started = time.monotonic()
+        resp = await client.post("/webhooks/wechat", params=signed_query(), data=body)
+        assert resp.status == 400 and (await resp.json())["error"]["code"] == code
+        assert time.monotonic() - started < 2
+    missing = push("text", Content="no id")  # a message without MsgId
+    assert (await client.post("/webhooks/wechat", params=signed_query(), data=missing)).status == 422
+    no_sender = b"<xml><ToUserName>gh</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType></xml>"
+    assert (await client.post("/webhooks/wechat", params=signed_query(), data=no_sender)).status == 422
+
+
+async def test_safe_mode_is_501_and_compatible_mode_reads_the_plaintext(client: TestClient, store: Store) -> None:
+    encrypted = (
+        b"<xml><ToUserName><![CDATA[gh_3a1b2c4d5e6f]]></ToUserName><Encrypt><![CDATA[bXkgc2VjcmV0]]></Encrypt></xml>"
+    )
+    query = signed_query(encrypt_type="aes", msg_signature="0123abcd")
+    resp = await client.post("/webhooks/wechat", params=query, data=encrypted)
+    assert resp.status == 501 and (await resp.json())["error"]["code"] == "encrypted_mode_unsupported"
+    compatible = push("text", Content="兼容模式", MsgId="24100000000000077", Encrypt="bXkgc2VjcmV0")
+    assert await post(client, compatible, encrypt_type="aes", msg_signature="0123abcd") == "success"
+    assert [m.text for m in await stored(store)] == ["兼容模式"]
+
+
+async def _status(store: Store, cid: str, mid: str) -> str | None:
+    return (await message_status(store, cid, mid))[0]
+
+
+async def _eq(awaitable: Any, value: Any) -> bool:
+    return (await awaitable) == value
+
+
+async def test_replies_share_one_access_token_and_refetch_it_when_refused(
+    client: TestClient, store: Store, wechat_api: tuple[FakeWeChat, str]
+) -> None:
+    fake, _ = wechat_api
+    await post(client, push("text", Content="我的红包没到账", MsgId="24100000000000100"))
+    [conv] = await conversations_of(store, f"wechat:{OPENID}")
+    ids = []
+    for text in ("您好，正在查询", "请提供订单号", "已为您处理"):
+        status, message = await reply(client, conv.id, {"text": text})
+        assert status == 202
+        ids.append(message["id"])
+        await eventually(lambda mid=message["id"]: _eq(_status(store, conv.id, mid), "sent"))
+    sends = fake.to("/cgi-bin/message/custom/send")
+    assert len(fake.to("/cgi-bin/token")) == 1
+    assert [s.query["access_token"] for s in sends] == ["ACCESS_TOKEN_1"] * 3
+    assert sends[0].json == {"touser": OPENID, "msgtype": "text", "text": {"content": "您好，正在查询"}}
+    assert "您好".encode() in sends[0].body  # sent as UTF-8, not \u escapes
+
+    fake.revoke_all()  # e.g. the token was refreshed elsewhere: WeChat answers 40001
+    _, after = await reply(client, conv.id, {"text": "还有其他问题吗？"})
+    await eventually(lambda: _eq(_status(store, conv.id, after["id"]), "sent"))
+    assert len(fake.to("/cgi-bin/token")) == 2
+    assert fake.to("/cgi-bin/message/custom/send")[-1].query["access_token"] == "ACCESS_TOKEN_2"
+
+
+async def test_an_out_of_window_error_fails_at_once(
+    client: TestClient, store: Store, wechat_api: tuple[FakeWeChat, str]
+) -> None:
+    fake, _ = wechat_api
+    refused = {"errcode": 45015, "errmsg": "response out of time limit or subscription is canceled hint: [x1]"}
+    fake.script("/cgi-bin/message/custom/send", (200, refused))
+    await post(client, push("text", Content="hi", MsgId="24100000000000200"))
+    [conv] = await conversations_of(store, f"wechat:{OPENID}")
+    _, message = await reply(client, conv.id, {"text": "抱歉"})
+    await eventually(lambda: _eq(_status(store, conv.id, message["id"]), "failed"))
+    _, error = await message_status(store, conv.id, message["id"])
+    assert error is not None and error.startswith("wechat error 45015") and "48-hour" in error
+    assert len(fake.to("/cgi-bin/message/custom/send")) == 1
+
+
+async def test_the_48_hour_window_refuses_free_text_after_it(client: TestClient, store: Store) -> None:
+    await post(client, push("text", Content="旧消息", MsgId="24100000000000300", created=int(time.time()) - 49 * 3600))
+    other = "oR5Gjjl_second_customer_0001"
+    await post(
+        client,
+        push(
+            "text", sender=other, Content="较新的消息", MsgId="24100000000000301", created=int(time.time()) - 47 * 3600
+        ),
+    )
+    [old] = await conversations_of(store, f"wechat:{OPENID}")
+    [recent] = await conversations_of(store, f"wechat:{other}")
+    status, body = await reply(client, old.id, {"text": "抱歉回复晚了"})
+    assert status == 409 and body["error"]["code"] == "window_closed"
+    assert (await reply(client, recent.id, {"text": "您好"}))[0] == 202
+    status, body = await reply(client, recent.id, {"template": {"name": "x", "params": []}})
+    assert status == 422  # WeChat has no templates in this gateway
+
+
+async def test_the_token_cache_fetches_once_refreshes_before_expiry_and_after_invalidation(
+    wechat_api: tuple[FakeWeChat, str],
+) -> None:
+    _, base = wechat_api
+    now = [1000.0]
+    tokens = AccessTokens(api_base_url=base, app_id=APP_ID, app_secret=APP_SECRET, clock=lambda: now[0])
+    async with aiohttp.ClientSession() as http:
+        got = await asyncio.gather(*(tokens.get(http) for _ in range(5)))
+        assert got == ["ACCESS_TOKEN_1"] * 5 and tokens.fetches == 1
+        now[0] += 7200 - 301  # still inside the lifetime less the 5-minute margin
+        assert await tokens.get(http) == "ACCESS_TOKEN_1"
+        now[0] += 2
+        assert await tokens.get(http) == "ACCESS_TOKEN_2"
+        tokens.invalidate("ACCESS_TOKEN_1")  # a stale refusal does not drop the newer token
+        assert await tokens.get(http) == "ACCESS_TOKEN_2"
+        tokens.invalidate("ACCESS_TOKEN_2")
+        assert await tokens.get(http) == "ACCESS_TOKEN_3" and tokens.fetches == 3
+    assert APP_SECRET not in repr(tokens) and "ACCESS_TOKEN" not in repr(tokens)
+
+
+async def test_a_token_fetch_refused_for_the_ip_whitelist_fails_the_reply_with_that_reason(
+    client: TestClient, store: Store, wechat_api: tuple[FakeWeChat, str]
+) -> None:
+    fake, _ = wechat_api
+    fake.script("/cgi-bin/token", (200, {"errcode": 40164, "errmsg": "invalid ip 203.0.113.7, not in whitelist"}))
+    await post(client, push("text", Content="hi", MsgId="24100000000000400"))
+    [conv] = await conversations_of(store, f"wechat:{OPENID}")
+    _, message = await reply(client, conv.id, {"text": "您好"})
+    await eventually(lambda: _eq(_status(store, conv.id, message["id"]), "failed"))
+    _, error = await message_status(store, conv.id, message["id"])
+    assert error is not None and "40164" in error and "whitelist" in error
+    assert fake.to("/cgi-bin/message/custom/send") == []
