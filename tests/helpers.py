@@ -50,18 +50,19 @@ ALICE_TOKEN = "alice-token-for-tests"
 BOB_TOKEN = "bob-token-for-tests"
 
 
+TOKENS = [
+    {"token": OPS_TOKEN, "role": "ops"},
+    {"token": ALICE_TOKEN, "role": "agent", "agent": "alice"},
+    {"token": BOB_TOKEN, "role": "agent", "agent": "bob"},
+]
+
+
 def gateway_config(**sections: Any) -> GatewayConfig:
     """A config with the API channel, one ops and two agent tokens, no rules file."""
     raw: dict[str, Any] = {
         "routing": {"rules": None},
         "smtp": {"enabled": False},
-        "auth": {
-            "tokens": [
-                {"token": OPS_TOKEN, "role": "ops"},
-                {"token": ALICE_TOKEN, "role": "agent", "agent": "alice"},
-                {"token": BOB_TOKEN, "role": "agent", "agent": "bob"},
-            ]
-        },
+        "auth": {"tokens": TOKENS},
         "channels": {"api": {"secret": API_SECRET}},
     }
     for name, value in sections.items():

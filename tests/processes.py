@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from tests.helpers import ALICE_TOKEN, API_SECRET, BOB_TOKEN, OPS_TOKEN
+from tests.helpers import API_SECRET, TOKENS
 from tests.servers import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,13 +25,7 @@ def process_config(*, storage_url: str, prefix: str, broker_url: str, **sections
         "storage": {"url": storage_url, "key_prefix": prefix},
         "broker": {"url": broker_url},
         "routing": {"rules": None},
-        "auth": {
-            "tokens": [
-                {"token": OPS_TOKEN, "role": "ops"},
-                {"token": ALICE_TOKEN, "role": "agent", "agent": "alice"},
-                {"token": BOB_TOKEN, "role": "agent", "agent": "bob"},
-            ]
-        },
+        "auth": {"tokens": TOKENS},
         "channels": {"api": {"secret": API_SECRET}},
         "log": {"level": "INFO"},
     }

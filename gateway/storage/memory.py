@@ -17,6 +17,7 @@ from typing import Any
 
 from gateway.model import STATUS_RANK, Contact, Conversation, IngestResult, Message
 from gateway.storage.base import DueTimer, IngestPlan, OutboxEntry, OutboxStats, Outcome, Page, Prepared, QueueStats
+from gateway.storage.keys import KeyLayout
 from gateway.storage.records import (
     claim_outcome,
     contact_from_record,
@@ -155,9 +156,9 @@ class _Stream:
         return entry_id
 
 
-class MemoryStore:
+class MemoryStore(KeyLayout):
     def __init__(self, *, prefix: str = "gw") -> None:
-        self.prefix = prefix
+        super().__init__(prefix)
         self.d = _Data()
         self.outbox = _Stream()
         self.early: dict[str, list[str]] = {}  # delivery reports that beat the provider id
@@ -165,16 +166,6 @@ class MemoryStore:
 
     def __repr__(self) -> str:
         return "MemoryStore()"
-
-    # key helpers, as in lib.lua
-    def k(self, *parts: str) -> str:
-        return ":".join((self.prefix, *parts))
-
-    def cv(self, conversation_id: str, *rest: str) -> str:
-        return ":".join((f"{self.prefix}:cv:{{{conversation_id}}}", *rest))
-
-    def ct(self, contact_id: str, *rest: str) -> str:
-        return ":".join((f"{self.prefix}:ct:{{{contact_id}}}", *rest))
 
     async def start(self) -> None:
         return None
@@ -581,14 +572,7 @@ class MemoryStore:
         limit: int = 50,
         before: int | None = None,
     ) -> Page:
-        if contact_id:
-            index = self.ct(contact_id, "convs")
-        elif queue:
-            index = self.k("idx", "q", queue)
-        elif status:
-            index = self.k("idx", "st", status)
-        else:
-            index = self.k("idx", "all")
+        index = self.listing_index(status=status, queue=queue, contact_id=contact_id)
         picked = []
         for cid, _ in self.d.zrevrange_below(index, before, 10**9):
             conv = self._conversation(cid)

@@ -37,6 +37,7 @@ from gateway.storage.base import (
     QueueStats,
     StorageUnavailable,
 )
+from gateway.storage.keys import KeyLayout
 from gateway.storage.records import (
     claim_outcome,
     contact_from_record,
@@ -59,10 +60,10 @@ def _lua(name: str) -> str:
     return (_LUA_DIR / "lib.lua").read_text() + "\n" + (_LUA_DIR / f"{name}.lua").read_text()
 
 
-class RedisStore:
+class RedisStore(KeyLayout):
     def __init__(self, url: str, *, prefix: str = "gw", socket_timeout: float = 5.0) -> None:
         self.url = url
-        self.prefix = prefix
+        super().__init__(prefix)
         # A burst waits (briefly) for a pooled connection instead of failing with
         # "too many connections", which would turn a load spike into 503s.
         pool = aioredis.BlockingConnectionPool.from_url(
@@ -81,15 +82,6 @@ class RedisStore:
 
     def __repr__(self) -> str:  # the URL may hold a password
         return f"RedisStore(prefix={self.prefix!r})"
-
-    def k(self, *parts: str) -> str:
-        return ":".join((self.prefix, *parts))
-
-    def cv(self, conversation_id: str, *rest: str) -> str:
-        return ":".join((f"{self.prefix}:cv:{{{conversation_id}}}", *rest))
-
-    def ct(self, contact_id: str, *rest: str) -> str:
-        return ":".join((f"{self.prefix}:ct:{{{contact_id}}}", *rest))
 
     @contextlib.asynccontextmanager
     async def _guard(self) -> AsyncIterator[None]:
@@ -229,14 +221,7 @@ class RedisStore:
         limit: int = 50,
         before: int | None = None,
     ) -> Page:
-        if contact_id:
-            index = self.ct(contact_id, "convs")
-        elif queue:
-            index = self.k("idx", "q", queue)
-        elif status:
-            index = self.k("idx", "st", status)
-        else:
-            index = self.k("idx", "all")
+        index = self.listing_index(status=status, queue=queue, contact_id=contact_id)
         picked: list[Conversation] = []
         upper = f"({before}" if before else "+inf"
         while len(picked) < limit:
