@@ -23,10 +23,11 @@ from gateway.outbox import OutboxRelay
 from gateway.reply_tracking import ReplyTracker
 from gateway.routing.publisher import Publisher, open_publisher
 from gateway.routing.static import SingleQueueRouter
+from gateway.rules_reload import RULES, RulesManager, load_at_startup, watch_rules
 from gateway.services import SERVICES, RouterHolder, Services
 from gateway.storage import Store, open_store
 from gateway.timers import TimerScanner
-from gateway.web import conversation_api, health, metrics_api, openapi, ops_api, read_api, shutdown
+from gateway.web import conversation_api, health, metrics_api, openapi, ops_api, read_api, routing_api, shutdown
 from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.errors import error_middleware
 
@@ -43,6 +44,16 @@ def build_app(
     store = store or open_store(config.storage.url, prefix=config.storage.key_prefix)
     publisher = publisher or open_publisher(config.broker.url, publish_timeout=config.broker.publish_timeout)
     router = RouterHolder(SingleQueueRouter(config.routing.default_queue, config.routing.default_priority))
+    rules = None
+    if config.routing.rules is not None:
+        path = config.resolve_path(config.routing.rules)
+        rules = RulesManager(
+            path=path,
+            holder=router,
+            publisher=publisher,
+            initial=load_at_startup(path),
+            poll_interval=config.routing.reload_interval,
+        )
     timers = TimerScanner(store, interval=config.reply_tracking.scan_interval, clock=clock)
     tracker = ReplyTracker(
         store=store, config=config.reply_tracking, queue_skills=lambda q: router().queue_skills(q), clock=clock
@@ -93,15 +104,19 @@ def build_app(
         ],
     )
     app[SERVICES] = services
+    if rules is not None:
+        app[RULES] = rules
     app.router.add_routes(health.routes)
     app.router.add_routes(read_api.routes)
     app.router.add_routes(conversation_api.routes)
     app.router.add_routes(ops_api.routes)
     app.router.add_routes(metrics_api.routes)
     app.router.add_routes(openapi.routes)
+    app.router.add_routes(routing_api.routes)
     for adapter in services.adapters:
         app.router.add_routes(adapter.routes())
     app.cleanup_ctx.append(_lifecycle)
+    app.cleanup_ctx.append(watch_rules)
     app.on_shutdown.append(_close_long_lived_connections)
     return app
 

@@ -13,12 +13,14 @@ from aiohttp import web
 
 from gateway import logs
 from gateway.config import ConfigError, GatewayConfig, load_config, secret_values
+from gateway.rules_cli import add_rules_commands
 
 log = logging.getLogger("gateway")
 
 
 async def _serve(config: GatewayConfig) -> None:
     from gateway.app import build_app
+    from gateway.rules_reload import RULES
     from gateway.services import SERVICES
 
     app = build_app(config)
@@ -31,6 +33,9 @@ async def _serve(config: GatewayConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    rules = app.get(RULES)
+    if rules is not None:
+        loop.add_signal_handler(signal.SIGHUP, rules.request_reload)
     await stop.wait()
     log.info("stopping")
     app[SERVICES].stopping = True
@@ -46,6 +51,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.configure(config.log.level, config.log.format, secrets=secret_values(config))
     try:
         asyncio.run(_serve(config))
+    except ConfigError as exc:  # e.g. an invalid routing rules file
+        print(f"gateway: configuration error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:  # e.g. the port is taken
         print(f"gateway: cannot start: {exc}", file=sys.stderr)
         return 1
@@ -60,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=None, help="config file (default: $GATEWAY_CONFIG, else config/gateway.yaml)"
     )
     serve.set_defaults(func=cmd_serve)
+    add_rules_commands(sub)
     return parser
 
 

@@ -121,6 +121,7 @@ class BrokerConfig(Section):
 
 class RoutingConfig(Section):
     rules: Path | None = Path("config/routing.yaml")
+    reload_interval: Duration = 2.0  # how often the rules file's mtime is checked
     reopen_window: Duration = 7 * 86400.0
     default_queue: str = "general"
     default_priority: int = Field(3, ge=0, le=9)

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from gateway.channels.api import ApiInbound
 from gateway.model import Contact, Conversation, Message, RoutingDecision
 from gateway.web.conversation_api import ClaimBody, MergeBody, ReplyBody, TransferBody
+from gateway.web.routing_api import SimulateRequest
 from gateway.web.views import ok
 
 REF = "#/components/schemas/{model}"
@@ -131,6 +132,7 @@ def _components() -> dict[str, Any]:
         TransferBody,
         ReplyBody,
         MergeBody,
+        SimulateRequest,
     ]
     for model in models:
         schema = model.model_json_schema(ref_template=REF, by_alias=True)
@@ -166,6 +168,41 @@ def _components() -> dict[str, Any]:
             "conversations": {"type": "array", "items": {"$ref": "#/components/schemas/ConversationView"}},
             "next_before": {"type": ["integer", "null"]},
         },
+    }
+    schemas["RulesInForce"] = {
+        "type": "object",
+        "properties": {
+            "version": {"type": "string"},
+            "loaded_at": {"type": ["string", "null"]},
+            "loaded_by": {"type": ["string", "null"], "enum": ["start-up", "file change", "SIGHUP", "api", None]},
+            "path": {"type": ["string", "null"]},
+            "rules": {"type": "integer"},
+            "queues": {"type": "array", "items": {"type": "string"}},
+            "warnings": {"type": "array", "items": {"type": "string"}},
+            "yaml": {"type": ["string", "null"]},
+            "changed": {"type": "boolean"},
+        },
+    }
+    schemas["InvalidRules"] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "errors"],
+                "properties": {
+                    "code": {"type": "string", "const": "invalid_rules"},
+                    "message": {"type": "string"},
+                    "errors": {"type": "array", "items": {"type": "string", "description": "PATH:LINE: message"}},
+                },
+            }
+        },
+    }
+    schemas["SimulatedDecision"] = {
+        "allOf": [
+            {"$ref": "#/components/schemas/RoutingDecision"},
+            {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}},
+        ]
     }
     schemas["IngestAnswer"] = {
         "type": "object",
@@ -313,6 +350,53 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/api/v1/queues": {"get": _op("Queue health", {"200": _free(), **FORBIDDEN}, tags=ops)},
+        "/api/v1/routing/rules": {
+            "get": _op(
+                "The routing rules in force (JSON; the bare file with Accept: application/yaml)",
+                {
+                    "200": {
+                        "description": "OK",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/RulesInForce"}},
+                            "application/yaml": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **FORBIDDEN,
+                },
+                tags=["routing"],
+            ),
+            "put": _op(
+                "Validate a rules file, write it atomically and swap it in",
+                {
+                    "200": _json("RulesInForce", "in force (changed false when it already was)"),
+                    "409": _error("no rules file is configured (routing.rules is null)"),
+                    "412": _error("If-Match names another version than the one in force"),
+                    "413": _error("body too large"),
+                    "422": _json("InvalidRules", "invalid: every PATH:LINE problem; the rules in force stay"),
+                    "500": _error("the file could not be written; the rules in force stay"),
+                    **FORBIDDEN,
+                },
+                tags=["routing"],
+                parameters=[{"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"}}],
+                requestBody={
+                    "required": True,
+                    "content": {"application/yaml": {"schema": {"type": "string"}}},
+                },
+            ),
+        },
+        "/api/v1/routing/simulate": {
+            "post": _op(
+                "Route one message (against the rules in force or a candidate file) and explain it",
+                {
+                    "200": _json("SimulatedDecision", "the decision, as `gateway rules simulate --json` prints it"),
+                    "400": _error("malformed JSON"),
+                    "422": _error("a field is invalid, or the candidate rules are (then with `errors`)"),
+                    **FORBIDDEN,
+                },
+                tags=["routing"],
+                requestBody=_body("SimulateRequest"),
+            )
+        },
         "/api/v1/reply-tracking": {
             "get": _op(
                 "Conversations at risk of a missed reply",
