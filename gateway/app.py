@@ -56,7 +56,11 @@ def build_app(
         )
     timers = TimerScanner(store, interval=config.reply_tracking.scan_interval, clock=clock)
     tracker = ReplyTracker(
-        store=store, config=config.reply_tracking, queue_skills=lambda q: router().queue_skills(q), clock=clock
+        store=store,
+        config=config.reply_tracking,
+        calendar=lambda: router().business_hours,
+        queue_skills=lambda q: router().queue_skills(q),
+        clock=clock,
     )
     adapters: list[ChannelAdapter] = []
 

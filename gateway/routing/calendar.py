@@ -10,7 +10,7 @@ special days (make-up working days, half days) replace the weekly hours for that
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -85,6 +85,30 @@ class BusinessHours:
         local = self.local(at)
         minute = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
         return any(interval.contains(minute) for interval in self.intervals_on(local.date()))
+
+    def add_business_time(self, start: datetime, seconds: float) -> datetime:
+        """``start`` plus ``seconds`` counted only while the desk is open.
+
+        Used for reply deadlines that pause outside business hours: a message at 17:50
+        with a 30-minute target on a 09:00–18:00 desk is due at 09:20 the next open day.
+        Wall-clock times are turned back into instants through the time zone.
+        """
+        remaining = seconds / 60
+        local = self.local(start)
+        day = local.date()
+        minute = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
+        for _ in range(3700):  # ten years of days: a calendar that never opens gives up
+            for interval in self.intervals_on(day):
+                lo = max(float(interval.start), minute)
+                if interval.end <= lo:
+                    continue
+                if remaining <= interval.end - lo:
+                    wall = datetime.combine(day, time()) + timedelta(minutes=lo + remaining)
+                    return wall.replace(tzinfo=self.timezone).astimezone(UTC)
+                remaining -= interval.end - lo
+            day += timedelta(days=1)
+            minute = 0.0
+        raise ValueError("business hours never open: cannot count business time")
 
     def describe(self, at: datetime) -> str:
         """``Sat 2026-10-03 10:30 Asia/Shanghai, a holiday`` — for explanations."""

@@ -33,6 +33,7 @@ import ahocorasick
 
 from gateway.model import Channel, RouteTarget, RoutingContext, RoutingDecision
 from gateway.routing import language
+from gateway.routing.calendar import BusinessHours
 from gateway.routing.rules import Condition, Rule, RuleSet, Target, attribute_value, fold
 
 _SHOWN_LIMIT = 6
@@ -240,6 +241,10 @@ class RulesRouter:
 
     def queues(self) -> list[str]:
         return list(self.rules.queues)
+
+    @property
+    def business_hours(self) -> BusinessHours | None:
+        return self.rules.business_hours
 
     def queue_skills(self, queue: str) -> list[str]:
         found = self.rules.queues.get(queue)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Protocol
 
 from gateway.model import RouteTarget, RoutingContext, RoutingDecision
+from gateway.routing.calendar import BusinessHours
 
 
 class Router(Protocol):
     version: str
+    business_hours: BusinessHours | None  # the desk's calendar, when the rules have one
 
     def decide(self, ctx: RoutingContext) -> RoutingDecision: ...
 
@@ -43,6 +45,8 @@ class SingleQueueRouter:
 
     def queues(self) -> list[str]:
         return [self.queue]
+
+    business_hours = None  # no rules, no calendar
 
     def queue_skills(self, queue: str) -> list[str]:
         return []
