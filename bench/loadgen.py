@@ -25,7 +25,7 @@ import aiohttp
 @dataclass
 class Outcome:
     status: int = 0  # the last HTTP status seen (0 = no answer)
-    conversation_id: str | None = None
+    conversation_id: str | None = None  # "" when acknowledged by an answer without ids (TwiML)
     message_id: str | None = None
     acked_after: float | None = None  # seconds from the first send to the 200
     attempts: int = 0
@@ -131,9 +131,11 @@ class WebhookLoad:
         if status != 200:
             return status, None
         try:
-            return status, json.loads(data)
+            answer = json.loads(data)
         except ValueError:
-            return status, {}
+            answer = None
+        # Providers such as Twilio get TwiML, not ids: the 200 is the acknowledgement.
+        return status, answer if isinstance(answer, dict) else {}
 
     async def _deliver(self, session: aiohttp.ClientSession, index: int) -> None:
         external_id = f"{self.prefix}-{index}"
@@ -152,7 +154,7 @@ class WebhookLoad:
             for status, data in answers:
                 outcome.status = status
                 if status == 200 and data is not None:
-                    conversation_id = data.get("conversation_id")
+                    conversation_id = data.get("conversation_id", "")
                     if outcome.conversation_id not in (None, conversation_id):
                         raise AssertionError(
                             f"{external_id}: two conversations {outcome.conversation_id} and {conversation_id}"
