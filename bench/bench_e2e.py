@@ -76,11 +76,12 @@ def _bare_server(port: int) -> None:
 def load_for(kind: str, base: str, count: int, *, rate: float | None = None) -> WebhookLoad:
     prefix = f"b{uuid.uuid4().hex[:6]}"
     if kind == "twilio":
+        # Every message from its own number (a new conversation each), distinct across loads.
+        area = 200 + uuid.uuid4().int % 700
 
         def make(ext: str, i: int) -> tuple[str, bytes, dict[str, str]]:
-            return twilio_request(
-                TWILIO_TOKEN, base, "SM" + uuid.uuid4().hex, f"+1555{i % 10_000_000:07d}", f"payment failed {i}"
-            )
+            sender = f"+1{area}{i % 10_000_000:07d}"
+            return twilio_request(TWILIO_TOKEN, base, "SM" + uuid.uuid4().hex, sender, f"payment failed {i}")
 
     else:
 
