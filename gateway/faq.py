@@ -144,17 +144,26 @@ class FaqBook:
         return self._by_id.get(entry_id)
 
     def match(self, text: str) -> FaqEntry | None:
-        """The entry the text is most clearly about: the most distinct keywords found,
-        then the longest keyword (the most specific), then the earlier entry in the file."""
+        """The entry the text is most clearly about: the most distinct keywords found (one
+        inside another of the same entry, 没到账 in 还没到账, counts once), then the longest
+        keyword (the most specific), then the earlier entry in the file."""
         assert self._matcher is not None
-        found: dict[int, set[str]] = {}
+        spans: dict[int, list[Hit[int]]] = {}
         for hit in self._matcher.find(text):
             for index in hit.tags:
-                found.setdefault(index, set()).add(hit.keyword)
-        if not found:
+                spans.setdefault(index, []).append(hit)
+        if not spans:
             return None
+        found = {
+            index: {h.keyword for h in hits if not any(_inside(h, o) for o in hits)} for index, hits in spans.items()
+        }
         best = max(found, key=lambda i: (len(found[i]), max(len(k) for k in found[i]), -i))
         return self.entries[best]
+
+
+def _inside(hit: Hit[int], other: Hit[int]) -> bool:
+    """``hit`` lies within ``other``, a longer keyword ("fee" in "fees", 没到账 in 还没到账)."""
+    return other.start <= hit.start and hit.end <= other.end and len(other.keyword) > len(hit.keyword)
 
 
 class FaqError(ValueError):
