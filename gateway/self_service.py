@@ -207,11 +207,10 @@ class SelfService:
         episode = self._live_episode(conv, now_ms)
         if conv is not None and episode is not None:
             return self._within_episode(message, conv, episode, now_ms)
-        if conv is not None and not _nobody_on_it(conv):
-            return None
-        entry = self._match(message)
+        entry = self._match(message) if conv is None or _nobody_on_it(conv) else None
         if entry is None or not self._can_answer(message):
-            # Routed as usual; an old episode's flag goes, so it means "no person yet".
+            # Handled as usual; an old episode's flag goes, so that it keeps meaning
+            # "with the FAQ, no person yet".
             return Verdict(flags_remove=[FLAG]) if conv is not None and FLAG in conv.flags else None
         token = secrets.token_hex(6)
         record = {

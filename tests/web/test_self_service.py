@@ -304,6 +304,11 @@ async def test_an_answer_that_cannot_be_delivered_goes_to_agents_when_the_episod
     conv = await conversation(client, cid)
     assert conv["messages"][1]["status"] == "failed" and conv["status"] == "open"
     assert (await stats(client))["self_service"]["undelivered"] == 1
+    claim = await client.post(f"/api/v1/conversations/{cid}/claim", json={}, headers=auth(ALICE_TOKEN))
+    assert claim.status == 200
+    await say(client, "u8", "还在吗？")  # a person has it now: the flag goes with the next message
+    conv = await conversation(client, cid)
+    assert conv["flags"] == [] and conv["assignee"] == "alice" and len(crm[0].received) == 1
 
 
 async def test_without_a_callback_the_api_channel_cannot_answer_so_it_routes(
@@ -423,3 +428,19 @@ async def test_a_changed_faq_file_answers_anew_and_a_broken_one_keeps_the_old_an
     shutil.copy(SHIPPED_FAQ, path)
     await eventually(lambda: len(service.library.book.entries) == 10)
     assert service.library.error is None
+
+
+async def test_after_the_reopen_window_a_handoff_points_at_the_conversation_with_the_faq_exchange(
+    gateway: Make, crm: tuple[FakeCallback, str], publisher: MemoryPublisher
+) -> None:
+    client = await gateway(routing={"rules": None, "reopen_window": "1s"})
+    old = (await say(client, "w1", "我的卡被盗刷了"))["conversation_id"]
+    assert (await client.post(f"/api/v1/conversations/{old}/resolve", headers=auth())).status == 200
+    await asyncio.sleep(1.2)
+    assert (await say(client, "w1", "怎么重置密码"))["conversation_id"] == old  # not offered: joins it
+    await eventually(lambda: crm[0].received)
+    new = (await say(client, "w1", "人工"))["conversation_id"]
+    assert new != old
+    conv = await conversation(client, new)
+    assert conv["attributes"]["self_service"]["conversation"] == old and conv["queue"] == "general"
+    assert [m["text"] for m in (await conversation(client, old))["messages"]][:2] == ["我的卡被盗刷了", "怎么重置密码"]
