@@ -14,20 +14,33 @@ from aiohttp import web
 from gateway.assignment import Assignment
 from gateway.channel_setup import build_adapters
 from gateway.channels.base import ChannelAdapter
-from gateway.config import GatewayConfig
+from gateway.config import ConfigError, GatewayConfig
 from gateway.conversations import Conversations
+from gateway.faq import FaqError
 from gateway.ingest import Ingest
 from gateway.model import Channel
 from gateway.outbound import Outbound
 from gateway.outbox import OutboxRelay
+from gateway.ratings import RATINGS, Ratings
 from gateway.reply_tracking import ReplyTracker
 from gateway.routing.publisher import Publisher, open_publisher
 from gateway.routing.static import SingleQueueRouter
 from gateway.rules_reload import RULES, RulesManager, load_at_startup, watch_rules
+from gateway.self_service import SELF_SERVICE, FaqLibrary, SelfService
 from gateway.services import SERVICES, RouterHolder, Services
 from gateway.storage import Store, open_store
 from gateway.timers import TimerScanner
-from gateway.web import conversation_api, health, metrics_api, openapi, ops_api, read_api, routing_api, shutdown
+from gateway.web import (
+    conversation_api,
+    health,
+    metrics_api,
+    openapi,
+    ops_api,
+    read_api,
+    routing_api,
+    shutdown,
+    stats_api,
+)
 from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.errors import error_middleware
 
@@ -110,6 +123,7 @@ def build_app(
     app[SERVICES] = services
     if rules is not None:
         app[RULES] = rules
+    _add_ratings_and_self_service(app, services, clock)
     app.router.add_routes(health.routes)
     app.router.add_routes(read_api.routes)
     app.router.add_routes(conversation_api.routes)
@@ -117,12 +131,54 @@ def build_app(
     app.router.add_routes(metrics_api.routes)
     app.router.add_routes(openapi.routes)
     app.router.add_routes(routing_api.routes)
+    app.router.add_routes(stats_api.routes)
     for adapter in services.adapters:
         app.router.add_routes(adapter.routes())
     app.cleanup_ctx.append(_lifecycle)
     app.cleanup_ctx.append(watch_rules)
     app.on_shutdown.append(_close_long_lived_connections)
     return app
+
+
+def _add_ratings_and_self_service(app: web.Application, services: Services, clock: Callable[[], float]) -> None:
+    """Interceptors in order: a rating reply is not a question for the FAQ."""
+    config = services.config
+    if config.csat is not None and config.csat.enabled:
+        ratings = Ratings(
+            config=config.csat,
+            store=services.store,
+            outbound=services.outbound,
+            adapter_for=services.adapter_for,
+            wake=services.timers.wake,
+            clock=clock,
+        )
+        services.ingest.interceptors.append(ratings)
+        services.conversations.on_resolved.append(ratings.on_resolved)
+        services.timers.register("csat_request", ratings.on_request)
+        services.timers.register("csat_rated", ratings.on_rated)
+        app[RATINGS] = ratings
+    if config.faq.file is not None:
+        try:
+            library = FaqLibrary(config.resolve_path(config.faq.file), interval=config.faq.reload_interval)
+        except FaqError as exc:
+            raise ConfigError("faq.file: " + "; ".join(exc.problems)) from None
+        service = SelfService(
+            config=config,
+            library=library,
+            store=services.store,
+            outbound=services.outbound,
+            conversations=services.conversations,
+            router=services.router,
+            adapter_for=services.adapter_for,
+            wake=services.timers.wake,
+            clock=clock,
+        )
+        services.ingest.interceptors.append(service)
+        services.timers.register("faq_answer", service.on_answer)
+        services.timers.register("faq_idle", service.on_idle)
+        services.timers.register("faq_end", service.on_end)
+        app[SELF_SERVICE] = service
+        app.cleanup_ctx.append(library.lifecycle)
 
 
 async def _close_long_lived_connections(app: web.Application) -> None:

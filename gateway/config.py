@@ -395,8 +395,67 @@ class ReplyTrackingConfig(Section):
         return self.channels.get(channel, self.default)
 
 
+def _faq_channels() -> list[Channel]:
+    return [
+        Channel.WEBCHAT,
+        Channel.WHATSAPP,
+        Channel.MESSENGER,
+        Channel.INSTAGRAM,
+        Channel.TELEGRAM,
+        Channel.WECHAT,
+        Channel.SMS,
+        Channel.API,
+    ]
+
+
 class FaqConfig(Section):
+    """Self-service answers (``gateway.self_service``); off without ``file``."""
+
     file: Path | None = None
+    channels: list[Channel] = Field(default_factory=_faq_channels)
+    email: bool = False  # email gets FAQ answers only when on (never loop-guarded mail)
+    handoff_keywords: list[str] = Field(default_factory=lambda: ["人工", "转人工", "客服", "agent", "human", "person"])
+    # A message made only of these ("好的，谢谢！") keeps a self-service conversation quiet.
+    acknowledgements: list[str] = Field(
+        default_factory=lambda: [
+            "谢谢", "多谢", "感谢", "好的", "好", "嗯", "明白", "明白了", "知道了", "收到", "可以了", "解决了",
+            "thanks", "thank you", "thx", "ok", "okay", "got it", "great", "cool", "👍", "🙏",
+        ]
+    )  # fmt: skip
+    hint: str = '回复“人工”转人工客服 / Reply "agent" to talk to a person.'
+    handoff_reply: str = "好的，正在为您转接人工客服，请稍候。/ OK, we are connecting you to a person, please hold on."
+    max_answers: int = Field(3, ge=1, le=20)  # FAQ answers in one self-service episode before a person takes over
+    max_chars: int = Field(300, ge=10, le=20_000)  # longer first messages go to a person
+    idle_resolve: Duration = 1800.0  # quiet this long after an answer: resolved as deflected
+    reload_interval: Duration = 2.0
+
+    @field_validator("handoff_keywords")
+    @classmethod
+    def _some_handoff(cls, value: list[str]) -> list[str]:
+        cleaned = [v.strip() for v in value if v.strip()]
+        if not cleaned:
+            raise ValueError("needs at least one keyword, or customers cannot reach a person")
+        return cleaned
+
+
+class CsatConfig(Section):
+    """Rating requests after a person resolved a conversation (``gateway.ratings``);
+    off without the section or with ``enabled: false``."""
+
+    enabled: bool = True
+    window: Duration = 86400.0  # replies 1–5 within this time of the resolve count as the rating
+    prompt: str = (
+        "请为本次服务评分：回复 1-5 的数字（5 为非常满意），数字后可附上您的意见。\n"
+        "Please rate our service: reply with a number from 1 to 5 (5 = excellent); you may add a comment after it."
+    )
+    thanks: str = "感谢您的评价！/ Thank you for your feedback!"  # "" = no thanks message
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
 
 
 class IdentityConfig(Section):
@@ -419,6 +478,7 @@ class GatewayConfig(Section):
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     reply_tracking: ReplyTrackingConfig = Field(default_factory=ReplyTrackingConfig)
     faq: FaqConfig = Field(default_factory=FaqConfig)
+    csat: CsatConfig | None = None
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     # Where the file was read from; relative paths inside resolve against it too.
@@ -521,7 +581,20 @@ def config_from_dict(
     for key in _unknown_keys(config):
         log.warning("unknown config key %s (ignored)", key)
     _check_dev_tokens(config)
+    _check_faq(config)
     return config
+
+
+def _check_faq(config: GatewayConfig) -> None:
+    """A bad FAQ file stops start-up (later, a bad edit keeps the old answers)."""
+    if config.faq.file is None:
+        return
+    from gateway.faq import FaqError, load_faq
+
+    try:
+        load_faq(config.resolve_path(config.faq.file))
+    except FaqError as exc:
+        raise ConfigError("faq.file: " + "; ".join(exc.problems)) from None
 
 
 def _check_dev_tokens(config: GatewayConfig) -> None:

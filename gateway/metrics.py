@@ -50,6 +50,18 @@ DELIVERY_REPORTS = Counter(
     "gateway_delivery_reports_total", "Provider delivery reports, by effect.", ["channel", "effect"]
 )
 TIMERS = Counter("gateway_timers_fired_total", "Due timers handled, by kind.", ["kind"])
+FAQ_ANSWERS = Counter("gateway_faq_answers_total", "FAQ answers queued for sending, by channel.", ["channel"])
+SELF_SERVICE = Counter(
+    "gateway_self_service_episodes_total",
+    "Self-service episodes ended, by outcome: deflected (no person needed), handoff, undelivered.",
+    ["outcome"],
+)
+CSAT_REQUESTS = Counter(
+    "gateway_csat_requests_total",
+    "Rating requests after a resolve, by outcome: sent, or why skipped (window_closed, loop_guard, …).",
+    ["outcome"],
+)
+CSAT_RATINGS = Counter("gateway_csat_ratings_total", "Ratings recorded, by score (1–5).", ["score"])
 
 
 def channel_label(value: str) -> str:

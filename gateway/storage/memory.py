@@ -767,6 +767,13 @@ class MemoryStore(KeyLayout):
     async def stats(self) -> dict[str, int]:
         return {k: int(v) for k, v in self.d.hgetall(self.k("stats")).items()}
 
+    async def add_counts(self, counts: dict[str, int], *, once: str = "", once_ttl_ms: int = 0) -> bool:
+        if once and not self.d.set(self.k("once", once), "1", px=max(1, once_ttl_ms), nx=True):
+            return False
+        for name, by in counts.items():
+            self._stat(name, int(by))
+        return True
+
     async def merge_contacts(self, keep: str, other: str, *, by: str, now_ms: int, payload: str) -> Outcome:
         d = self.d
         if keep == other:

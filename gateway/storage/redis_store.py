@@ -12,6 +12,7 @@ Key layout (prefix ``gw`` by default; ``{…}`` is a Redis Cluster hash tag):
 * ``gw:wait:<queue>`` — offered, unclaimed conversations in claim order
 * ``gw:timers`` — every deadline, scored by due time
 * ``gw:outbox`` — stream of AMQP messages awaiting a broker confirm
+* ``gw:stats`` — cluster-wide counters; ``gw:once:<key>`` — "counted already" markers
 """
 
 from __future__ import annotations
@@ -346,6 +347,10 @@ class RedisStore(KeyLayout):
     async def stats(self) -> dict[str, int]:
         async with self._guard():
             return {k: int(v) for k, v in (await self._redis.hgetall(self.k("stats"))).items()}
+
+    async def add_counts(self, counts: dict[str, int], *, once: str = "", once_ttl_ms: int = 0) -> bool:
+        pairs = [str(v) for name, by in counts.items() for v in (name, int(by))]
+        return bool(await self._run("counters", once, str(max(1, once_ttl_ms)), *pairs))
 
     async def merge_contacts(self, keep: str, other: str, *, by: str, now_ms: int, payload: str) -> Outcome:
         reply = await self._run("merge", keep, other, by, str(now_ms), payload)
