@@ -350,6 +350,13 @@ def _paths() -> dict[str, Any]:
             )
         },
         "/api/v1/queues": {"get": _op("Queue health", {"200": _free(), **FORBIDDEN}, tags=ops)},
+        "/api/v1/stats": {
+            "get": _op(
+                "Ratings, self-service deflection and reply-tracking figures (all processes)",
+                {"200": _free(), **FORBIDDEN},
+                tags=ops,
+            )
+        },
         "/api/v1/routing/rules": {
             "get": _op(
                 "The routing rules in force (JSON; the bare file with Accept: application/yaml)",
