@@ -54,6 +54,9 @@ class Verdict:
     """What an interceptor decided about one inbound message before it is written."""
 
     route: bool | None = None  # False: store it, but do not offer it to agents
+    # True: still a customer request (answered by the bot): it opens or reopens a
+    # conversation like any request, only without an offer. Default: same as ``route``.
+    opens: bool | None = None
     flags_add: list[str] = field(default_factory=list)
     flags_remove: list[str] = field(default_factory=list)
     conversation_attributes: dict[str, Any] = field(default_factory=dict)
@@ -188,6 +191,8 @@ class Ingest:
         )
         plan = self._plan(message, identity_keys, decision, now_ms)
         if verdict is not None:
+            if verdict.opens is not None:
+                plan.opens = verdict.opens
             plan.flags_add = list(verdict.flags_add)
             plan.flags_remove = list(verdict.flags_remove)
             plan.timers = [[kind, argument, str(int(delay * 1000))] for kind, argument, delay in verdict.timers]
@@ -279,6 +284,7 @@ class Ingest:
             reopen_window_ms=int(self.config.routing.reopen_window * 1000),
             dedupe_ttl_ms=int(self.config.storage.dedupe_ttl * 1000),
             route=message.route,
+            opens=message.route,
             decision_json=decision.model_dump_json(),
             queue=decision.queue,
             priority=decision.priority,

@@ -223,6 +223,7 @@ class SelfService:
         }
         return Verdict(
             route=False,
+            opens=True,  # a question: it opens (or reopens) a conversation, the bot answers it
             flags_add=[FLAG],
             conversation_attributes={EPISODE: record},
             timers=[("faq_answer", f"{token}:1:{entry.id}", 0), ("faq_idle", token, self.idle_ms / 1000)],
@@ -263,6 +264,7 @@ class SelfService:
         record = {**episode, "last_ms": now_ms, "answers": n, "entries": [*answered, entry.id]}
         return Verdict(
             route=False,
+            opens=True,
             conversation_attributes={EPISODE: record},
             timers=[("faq_answer", f"{episode['episode']}:{n}:{entry.id}", 0)],
         )

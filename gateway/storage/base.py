@@ -110,6 +110,7 @@ class IngestPlan:
     reopen_window_ms: int
     dedupe_ttl_ms: int
     route: bool  # offer to agents if the conversation is not already offered or assigned
+    opens: bool  # a request: it opens or reopens a conversation (with or without an offer)
     decision_json: str
     queue: str
     priority: int

@@ -418,7 +418,7 @@ class MemoryStore(KeyLayout):
             status = d.hget(self.cv(cid), "status")
             if status is None:
                 cid = None
-            elif status == "resolved" and plan.route:
+            elif status == "resolved" and plan.opens:
                 resolved_at = int(d.hget(self.cv(cid), "resolved_at") or 0)
                 if now - resolved_at <= plan.reopen_window_ms:
                     state = "reopened"
@@ -476,7 +476,7 @@ class MemoryStore(KeyLayout):
                     plan.events.reopened,
                     {"conversation_id": cid, "contact_id": d.hget(k, "contact_id"), "occurred_at_ms": str(now)},
                 )
-            if plan.route:
+            if plan.opens:
                 self._set_status(cid, status, "open")
         if pointer:
             d.set(pointer, cid)

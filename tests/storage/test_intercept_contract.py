@@ -58,3 +58,22 @@ async def test_a_verdict_keeps_the_message_from_agents_and_schedules_follow_up(s
     await ingest.accept(inbound(text="人工"))
     conv = await store.get_conversation(r.conversation_id)
     assert conv.flags == [] and conv.queue == "general" and conv.routing_version == 1
+
+
+async def test_a_request_the_bot_answers_reopens_or_starts_a_conversation_without_an_offer(store: Store) -> None:
+
+    clock = [1_800_000_000.0]
+    ingest = make_ingest(store, clock=lambda: clock[0])
+    first = await ingest.accept(inbound(text="my payment failed"))
+    await store.resolve(first.conversation_id, by="alice", now_ms=int(clock[0] * 1000), payload="{}")
+    ingest.interceptors.append(Recorder(Verdict(route=False, opens=True, flags_add=["self_service"])))
+    clock[0] += 3600
+    again = await ingest.accept(inbound(text="how do I reset my password?"))
+    assert again.conversation_id == first.conversation_id and again.conversation_state == "reopened"
+    conv = await store.get_conversation(first.conversation_id)
+    assert conv.status == "open" and conv.routing_version == 1 and conv.waiting_since is None  # no new offer
+    await store.resolve(first.conversation_id, by="bot", now_ms=int(clock[0] * 1000), payload="{}")
+    clock[0] += 8 * 86400  # past the reopen window
+    later = await ingest.accept(inbound(text="how do I close my account?"))
+    assert later.conversation_id != first.conversation_id and later.conversation_state == "new"
+    assert (await store.get_conversation(later.conversation_id)).queue is None

@@ -290,7 +290,7 @@ async def test_with_the_faq_on_a_score_is_a_rating_and_a_question_after_it_gets_
     assert "账户安全" in crm_texts(crm[0])[3]
     conv = await conversation(client, cid)
     assert conv["attributes"]["rating"]["score"] == 5 and conv["flags"] == ["self_service"]
-    assert conv["status"] == "resolved"  # answered by the FAQ; a person is one "人工" away
+    assert conv["status"] == "open" and conv["assignee"] is None  # reopened for the FAQ; not offered
     assert [o["reason"] for o in offers(publisher)] == ["new"]
 
 

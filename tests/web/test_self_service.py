@@ -430,17 +430,19 @@ async def test_a_changed_faq_file_answers_anew_and_a_broken_one_keeps_the_old_an
     assert service.library.error is None
 
 
-async def test_after_the_reopen_window_a_handoff_points_at_the_conversation_with_the_faq_exchange(
+async def test_after_the_reopen_window_an_faq_question_starts_a_new_conversation_and_keeps_the_exchange(
     gateway: Make, crm: tuple[FakeCallback, str], publisher: MemoryPublisher
 ) -> None:
     client = await gateway(routing={"rules": None, "reopen_window": "1s"})
     old = (await say(client, "w1", "我的卡被盗刷了"))["conversation_id"]
     assert (await client.post(f"/api/v1/conversations/{old}/resolve", headers=auth())).status == 200
     await asyncio.sleep(1.2)
-    assert (await say(client, "w1", "怎么重置密码"))["conversation_id"] == old  # not offered: joins it
+    new = (await say(client, "w1", "怎么重置密码"))["conversation_id"]
+    assert new != old  # a request: too late to reopen, so a new conversation, not offered
     await eventually(lambda: crm[0].received)
-    new = (await say(client, "w1", "人工"))["conversation_id"]
-    assert new != old
+    assert (await say(client, "w1", "人工"))["conversation_id"] == new
     conv = await conversation(client, new)
-    assert conv["attributes"]["self_service"]["conversation"] == old and conv["queue"] == "general"
-    assert [m["text"] for m in (await conversation(client, old))["messages"]][:2] == ["我的卡被盗刷了", "怎么重置密码"]
+    assert conv["queue"] == "general" and conv["status"] == "open"
+    texts = [m["text"] for m in conv["messages"]]
+    assert texts[0] == "怎么重置密码" and "人工" in texts  # the FAQ exchange is in the agent's history
+    assert (await conversation(client, old))["status"] == "resolved"

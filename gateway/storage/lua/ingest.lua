@@ -50,12 +50,13 @@ if cid then
   local status = redis.call('HGET', cvk(cid), 'status')
   if not status then
     cid = nil
-  elseif status == 'resolved' and plan.route then
+  elseif status == 'resolved' and plan.opens then
     local resolved_at = tonumber(redis.call('HGET', cvk(cid), 'resolved_at')) or 0
     if now - resolved_at <= tonumber(plan.reopen_window_ms) then state = 'reopened' else cid = nil end
   end
   -- A message that needs no answer (a reaction, an auto-reply) joins the conversation
-  -- as it is: it neither reopens a resolved one nor wakes a pending one.
+  -- as it is: it neither reopens a resolved one nor wakes a pending one. A request the
+  -- bot answers (`opens` without `route`) does, without an offer.
 end
 
 local k
@@ -86,7 +87,7 @@ else
       plan.events.reopened, {conversation_id = cid, contact_id = redis.call('HGET', k, 'contact_id'),
       occurred_at_ms = plan.now_ms})
   end
-  if plan.route then set_status(cid, status, 'open') end
+  if plan.opens then set_status(cid, status, 'open') end
 end
 if pointer then
   redis.call('SET', pointer, cid)
