@@ -242,6 +242,11 @@ async def test_an_agent_takes_the_next_conversation_sees_the_history_replies_and
     await expect(countdown).to_contain_text("Reply within 23 h 59 m")
     await expect(countdown).to_have_class("countdown ok")
     await page.screenshot(path=str(screenshot_path("console-agent-desktop-en.png")))
+    await page.get_by_role("button", name="中文").click()
+    await expect(countdown).to_contain_text("需在 23小时59分 内回复")
+    await expect(page.get_by_role("button", name="接入下一个")).to_be_visible()
+    await page.screenshot(path=str(screenshot_path("console-agent-desktop-zh.png")))
+    await page.get_by_role("button", name="English").click()
 
     await page.get_by_label("Message", exact=True).fill("您好，我们正在为您查询这笔付款。")
     await page.get_by_role("button", name="Send", exact=True).click()
@@ -430,6 +435,10 @@ async def test_ops_see_queue_health_an_overdue_conversation_the_rules_and_simula
     await expect(pane.get_by_role("timer")).to_contain_text("Reply overdue by", timeout=TIMEOUT)
     await expect(page.get_by_role("button", name="Reply", exact=True)).to_be_hidden()  # ops write notes only
     await page.screenshot(path=str(screenshot_path("console-ops-conversation-en.png")))
+    await page.get_by_role("button", name="中文").click()
+    await expect(page.get_by_role("heading", name="队列状况")).to_be_visible()
+    await expect(pane.get_by_role("timer")).to_contain_text("回复已超时")
+    await page.screenshot(path=str(screenshot_path("console-ops-conversation-zh.png")))
     no_errors(page)
 
 
