@@ -96,8 +96,11 @@ class Gateway:
     crm: FakeCrm
     runners: list[web.AppRunner] = field(default_factory=list)
 
-    async def api_message(self, external_id: str, text: str, **sender: Any) -> dict[str, Any]:
-        body, headers = signed_api_body({"id": external_id, "from": sender, "text": text})
+    async def api_message(
+        self, external_id: str, text: str, attachments: list[dict[str, Any]] | None = None, **sender: Any
+    ) -> dict[str, Any]:
+        payload = {"id": external_id, "from": sender, "text": text, "attachments": attachments or []}
+        body, headers = signed_api_body(payload)
         async with self.http.post(f"{self.url}/webhooks/api", data=body, headers=headers) as resp:
             assert resp.status == 200, await resp.text()
             return dict(await resp.json())
@@ -204,6 +207,10 @@ async def test_an_agent_takes_the_next_conversation_sees_the_history_replies_and
     await gateway.api_message(
         "crm-1",
         "我的付款失败了，卡号 4111 1111 1111 1111",
+        attachments=[
+            {"url": "https://files.example.com/receipt.png", "content_type": "image/png", "name": "receipt.png"},
+            {"url": "javascript:alert(1)", "name": "<img src=x onerror=alert(1)>"},
+        ],
         id="wang-crm",
         name="王小明",
         phone=f"+{WANG_PHONE}",
@@ -231,6 +238,12 @@ async def test_an_agent_takes_the_next_conversation_sees_the_history_replies_and
     await expect(messages.locator(".msg.customer .text")).to_have_text(
         ["在吗？我想问一下", "我的付款失败了，卡号 **** **** **** 1111"]
     )
+    attachments = messages.locator(".attachments li")
+    await expect(attachments.get_by_role("link", name="receipt.png")).to_have_attribute(
+        "href", "https://files.example.com/receipt.png"
+    )
+    await expect(attachments.nth(1)).to_have_text("<img src=x onerror=alert(1)>")  # text, not markup
+    await expect(attachments.nth(1).get_by_role("link")).to_have_count(0)  # and no javascript: link
     identities = pane.locator("#identities")
     await expect(identities).to_contain_text("+8613800138000")
     await expect(identities).to_contain_text("wang.xm@example.com")
