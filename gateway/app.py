@@ -16,6 +16,7 @@ from gateway.channel_setup import build_adapters
 from gateway.channels.base import ChannelAdapter
 from gateway.config import ConfigError, GatewayConfig
 from gateway.conversations import Conversations
+from gateway.event_feed import FEED, EventFeed, open_source
 from gateway.faq import FaqError
 from gateway.ingest import Ingest
 from gateway.model import Channel
@@ -31,6 +32,7 @@ from gateway.services import SERVICES, RouterHolder, Services
 from gateway.storage import Store, open_store
 from gateway.timers import TimerScanner
 from gateway.web import (
+    console,
     conversation_api,
     health,
     metrics_api,
@@ -132,6 +134,7 @@ def build_app(
     app.router.add_routes(openapi.routes)
     app.router.add_routes(routing_api.routes)
     app.router.add_routes(stats_api.routes)
+    console.install(app, EventFeed(open_source(config.broker.url, publisher), lookup=store.get_conversation))
     for adapter in services.adapters:
         app.router.add_routes(adapter.routes())
     app.cleanup_ctx.append(_lifecycle)
@@ -200,6 +203,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await adapter.start(services.http)
     services.tasks.append(asyncio.create_task(services.relay.run(), name="outbox-relay"))
     services.tasks.append(asyncio.create_task(services.timers.run(), name="timer-scanner"))
+    await app[FEED].start()
     log.info("gateway started", extra={"channels": [a.name for a in services.adapters]})
     try:
         yield
@@ -210,6 +214,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
             log.warning("outbox not empty at shutdown; the next start (or another process) publishes it")
         services.relay.stop()
         services.timers.stop()
+        await app[FEED].close()
         for task in services.tasks:
             task.cancel()
         for task in services.tasks:

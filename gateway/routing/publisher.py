@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -182,6 +182,13 @@ class MemoryPublisher:
     events: list[Outgoing] = field(default_factory=list)
     fail: bool = False  # tests flip this to play an outage
     max_kept: int = 10000
+    listeners: list[Callable[[Outgoing], None]] = field(default_factory=list)
+
+    def subscribe(self, listener: Callable[[Outgoing], None]) -> Callable[[], None]:
+        """Call ``listener`` with every message once it is published (the console's live
+        feed); returns the unsubscribe function."""
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener) if listener in self.listeners else None
 
     async def start(self, queues: Iterable[str]) -> None:
         await self.declare_queues(queues)
@@ -204,6 +211,11 @@ class MemoryPublisher:
             kept = self.events
         kept.append(message)
         del kept[: max(0, len(kept) - self.max_kept)]
+        for listener in list(self.listeners):
+            try:
+                listener(message)
+            except Exception:  # a listener's bug is not a failed publish
+                log.exception("a publish listener failed")
 
     async def close(self) -> None:
         return None

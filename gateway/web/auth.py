@@ -20,7 +20,8 @@ class Principal:
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
-PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
+# The console's socket authenticates in its first frame (browsers cannot set the header).
+PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json", "/api/v1/events/ws"})
 
 
 class TokenTable:

@@ -204,6 +204,50 @@ def _components() -> dict[str, Any]:
             {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}},
         ]
     }
+    schemas["Whoami"] = {
+        "type": "object",
+        "required": ["role", "agent"],
+        "properties": {"role": {"type": "string", "enum": ["ops", "agent"]}, "agent": {"type": ["string", "null"]}},
+    }
+    schemas["AgentSummary"] = {
+        "type": "object",
+        "properties": {
+            "agent": {"type": "string"},
+            "capacity": {"type": "integer", "description": "open conversations at once; 0 = no limit"},
+            "active": {"type": "integer", "description": "conversations the agent holds now"},
+            "queues": {
+                "type": "array",
+                "description": "the queues the agent can serve",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "depth": {"type": "integer"},
+                        "oldest_wait_seconds": {"type": ["number", "null"]},
+                        "skills": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
+            "transfer_queues": {"type": "array", "items": {"type": "string"}},
+            "conversations": {
+                "type": "array",
+                "description": "held by the agent (open or pending), the most urgent first",
+                "items": {
+                    "allOf": [
+                        {"$ref": "#/components/schemas/ConversationView"},
+                        {
+                            "type": "object",
+                            "properties": {
+                                "contact_name": {"type": "string"},
+                                "last_message": {"type": ["object", "null"]},
+                            },
+                        },
+                    ]
+                },
+            },
+            "rules_version": {"type": "string"},
+        },
+    }
     schemas["IngestAnswer"] = {
         "type": "object",
         "properties": {
@@ -218,6 +262,7 @@ def _components() -> dict[str, Any]:
 def _paths() -> dict[str, Any]:
     conversations = ["conversations"]
     ops = ["operations"]
+    console = ["console"]
     paths: dict[str, Any] = {
         "/healthz": {"get": _op("Liveness", {"200": _free()}, tags=ops, auth=False)},
         "/readyz": {
@@ -356,6 +401,53 @@ def _paths() -> dict[str, Any]:
                 {"200": _free(), **FORBIDDEN},
                 tags=ops,
             )
+        },
+        "/api/v1/me": {
+            "get": _op("The role (and agent name) of the calling token", {"200": _json("Whoami")}, tags=console)
+        },
+        "/api/v1/agents/me": {
+            "get": _op(
+                "The calling agent: capacity, servable queues with depth, the conversations held",
+                {"200": _json("AgentSummary"), **FORBIDDEN},
+                tags=console,
+            )
+        },
+        "/api/v1/events/ws": {
+            "get": {
+                "summary": "Live events for the console (websocket upgrade)",
+                "description": 'Send {"type": "auth", "token": "<bearer token>"} first (no header, never the URL); '
+                'then {"type": "ready"} and {"type": "event", "event", "conversation_id", "contact_id", "queue", '
+                '"assignee", "status", "data"} frames arrive: all events for ops, for an agent those of conversations '
+                'assigned to them or in a queue they serve. {"type": "resync"}: reload everything. '
+                "A wrong token closes with 4401, no auth frame with 1008, shutdown with 1001.",
+                "tags": console,
+                "responses": {
+                    "101": {"description": "switching protocols"},
+                    "400": _error("not a websocket request"),
+                    "503": {"description": "shutting down"},
+                },
+            }
+        },
+        "/console": {
+            "get": {
+                "summary": "The agent and ops console (HTML)",
+                "tags": console,
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            }
+        },
+        "/static/console.js": {
+            "get": {
+                "summary": "The console's script",
+                "tags": console,
+                "responses": {"200": {"description": "JavaScript"}, "304": {"description": "not modified"}},
+            }
+        },
+        "/static/console.css": {
+            "get": {
+                "summary": "The console's style sheet",
+                "tags": console,
+                "responses": {"200": {"description": "CSS"}, "304": {"description": "not modified"}},
+            }
         },
         "/api/v1/routing/rules": {
             "get": _op(

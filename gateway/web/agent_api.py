@@ -1,0 +1,90 @@
+"""Who the caller is, and what an agent's console needs at a glance.
+
+``GET /api/v1/me`` tells a client which role its token has (the console picks its view by
+it). ``GET /api/v1/agents/me``: agents may not read ``/api/v1/queues`` (the whole
+operation's health is ops' view), yet they must see how much work waits in the queues
+they serve, and what they hold now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aiohttp import web
+
+from gateway.model import Conversation, Direction
+from gateway.services import SERVICES, Services
+from gateway.web.auth import PRINCIPAL, require
+from gateway.web.views import conversation_view, ok
+
+PREVIEW_CHARS = 140
+
+
+def _urgency(conv: Conversation) -> tuple[int, float, float]:
+    """Open before pending; the nearest reply-by first; then the most recently active."""
+    reply_by = conv.reply_by.timestamp() if conv.reply_by else float("inf")
+    return (0 if conv.status == "open" else 1, reply_by, -conv.updated_at.timestamp())
+
+
+async def _held(services: Services, conv: Conversation) -> dict[str, Any]:
+    contact, messages = await asyncio.gather(
+        services.store.get_contact(conv.contact_id), services.store.get_messages(conv.id, limit=5)
+    )
+    data = conversation_view(conv)
+    data["contact_name"] = contact.name if contact else ""
+    last = next((m for m in reversed(messages) if m.direction is not Direction.NOTE), None)
+    data["last_message"] = (
+        {
+            "direction": last.direction.value,
+            "text": (last.text or last.subject or "")[:PREVIEW_CHARS],
+            "received_at": last.received_at.isoformat(),
+        }
+        if last
+        else None
+    )
+    return data
+
+
+async def me(request: web.Request) -> web.Response:
+    principal = require(request, "agent")
+    agent = principal.agent or ""
+    services = request.app[SERVICES]
+    router = services.router()
+    servable = router.agent_queues(agent)
+    stats = await services.store.queue_stats(servable)
+    now_ms = int(time.time() * 1000)
+    queues = []
+    for name in servable:
+        s = stats[name]
+        queues.append(
+            {
+                "name": name,
+                "depth": s.waiting,
+                "oldest_wait_seconds": round((now_ms - s.oldest_wait_ms) / 1000, 3) if s.oldest_wait_ms else None,
+                "skills": router.queue_skills(name),
+            }
+        )
+    ids = await services.store.active_conversations(agent)
+    found = await asyncio.gather(*(services.store.get_conversation(cid) for cid in ids))
+    held = sorted((c for c in found if c is not None and c.assignee == agent and c.status != "resolved"), key=_urgency)
+    return ok(
+        {
+            "agent": agent,
+            "capacity": router.agent_capacity(agent),
+            "active": len(held),
+            "queues": queues,
+            "transfer_queues": router.queues(),
+            "conversations": await asyncio.gather(*(_held(services, c) for c in held)),
+            "rules_version": router.version,
+        }
+    )
+
+
+async def whoami(request: web.Request) -> web.Response:
+    principal = request[PRINCIPAL]
+    return ok({"role": principal.role, "agent": principal.agent})
+
+
+routes = [web.get("/api/v1/me", whoami), web.get("/api/v1/agents/me", me)]
