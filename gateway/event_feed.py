@@ -42,6 +42,7 @@ Lookup = Callable[[str], Awaitable[Conversation | None]]
 
 BACKLOG = 10_000  # events waiting for the dispatcher; beyond that listeners resync
 QUEUE_MAX_LENGTH = 10_000  # the broker-side cap of this process's feed queue
+IDLE_GRACE = 30.0  # seconds without a console before the feed unsubscribes
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,14 @@ class Listener(Protocol):
 
 class EventSource(Protocol):
     async def start(self, deliver: Deliver, resync: Resync) -> None: ...
+    async def activate(self) -> None:
+        """A console is watching: receive events (connect and subscribe if need be)."""
+        ...
+
+    async def deactivate(self) -> None:
+        """Nobody is watching: stop receiving, so the broker stops routing to us."""
+        ...
+
     def ready(self) -> bool: ...
     async def close(self) -> None: ...
 
@@ -83,6 +92,12 @@ class MemoryEventSource:
                 deliver(message.routing_key, message.body)
 
         self._unsubscribe = self._publisher.subscribe(on_publish)
+
+    async def activate(self) -> None:
+        return None  # in process: subscribing costs nothing, it stays on
+
+    async def deactivate(self) -> None:
+        return None
 
     def ready(self) -> bool:
         return self._unsubscribe is not None
@@ -112,11 +127,21 @@ class AmqpEventSource:
         return f"AmqpEventSource(queue={self.queue_name!r})"
 
     async def start(self, deliver: Deliver, resync: Resync) -> None:
+        # Nothing is subscribed until a console connects (``activate``): under load, a
+        # queue bound to every event costs the broker and this process for nobody.
         self._deliver, self._resync = deliver, resync
-        self._task = asyncio.create_task(self._connect_loop(), name="event-feed-connect")
 
     def ready(self) -> bool:
         return self._bound.is_set() and self._connection is not None and not self._connection.is_closed
+
+    async def activate(self) -> None:
+        if self._task is None or (self._task.done() and self._connection is None):
+            self._task = asyncio.create_task(self._connect_loop(), name="event-feed-connect")
+
+    async def deactivate(self) -> None:
+        await self.close()
+        self._task = None
+        self._connection = None
 
     async def _connect_loop(self) -> None:
         delay = self._reconnect_interval
@@ -157,6 +182,8 @@ class AmqpEventSource:
         connection.close_callbacks.add(self._on_close)
         self._bound.set()
         log.info("event feed subscribed", extra={"queue": self.queue_name})
+        if self._resync is not None:
+            self._resync()  # what happened before the subscription is unknown to the consoles
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         if self._deliver is not None:
@@ -205,6 +232,8 @@ class EventFeed:
         self._backlog: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize=BACKLOG)
         self._overflowed = False
         self._task: asyncio.Task[None] | None = None
+        self._idle_since: float | None = None
+        self._chores: set[asyncio.Task[Any]] = set()
 
     def __repr__(self) -> str:
         return f"EventFeed(source={self.source!r}, listeners={len(self._listeners)})"
@@ -221,6 +250,8 @@ class EventFeed:
         await self.source.start(self._deliver, self._resync)
 
     async def close(self) -> None:
+        for chore in list(self._chores):
+            chore.cancel()
         await self.source.close()
         if self._task is not None:
             self._task.cancel()
@@ -230,9 +261,26 @@ class EventFeed:
 
     def add(self, listener: Listener) -> None:
         self._listeners.add(listener)
+        self._idle_since = None
+        if len(self._listeners) == 1:
+            self._background(self.source.activate())
 
     def remove(self, listener: Listener) -> None:
         self._listeners.discard(listener)
+        if not self._listeners:
+            self._idle_since = asyncio.get_running_loop().time()
+            self._background(self._deactivate_when_idle())
+
+    async def _deactivate_when_idle(self) -> None:
+        await asyncio.sleep(IDLE_GRACE)
+        idle = self._idle_since
+        if not self._listeners and idle is not None and asyncio.get_running_loop().time() - idle >= IDLE_GRACE:
+            await self.source.deactivate()
+
+    def _background(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
 
     def _deliver(self, routing_key: str, body: bytes) -> None:
         if not self._listeners:

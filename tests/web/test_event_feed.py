@@ -42,8 +42,8 @@ async def feed_client(request: pytest.FixtureRequest, aiohttp_client: Any, tmp_p
         config = gateway_config(routing={"rules": str(rules)}, broker={"url": amqp_url})
         app = build_app(config, store=MemoryStore())
     client = await aiohttp_client(app)
-    await eventually(lambda: app[FEED].ready(), timeout=WAIT)  # the feed's queue is bound
     if request.param == "rabbitmq":
+        assert not app[FEED].ready()  # nobody is watching yet: nothing is subscribed
         assert isinstance(app[FEED].source, AmqpEventSource)
     yield client
 
@@ -59,7 +59,11 @@ async def signed_in(client: TestClient, token: str) -> aiohttp.ClientWebSocketRe
     ws = await client.ws_connect(WS)
     await ws.send_json({"type": "auth", "token": token})
     ready = await ws.receive_json(timeout=WAIT)
-    assert ready["type"] == "ready" and ready["live"] is True
+    assert ready["type"] == "ready"
+    if not ready["live"]:
+        # The first console makes the feed subscribe; once bound, consoles are told to reload.
+        await eventually(lambda: client.app[FEED].ready(), timeout=WAIT)
+        assert (await ws.receive_json(timeout=WAIT))["type"] == "resync"
     return ws
 
 
@@ -269,3 +273,19 @@ def test_visibility_follows_queues_and_assignment() -> None:
     assert console_ws.visible(bob, resolved, [])  # named in the event
     unknown = FeedEvent(routing_key="contact.merged", body={"contact_id": "ct_1"})
     assert not console_ws.visible(alice, unknown, ["payments"]) and console_ws.visible(ops, unknown, [])
+
+
+async def test_the_feed_unsubscribes_when_the_last_console_leaves(
+    feed_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gateway.event_feed as event_feed
+
+    monkeypatch.setattr(event_feed, "IDLE_GRACE", 0.2)
+    ws = await signed_in(feed_client, OPS_TOKEN)
+    assert feed_client.app[FEED].ready()
+    await ws.close()
+    if isinstance(feed_client.app[FEED].source, AmqpEventSource):
+        await eventually(lambda: not feed_client.app[FEED].ready(), timeout=WAIT)
+        again = await signed_in(feed_client, OPS_TOKEN)  # and comes back for the next one
+        assert feed_client.app[FEED].ready()
+        await again.close()
