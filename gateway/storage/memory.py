@@ -261,6 +261,24 @@ class MemoryStore(KeyLayout):
             self._stat("offered")
         if escalate_after > 0:
             d.zadd(self.k("timers"), now + escalate_after, f"escalate|{cid}|{version}")
+        if reason in ("escalated", "transferred"):
+            self._outbox(
+                f"conversation.{reason}:{cid}:{version}",
+                "gateway.events",
+                f"conversation.{reason}",
+                0,
+                json.dumps({"type": f"conversation.{reason}"}),
+                {
+                    "conversation_id": cid,
+                    "contact_id": d.hget(k, "contact_id"),
+                    "queue": queue,
+                    "priority": str(int(priority)),
+                    "routing_version": str(version),
+                    "previous_queue": old_q or "",
+                    "previous_assignee": assignee or "",
+                    "occurred_at_ms": str(now),
+                },
+            )
         self._outbox(
             f"offer:{cid}:{version}",
             "gateway.work",

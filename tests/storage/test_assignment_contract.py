@@ -113,8 +113,11 @@ async def test_reroute_makes_a_new_version_and_old_offers_stale(store: Store) ->
     conv = await store.get_conversation(r.conversation_id)
     assert (conv.queue, conv.priority, conv.target_index, conv.routing_version) == ("vip", 8, 1, 2)
     assert conv.waiting_since.timestamp() < 10**10  # the wait start was kept
-    [offer] = [p for p in await drain_outbox(store) if p["rk"] == "vip"]
+    published = await drain_outbox(store)
+    [offer] = [p for p in published if p["rk"] == "vip"]
     assert offer["body"]["reason"] == "escalated" and offer["message_id"] == f"offer:{r.conversation_id}:2"
+    [event] = [p["body"] for p in published if p["rk"] == "conversation.escalated"]
+    assert (event["queue"], event["previous_queue"], event["routing_version"]) == ("vip", "general", 2)
     stats = await store.queue_stats(["general", "vip"])
     assert stats["general"].waiting == 0 and stats["vip"].waiting == 1
     stale = await store.claim(r.conversation_id, "alice", version=1, capacity=0, now_ms=1, payload=P)
@@ -157,6 +160,12 @@ async def test_transfer_of_a_claimed_conversation_frees_the_agent(store: Store) 
     conv = await store.get_conversation(r.conversation_id)
     assert conv.assignee is None and conv.queue == "vip"
     assert await store.active_conversations("alice") == set()
+    [event] = [p["body"] for p in await drain_outbox(store) if p["rk"] == "conversation.transferred"]
+    assert (
+        event["previous_assignee"] == "alice"
+        and event["queue"] == "vip"
+        and event["type"] == "conversation.transferred"
+    )
 
 
 async def test_resolve_then_reopen_within_the_window_else_new(store: Store) -> None:

@@ -73,6 +73,14 @@ local function offer(cid, queue, priority, reason, now, decision, target_index, 
   if tonumber(escalate_after) > 0 then
     redis.call('ZADD', TIMERS, int(now + tonumber(escalate_after)), 'escalate|' .. cid .. '|' .. int(version))
   end
+  if reason == 'escalated' or reason == 'transferred' then
+    -- Other systems (and the console) hear of a re-route on gateway.events too.
+    outbox('conversation.' .. reason .. ':' .. cid .. ':' .. int(version), 'gateway.events',
+      'conversation.' .. reason, 0, '{"type":"conversation.' .. reason .. '"}', {
+        conversation_id = cid, contact_id = redis.call('HGET', k, 'contact_id'), queue = queue,
+        priority = int(priority), routing_version = int(version), previous_queue = old_q or '',
+        previous_assignee = assignee or '', occurred_at_ms = int(now)})
+  end
   outbox('offer:' .. cid .. ':' .. int(version), 'gateway.work', queue, priority, payload, {
     conversation_id = cid, contact_id = redis.call('HGET', k, 'contact_id'),
     routing_version = int(version), reason = reason, queue = queue, priority = int(priority),
