@@ -110,6 +110,10 @@ class BrokerConfig(Section):
     inflight: int = Field(256, ge=1, le=10000)
     # Outbox entries a crashed process had taken are republished by another after this.
     reclaim_idle: Duration = 30.0
+    # Which events go to gateway.events: "all", or a list of routing keys (patterns with
+    # `*` as in `sla.*`). Offers always go to gateway.work. Each event is an AMQP message;
+    # publish only what some system consumes (the console's live updates need them all).
+    events: Literal["all"] | list[str] = "all"
 
     @field_validator("url")
     @classmethod

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 import json
 import logging
 import os
+import re
 import socket
 import time
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ from typing import Any
 
 from gateway import metrics
 from gateway.routing.publisher import Outgoing, Publisher, PublishFailed
+from gateway.routing.topology import EVENTS_EXCHANGE
 from gateway.storage.base import OutboxEntry, StorageUnavailable, Store
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,10 @@ def to_outgoing(entry: OutboxEntry) -> Outgoing:
     )
 
 
+ACK_BATCH = 128  # acknowledge at once when this many are confirmed
+ACK_LINGER = 0.005  # else wait this long for more before writing the acknowledgements
+
+
 class OutboxRelay:
     """Keeps up to ``inflight`` publishes outstanding, like a raw publisher would.
 
@@ -81,9 +88,11 @@ class OutboxRelay:
         inflight: int = 256,
         reclaim_idle: float = 30.0,
         block: float = 1.0,
+        events: str | list[str] = "all",
     ) -> None:
         self.store = store
         self.publisher = publisher
+        self._wanted = None if events == "all" else [re.compile(fnmatch.translate(p)) for p in events]
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
         self.max_inflight = inflight
         self.reclaim_idle_ms = int(reclaim_idle * 1000)
@@ -99,9 +108,16 @@ class OutboxRelay:
         self.published = 0
         self.failed = 0
 
+    def _skipped(self, entry: OutboxEntry) -> bool:
+        """An event no one consumes (``broker.events``): acknowledged without a publish."""
+        if self._wanted is None or entry.exchange != EVENTS_EXCHANGE:
+            return False
+        return not any(p.match(entry.routing_key) for p in self._wanted)
+
     async def _publish(self, entry: OutboxEntry) -> None:
         try:
-            await self.publisher.publish(to_outgoing(entry))
+            if not self._skipped(entry):
+                await self.publisher.publish(to_outgoing(entry))
             confirmed = True
         except PublishFailed as exc:
             log.debug("outbox entry %s not confirmed: %s", entry.message_id, exc)
@@ -139,6 +155,8 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._ack_wanted.wait(), 0.5)
                 continue
+            if len(self._to_ack) < ACK_BATCH and not self._stopping.is_set():
+                await asyncio.sleep(ACK_LINGER)  # confirms come in runs: acknowledge them together
             ids, self._to_ack = self._to_ack, []
             try:
                 await self.store.outbox_ack(ids)
@@ -150,7 +168,10 @@ class OutboxRelay:
                 await asyncio.sleep(0.5)
 
     async def _wait_for_room(self) -> None:
-        while self._publishing >= self.max_inflight and not self._stopping.is_set():
+        """Refill the window in batches: confirms arrive one by one, and reading the outbox
+        for every single free slot would make the reads, not the broker, the limit."""
+        refill = max(1, self.max_inflight // 4)
+        while self.max_inflight - self._publishing < refill and not self._stopping.is_set():
             self._room.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._room.wait(), 1.0)

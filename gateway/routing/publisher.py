@@ -149,6 +149,9 @@ class AmqpPublisher:
                 properties=properties,
                 mandatory=message.exchange == WORK_EXCHANGE,
                 timeout=self._timeout,
+                # The confirm is what counts; waiting for each frame to reach the socket
+                # first would serialise the window behind the channel lock.
+                wait=False,
             )
         except aiormq.exceptions.DeliveryError as exc:
             if message.exchange == WORK_EXCHANGE:

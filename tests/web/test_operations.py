@@ -64,3 +64,20 @@ async def test_the_document_is_served_without_a_token(client: TestClient) -> Non
     assert (await client.get("/api/v1/queues")).status == 401 and (
         await client.get("/api/v1/queues", headers=auth())
     ).status == 200
+
+
+async def test_only_the_configured_events_are_published(make_client, publisher) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import eventually
+
+    client = await make_client(broker={"events": ["conversation.*", "sla.breached"]})
+    body, headers = signed_api_body({"id": "ev-1", "from": {"id": "ev"}, "text": "hello"})
+    assert (await client.post("/webhooks/api", data=body, headers=headers)).status == 200
+    await eventually(lambda: publisher.queues.get("general"))  # offers always go out
+    await eventually(lambda: any(e.routing_key == "conversation.opened" for e in publisher.events))
+    stats = client.app[SERVICES].store
+    await eventually(lambda: _drained(stats))
+    assert {e.routing_key for e in publisher.events} == {"conversation.opened"}  # no message.inbound
+
+
+async def _drained(store) -> bool:  # type: ignore[no-untyped-def]
+    return (await store.outbox_stats()).depth == 0
