@@ -26,11 +26,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection, ExchangeType
 from aiohttp import web
 
 from gateway.model import Conversation
+from gateway.routing.connect import connect_until_ready
 from gateway.routing.publisher import MemoryPublisher, Outgoing, Publisher
 from gateway.routing.topology import EVENTS_EXCHANGE
 
@@ -144,26 +144,9 @@ class AmqpEventSource:
         self._connection = None
 
     async def _connect_loop(self) -> None:
-        delay = self._reconnect_interval
-        while True:
-            try:
-                connection = await aio_pika.connect_robust(
-                    self._url, timeout=10, reconnect_interval=self._reconnect_interval
-                )
-                try:
-                    await self._subscribe(connection)
-                except BaseException:
-                    with contextlib.suppress(Exception):
-                        await connection.close()
-                    raise
-                self._connection = connection
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("event feed: broker connect failed, retrying: %s", type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        self._connection = await connect_until_ready(
+            self._url, self._subscribe, what="event feed", reconnect_interval=self._reconnect_interval
+        )
 
     async def _subscribe(self, connection: AbstractRobustConnection) -> None:
         channel = await connection.channel()

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-import aio_pika
 import aiormq
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection, ExchangeType
 
+from gateway.routing.connect import connect_until_ready
 from gateway.routing.topology import (
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_QUEUE,
@@ -75,23 +75,15 @@ class AmqpPublisher:
         self._connector = asyncio.create_task(self._connect_loop(), name="amqp-connect")
 
     async def _connect_loop(self) -> None:
-        delay = self._reconnect_interval
-        while True:
-            try:
-                connection = await aio_pika.connect_robust(
-                    self._url, timeout=10, reconnect_interval=self._reconnect_interval
-                )
-                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-                await self._declare_topology(channel)
-                self._connection, self._channel = connection, channel
-                log.info("broker connected")
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("broker connect failed, retrying: %s", type(exc).__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        async def setup(connection: AbstractRobustConnection) -> None:
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            await self._declare_topology(channel)
+            self._channel = channel
+
+        self._connection = await connect_until_ready(
+            self._url, setup, what="publisher", reconnect_interval=self._reconnect_interval
+        )
+        log.info("broker connected")
 
     async def _declare_topology(self, channel: AbstractRobustChannel) -> None:
         work = await channel.declare_exchange(WORK_EXCHANGE, ExchangeType.DIRECT, durable=True)

@@ -9,7 +9,6 @@ they serve, and what they hold now.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +16,7 @@ from aiohttp import web
 from gateway.model import Conversation, Direction
 from gateway.services import SERVICES, Services
 from gateway.web.auth import PRINCIPAL, require
-from gateway.web.views import conversation_view, ok
+from gateway.web.views import conversation_view, ok, queue_views
 
 PREVIEW_CHARS = 140
 
@@ -52,20 +51,7 @@ async def me(request: web.Request) -> web.Response:
     agent = principal.agent or ""
     services = request.app[SERVICES]
     router = services.router()
-    servable = router.agent_queues(agent)
-    stats = await services.store.queue_stats(servable)
-    now_ms = int(time.time() * 1000)
-    queues = []
-    for name in servable:
-        s = stats[name]
-        queues.append(
-            {
-                "name": name,
-                "depth": s.waiting,
-                "oldest_wait_seconds": round((now_ms - s.oldest_wait_ms) / 1000, 3) if s.oldest_wait_ms else None,
-                "skills": router.queue_skills(name),
-            }
-        )
+    queues = await queue_views(services.store, router, router.agent_queues(agent))
     ids = await services.store.active_conversations(agent)
     found = await asyncio.gather(*(services.store.get_conversation(cid) for cid in ids))
     held = sorted((c for c in found if c is not None and c.assignee == agent and c.status != "resolved"), key=_urgency)

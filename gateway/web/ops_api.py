@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 from aiohttp import web
 
 from gateway.channels.base import RequestRejected
 from gateway.services import SERVICES
 from gateway.web.auth import require
-from gateway.web.views import conversation_view, ok
+from gateway.web.views import conversation_view, ok, queue_views
 
 DUE_SOON_WINDOW = 3600.0  # "due soon": reply-by within the next hour
 
@@ -18,22 +16,10 @@ async def queues(request: web.Request) -> web.Response:
     require(request, "ops")
     services = request.app[SERVICES]
     router = services.router()
-    names = router.queues()
-    stats = await services.store.queue_stats(names)
-    now_ms = int(time.time() * 1000)
     agents = sorted(services.known_agents())
-    out = []
-    for name in names:
-        s = stats[name]
-        out.append(
-            {
-                "name": name,
-                "depth": s.waiting,
-                "oldest_wait_seconds": round((now_ms - s.oldest_wait_ms) / 1000, 3) if s.oldest_wait_ms else None,
-                "skills": router.queue_skills(name),
-                "agents": [a for a in agents if name in router.agent_queues(a)],
-            }
-        )
+    out = await queue_views(services.store, router, router.queues())
+    for queue in out:
+        queue["agents"] = [a for a in agents if queue["name"] in router.agent_queues(a)]
     return ok({"queues": out, "rules_version": router.version})
 
 

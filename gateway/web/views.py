@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from aiohttp import web
 
 from gateway.model import Contact, Conversation, Message
+from gateway.routing.static import Router
+from gateway.storage.base import Store
 
 
 def dumps(obj: Any) -> str:
@@ -32,6 +35,24 @@ def conversation_view(conv: Conversation) -> dict[str, Any]:
     data = conv.model_dump(mode="json")
     data["reply_tracking"] = reply_tracking(conv)
     return data
+
+
+async def queue_views(store: Store, router: Router, names: list[str]) -> list[dict[str, Any]]:
+    """Depth, oldest wait and required skills of each queue named."""
+    stats = await store.queue_stats(names)
+    now_ms = int(time.time() * 1000)
+    out = []
+    for name in names:
+        s = stats[name]
+        out.append(
+            {
+                "name": name,
+                "depth": s.waiting,
+                "oldest_wait_seconds": round((now_ms - s.oldest_wait_ms) / 1000, 3) if s.oldest_wait_ms else None,
+                "skills": router.queue_skills(name),
+            }
+        )
+    return out
 
 
 def message_view(message: Message) -> dict[str, Any]:

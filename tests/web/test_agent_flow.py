@@ -6,39 +6,21 @@ import hashlib
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway.channels.base import ChannelAdapter
-from gateway.model import Channel, OutboundRequest, SendResult
+from gateway.model import Channel
 from gateway.services import SERVICES
 from tests.conftest import eventually
 from tests.helpers import ALICE_TOKEN, API_SECRET, BOB_TOKEN, auth, signed_api_body
-
-
-class FakeCallback:
-    """The CRM behind channels.api.callback_url: a real local HTTP server."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.statuses: list[int] = []  # answers to give, in order; then 200
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.received.append((dict(request.headers), await request.read()))
-        status = self.statuses.pop(0) if self.statuses else 200
-        return web.json_response({"ok": status < 400}, status=status)
+from tests.web.fakes import FakeCallback, FakeEmail, FakeWhatsApp, start_crm
 
 
 @pytest.fixture
 async def crm(aiohttp_server: Any) -> tuple[FakeCallback, str]:
-    fake = FakeCallback()
-    app = web.Application()
-    app.router.add_post("/gateway", fake.handle)
-    server = await aiohttp_server(app)
-    return fake, str(server.make_url("/gateway"))
+    return await start_crm(aiohttp_server)
 
 
 @pytest.fixture
@@ -188,21 +170,6 @@ async def test_reply_validation(agent_client: TestClient) -> None:
     ).status == 404
 
 
-class FakeWhatsApp(ChannelAdapter):
-    name: ClassVar[str] = "whatsapp"
-    channels: ClassVar[tuple[Channel, ...]] = (Channel.WHATSAPP,)
-    can_send: ClassVar[bool] = True
-    supports_templates: ClassVar[bool] = True
-
-    def __init__(self) -> None:
-        super().__init__(sink=None)  # type: ignore[arg-type]
-        self.sent: list[OutboundRequest] = []
-
-    async def send(self, request: OutboundRequest) -> SendResult:
-        self.sent.append(request)
-        return SendResult(ok=True, external_id=f"wamid.{len(self.sent)}")
-
-
 async def test_after_the_window_free_text_is_409_and_a_template_goes_out(agent_client: TestClient) -> None:
     services = agent_client.app[SERVICES]
     adapter = FakeWhatsApp()
@@ -280,11 +247,6 @@ async def test_merge_contacts_over_the_api(agent_client: TestClient) -> None:
     assert again.status == 409
     missing = await agent_client.post(f"/api/v1/contacts/{ca}/merge", json={"other": "ct_x"}, headers=auth())
     assert missing.status == 404
-
-
-class FakeEmail(FakeWhatsApp):
-    name: ClassVar[str] = "email"
-    channels: ClassVar[tuple[Channel, ...]] = (Channel.EMAIL,)
 
 
 async def test_a_reply_never_goes_to_a_machine_that_wrote_into_the_thread(agent_client: TestClient) -> None:

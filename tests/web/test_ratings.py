@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.app import build_app
@@ -21,7 +20,7 @@ from gateway.services import SERVICES
 from gateway.storage.base import DueTimer, Store
 from tests.conftest import eventually
 from tests.helpers import ALICE_TOKEN, API_SECRET, auth, gateway_config, inbound, signed_api_body
-from tests.web.test_agent_flow import FakeCallback, FakeEmail, FakeWhatsApp
+from tests.web.fakes import FakeCallback, FakeEmail, FakeWhatsApp, start_crm
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 _ids = itertools.count(1)
@@ -39,11 +38,7 @@ class Clock:
 
 @pytest.fixture
 async def crm(aiohttp_server: Any) -> tuple[FakeCallback, str]:
-    fake = FakeCallback()
-    app = web.Application()
-    app.router.add_post("/gateway", fake.handle)
-    server = await aiohttp_server(app)
-    return fake, str(server.make_url("/gateway"))
+    return await start_crm(aiohttp_server)
 
 
 @pytest.fixture

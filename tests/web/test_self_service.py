@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.model import Channel
@@ -24,7 +23,7 @@ from gateway.services import SERVICES
 from gateway.storage.base import DueTimer
 from tests.conftest import eventually
 from tests.helpers import ALICE_TOKEN, API_SECRET, auth, inbound, signed_api_body
-from tests.web.test_agent_flow import FakeCallback, FakeEmail
+from tests.web.fakes import FakeCallback, FakeEmail, start_crm
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SHIPPED_FAQ = ROOT / "config" / "faq.yaml"
@@ -33,11 +32,7 @@ _ids = itertools.count(1)
 
 @pytest.fixture
 async def crm(aiohttp_server: Any) -> tuple[FakeCallback, str]:
-    fake = FakeCallback()
-    app = web.Application()
-    app.router.add_post("/gateway", fake.handle)
-    server = await aiohttp_server(app)
-    return fake, str(server.make_url("/gateway"))
+    return await start_crm(aiohttp_server)
 
 
 Make = Callable[..., Awaitable[TestClient]]

@@ -13,12 +13,11 @@ from typing import Any
 import aio_pika
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests.conftest import REDIS_URL, drop_prefix, eventually, unique_prefix
 from tests.helpers import ALICE_TOKEN, API_SECRET, auth, signed_api_body
 from tests.processes import GatewayProcess, process_config
-from tests.web.test_agent_flow import FakeCallback
+from tests.web.fakes import FakeCallback, start_crm
 
 pytestmark = [pytest.mark.redis, pytest.mark.rabbitmq]
 
@@ -27,11 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 @pytest.fixture
 async def crm(aiohttp_server: Any) -> tuple[FakeCallback, str]:
-    fake = FakeCallback()
-    app = web.Application()
-    app.router.add_post("/gateway", fake.handle)
-    server = await aiohttp_server(app)
-    return fake, str(server.make_url("/gateway"))
+    return await start_crm(aiohttp_server)
 
 
 @pytest.fixture
