@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import ahocorasick
@@ -40,6 +41,7 @@ _SHOWN_LIMIT = 6
 RUN_LIMIT = 20  # longer runs of rules the index ruled out are summed up in one explanation line
 SUMMARY_CACHE = 4096  # the same runs recur message after message; remember their lines
 _NO_HITS: frozenset[int] = frozenset()
+_SECOND = itemgetter(1)  # (end, keyword id) → keyword id, in C
 KEYWORD_KINDS = ("keywords", "all_keywords", "subject_keywords")
 
 
@@ -447,7 +449,7 @@ class RulesRouter:
     def _scan(self, raw: bytes) -> frozenset[int] | set[int]:
         if self._automaton is None or not raw:
             return _NO_HITS
-        return {kid for _, kid in self._automaton.iter(raw.decode("latin-1"))}
+        return set(map(_SECOND, self._automaton.iter(raw.decode("latin-1"))))
 
     def _evidence(self, condition: Condition) -> Callable[[_Facts], str]:
         """What a matched rule's condition found, for the "matched (...)" line."""
