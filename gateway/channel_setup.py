@@ -144,6 +144,7 @@ def build_adapters(config: GatewayConfig, sink: InboundSink, store: Store) -> li
                 app_id=wc.app_id,
                 app_secret=wc.app_secret.get_secret_value(),
                 api_base_url=wc.api_base_url,
+                encoding_aes_key=wc.encoding_aes_key.get_secret_value() if wc.encoding_aes_key else None,
             )
         )
     if channels.email is not None or config.smtp.enabled:

@@ -57,6 +57,14 @@ def test_the_four_environment_overrides_win() -> None:
         ({"auth": {"tokens": [{"token": "long-enough-token", "role": "agent"}]}}, "auth.tokens.0"),
         ({"channels": {"twilio": {"account_sid": "AC1", "auth_token": "..."}}}, "channels.twilio.auth_token"),
         ({"channels": {"telegram": {"bot_token": "123:abc"}}}, "channels.telegram.secret_token"),
+        (
+            {
+                "channels": {
+                    "wechat": {"token": "t0ken", "app_id": "wx1", "app_secret": "s3cret", "encoding_aes_key": "k"}
+                }
+            },
+            "channels.wechat.encoding_aes_key",
+        ),
     ],
 )
 def test_errors_name_the_key(raw: dict, key: str) -> None:

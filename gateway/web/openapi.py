@@ -588,16 +588,17 @@ def _paths() -> dict[str, Any]:
                 "tags": ["webhooks"],
                 "parameters": [
                     {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
-                    for n in ("signature", "timestamp", "nonce")
+                    for n in ("signature", "timestamp", "nonce", "openid", "encrypt_type", "msg_signature")
                 ],
                 "requestBody": {"required": True, "content": {"text/xml": {"schema": {"type": "string"}}}},
                 "responses": {
                     "200": {"description": "success"},
-                    "400": {"description": "malformed XML"},
-                    "403": {"description": "bad signature"},
+                    "400": {"description": "malformed XML, or an Encrypt that does not decrypt"},
+                    "403": {"description": "bad signature or msg_signature, or encrypted for another AppID"},
                     "404": _error("not configured"),
                     "413": _error("body too large"),
-                    "501": {"description": "encrypted mode is not supported"},
+                    "422": {"description": "a required field is missing"},
+                    "501": {"description": "safe (encrypted) mode without channels.wechat.encoding_aes_key"},
                     **UNAVAILABLE,
                 },
             },

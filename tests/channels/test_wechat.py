@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from gateway.channels.wechat.crypto import WeChatCrypto, msg_signature
 from gateway.channels.wechat.tokens import AccessTokens
 from gateway.model import Channel
 from gateway.storage.base import Store
@@ -241,16 +242,90 @@ async def test_hostile_or_broken_xml_is_refused_cleanly(client: TestClient) -> N
     assert (await client.post("/webhooks/wechat", params=signed_query(), data=no_sender)).status == 422
 
 
-async def test_safe_mode_is_501_and_compatible_mode_reads_the_plaintext(client: TestClient, store: Store) -> None:
+async def test_safe_mode_without_a_key_is_501_and_compatible_mode_reads_the_plaintext(
+    client: TestClient, store: Store
+) -> None:
     encrypted = (
         b"<xml><ToUserName><![CDATA[gh_3a1b2c4d5e6f]]></ToUserName><Encrypt><![CDATA[bXkgc2VjcmV0]]></Encrypt></xml>"
     )
     query = signed_query(encrypt_type="aes", msg_signature="0123abcd")
     resp = await client.post("/webhooks/wechat", params=query, data=encrypted)
-    assert resp.status == 501 and (await resp.json())["error"]["code"] == "encrypted_mode_unsupported"
+    error = (await resp.json())["error"]
+    assert resp.status == 501 and error["code"] == "encrypted_mode_unsupported"
+    assert "encoding_aes_key" in error["message"]
     compatible = push("text", Content="兼容模式", MsgId="24100000000000077", Encrypt="bXkgc2VjcmV0")
     assert await post(client, compatible, encrypt_type="aes", msg_signature="0123abcd") == "success"
     assert [m.text for m in await stored(store)] == ["兼容模式"]
+
+
+AES_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"  # 43 characters, as the admin page shows it
+
+
+@pytest.fixture
+async def safe_client(aiohttp_client: Any, store: Store, wechat_api: tuple[FakeWeChat, str]) -> TestClient:
+    settings = {"token": TOKEN, "app_id": APP_ID, "app_secret": APP_SECRET, "api_base_url": wechat_api[1]}
+    return await gateway(aiohttp_client, store, wechat={**settings, "encoding_aes_key": AES_KEY})
+
+
+def encrypted_push(body: bytes, *, app_id: str = APP_ID) -> tuple[bytes, dict[str, str]]:
+    """A safe-mode push as WeChat sends it: only ``<Encrypt>`` in the body, and the
+    query with both ``signature`` and ``msg_signature``."""
+    encrypted = WeChatCrypto(token=TOKEN, encoding_aes_key=AES_KEY, app_id=app_id).encrypt(body)
+    query = signed_query(encrypt_type="aes", openid=OPENID)
+    query["msg_signature"] = msg_signature(TOKEN, query["timestamp"], query["nonce"], encrypted)
+    xml = f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    return xml.encode(), query
+
+
+async def test_safe_mode_pushes_are_verified_decrypted_and_stored_once(safe_client: TestClient, store: Store) -> None:
+    body, query = encrypted_push(
+        push("text", Content="我的卡 4111 1111 1111 1111 付款失败了", MsgId="24100000000000101")
+    )
+    answers = await asyncio.gather(*[safe_client.post("/webhooks/wechat", params=query, data=body) for _ in range(2)])
+    assert [(r.status, await r.text()) for r in answers] == [(200, "success"), (200, "success")]
+    messages = await stored(store)
+    assert [m.text for m in messages] == ["我的卡 **** **** **** 1111 付款失败了"]
+    # An event in safe mode opens the window like a plaintext one.
+    body, query = encrypted_push(push("event", Event="subscribe"))
+    assert (await safe_client.post("/webhooks/wechat", params=query, data=body)).status == 200
+    assert len(await stored(store)) == 2
+
+
+async def test_safe_mode_refusals_store_nothing(safe_client: TestClient, store: Store) -> None:
+    body, query = encrypted_push(push("text", Content="退款", MsgId="24100000000000102"))
+    forged = {**query, "msg_signature": "0" * 40}
+    resp = await safe_client.post("/webhooks/wechat", params=forged, data=body)
+    assert resp.status == 403 and (await resp.json())["error"]["code"] == "bad_signature"
+    unsigned = {k: v for k, v in query.items() if k != "msg_signature"}
+    assert (await safe_client.post("/webhooks/wechat", params=unsigned, data=body)).status == 403
+    body, query = encrypted_push(push("text", Content="退款", MsgId="24100000000000103"), app_id="wx0000000000000000")
+    resp = await safe_client.post("/webhooks/wechat", params=query, data=body)
+    assert resp.status == 403 and (await resp.json())["error"]["code"] == "wrong_app_id"
+    garbage = "QUJD" * 11  # base64 of 33 bytes: not whole AES blocks
+    query = signed_query(encrypt_type="aes")
+    query["msg_signature"] = msg_signature(TOKEN, query["timestamp"], query["nonce"], garbage)
+    xml = f"<xml><Encrypt><![CDATA[{garbage}]]></Encrypt></xml>".encode()
+    resp = await safe_client.post("/webhooks/wechat", params=query, data=xml)
+    assert resp.status == 400 and (await resp.json())["error"]["code"] == "undecryptable"
+    # Decrypted, but not a push: the same 400/422 as a plaintext body.
+    body, query = encrypted_push(b"<xml><ToUserName>gh</ToUserName>")
+    assert (await safe_client.post("/webhooks/wechat", params=query, data=body)).status == 400
+    body, query = encrypted_push(b"<xml><ToUserName>gh</ToUserName><MsgType>text</MsgType></xml>")
+    assert (await safe_client.post("/webhooks/wechat", params=query, data=body)).status == 422
+    assert await stored(store) == []
+
+
+async def test_with_a_key_compatible_mode_trusts_only_the_encrypted_copy(safe_client: TestClient, store: Store) -> None:
+    inner = push("text", Content="账户被冻结", MsgId="24100000000000104")
+    body, query = encrypted_push(inner)
+    encrypt = body.decode().split("<Encrypt>", 1)[1]
+    tampered = push("text", Content="改过的明文", MsgId="24100000000000104").decode().replace("</xml>", "")
+    compatible = f"{tampered}<Encrypt>{encrypt}".encode()
+    assert (await safe_client.post("/webhooks/wechat", params=query, data=compatible)).status == 200
+    assert [m.text for m in await stored(store)] == ["账户被冻结"]
+    # The server-URL check is the same in every mode: signature, echostr back.
+    resp = await safe_client.get("/webhooks/wechat", params=signed_query(echostr="9876543210"))
+    assert resp.status == 200 and await resp.text() == "9876543210"
 
 
 async def _status(store: Store, cid: str, mid: str) -> str | None:

@@ -5,10 +5,12 @@ WeChat waits 5 s for an answer and then retries (3 times in all), so the handler
 stores the push and answers ``success``; agents reply later through the customer-service
 API, within 48 h of the customer's last message (error 45015 after it).
 
-Only plaintext mode is supported. In compatible mode the push carries the plaintext
-fields beside ``<Encrypt>`` and is read from those; a safe-mode push (``encrypt_type=aes``
-with only ``<Encrypt>``) is answered ``501`` — switch the account to plaintext or
-compatible mode.
+All three message modes work. With ``encoding_aes_key`` configured, every push that
+carries ``<Encrypt>`` (safe and compatible mode) must have a valid ``msg_signature`` and
+is read from the decrypted XML (``crypto.py``); without it, compatible mode is read from
+its plaintext fields and a safe-mode push (only ``<Encrypt>``) is answered ``501``,
+naming the missing key. The answer is always the plaintext ``success``, which WeChat
+accepts in every mode.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from aiohttp import web
 
 from gateway.channels.base import ChannelAdapter, InboundSink, RequestRejected, send_http
 from gateway.channels.textparts import PartProgress, send_parts, split_text, text_with_links, utf8_bytes
+from gateway.channels.wechat.crypto import WeChatCrypto
 from gateway.channels.wechat.messages import parse, read_xml
 from gateway.channels.wechat.signature import signature_valid
 from gateway.channels.wechat.tokens import TOKEN_ERRORS, AccessTokens, TokenUnavailable
@@ -56,10 +59,14 @@ class WeChatChannel(ChannelAdapter):
         app_secret: str,
         api_base_url: str,
         tokens_margin: float = 300.0,
+        encoding_aes_key: str | None = None,
     ) -> None:
         super().__init__(sink)
         self._token = token
         self.app_id = app_id
+        self.crypto = (
+            WeChatCrypto(token=token, encoding_aes_key=encoding_aes_key, app_id=app_id) if encoding_aes_key else None
+        )
         self.api_base_url = api_base_url.rstrip("/")
         self.tokens = AccessTokens(
             api_base_url=self.api_base_url, app_id=app_id, app_secret=app_secret, margin=tokens_margin
@@ -90,16 +97,29 @@ class WeChatChannel(ChannelAdapter):
     async def handle(self, request: web.Request) -> web.Response:
         self._check(request)
         fields = read_xml(await request.read())
-        if request.query.get("encrypt_type", "raw").lower() == "aes" and not fields.get("MsgType"):
+        if "Encrypt" in fields and self.crypto is not None:
+            fields = self._decrypted(request, fields["Encrypt"])
+        elif request.query.get("encrypt_type", "raw").lower() == "aes" and not fields.get("MsgType"):
             raise RequestRejected(
                 501,
                 "encrypted_mode_unsupported",
-                "safe (encrypted) mode is not supported; use plaintext or compatible mode",
+                "safe (encrypted) mode needs channels.wechat.encoding_aes_key; "
+                "set it to the account's EncodingAESKey, or use plaintext or compatible mode",
             )
         message = parse(fields)
         if message is not None:
             await self.sink.accept(message)
         return web.Response(text="success", content_type="text/plain")
+
+    def _decrypted(self, request: web.Request, encrypted: str) -> dict[str, str]:
+        """The fields of a safe-mode push, once its ``msg_signature`` verifies."""
+        assert self.crypto is not None
+        q = request.query
+        if not self.crypto.signature_valid(
+            signature=q.get("msg_signature"), timestamp=q.get("timestamp"), nonce=q.get("nonce"), encrypted=encrypted
+        ):
+            raise RequestRejected(403, "bad_signature", "msg_signature does not verify the encrypted push")
+        return read_xml(self.crypto.decrypt(encrypted))
 
     async def send(self, request: OutboundRequest) -> SendResult:
         assert self.http is not None
