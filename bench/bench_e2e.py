@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import tempfile
 import time
 import uuid
@@ -26,7 +27,7 @@ from typing import Any
 import aio_pika
 from aiohttp import web
 
-from bench.common import append_section, fmt_ms, rabbit_vhost
+from bench.common import append_section, cpu_seconds, fmt_ms, pids_named, rabbit_vhost
 from bench.loadgen import WebhookLoad, api_request, twilio_request
 from tests.processes import GatewayProcess
 from tests.servers import PrivateRedis, free_port, wait_for
@@ -147,11 +148,19 @@ def gateway_config(redis_url: str, prefix: str, amqp_url: str, *, events: str | 
     }
 
 
-async def e2e(kind: str, gateways: list[GatewayProcess], amqp_url: str, count: int) -> dict[str, Any]:
-    """Closed loop at full speed: acknowledged/s, and offers confirmed into the queue/s."""
+async def e2e(kind: str, gateways: list[GatewayProcess], amqp_url: str, count: int, redis_pid: int) -> dict[str, Any]:
+    """Closed loop at full speed: acknowledged/s, offers confirmed into the queue/s, and the
+    CPU time each party spent per message (gateways, Redis, RabbitMQ, this load generator)."""
     await purge(amqp_url)
     loads = [load_for(kind, gw.url, count // len(gateways)) for gw in gateways]
     total = sum(load.count for load in loads)
+    parties = {
+        "gateways": [gw.proc.pid for gw in gateways if gw.proc is not None],
+        "redis": [redis_pid],
+        "rabbitmq": pids_named("beam.smp"),
+        "loadgen": [os.getpid()],
+    }
+    before = {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in parties.items()}
     start = time.perf_counter()
     results = await asyncio.gather(*(load.run() for load in loads))
     acked_at = time.perf_counter()
@@ -160,9 +169,12 @@ async def e2e(kind: str, gateways: list[GatewayProcess], amqp_url: str, count: i
             raise RuntimeError("offers did not all arrive")
         await asyncio.sleep(0.05)
     offered_at = time.perf_counter()
+    cpu_ms = {
+        name: (sum(cpu_seconds(pid) for pid in pids) - before[name]) / total * 1000 for name, pids in parties.items()
+    }
     acked = sum(len(r.acked) for r in results)
     assert acked == total, (acked, total)
-    return {"acked_rate": total / (acked_at - start), "offered_rate": total / (offered_at - start)}
+    return {"acked_rate": total / (acked_at - start), "offered_rate": total / (offered_at - start), "cpu_ms": cpu_ms}
 
 
 async def latency_at(
@@ -182,6 +194,7 @@ async def latency_at(
 
 async def run(count: int, fsyncs: list[str], kinds: list[str], offers_only: bool) -> str:
     lines: list[str] = []
+    ceiling: tuple[str, float, dict[str, float]] | None = None  # from the first row: this machine's limit
     with rabbit_vhost() as amqp_url:
         b_pub = await measure_b_pub(amqp_url, count)
         b_http = await measure_b_http(count)
@@ -193,9 +206,9 @@ async def run(count: int, fsyncs: list[str], kinds: list[str], offers_only: bool
         lines.append("")
         lines.append(
             "| webhook | Redis AOF fsync | events | gateways | acknowledged/s | offers confirmed/s | ÷ B_pub | ÷ B_http "
-            "| load at ½ max | p50 | p99 | p99.9 |"
+            "| load at ½ max | p50 | p99 | p99.9 | CPU ms per message: gateways / Redis / RabbitMQ / load generator |"
         )
-        lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for fsync in fsyncs:
             redis = PrivateRedis(appendfsync=fsync)
             redis.start()
@@ -211,12 +224,16 @@ async def run(count: int, fsyncs: list[str], kinds: list[str], offers_only: bool
                     try:
                         await load_for("api", gws[0].url, 200).run()  # warm up: connections, scripts
                         for kind in kinds:
-                            top = await e2e(kind, gws, amqp_url, count)
+                            top = await e2e(kind, gws, amqp_url, count, redis.proc.pid if redis.proc else 0)
+                            cpu = top["cpu_ms"]
+                            if ceiling is None:
+                                ceiling = (kind, (os.cpu_count() or 1) * 1000 / sum(cpu.values()), cpu)
                             half = await latency_at(kind, gws, amqp_url, top["offered_rate"] / 2, 8)
                             lines.append(
                                 f"| {kind} | {fsync} | {events} | {n} | {top['acked_rate']:.0f} | {top['offered_rate']:.0f} "
                                 f"| {top['offered_rate'] / b_pub:.2f} | {top['offered_rate'] / b_http['rate']:.2f} "
-                                f"| {half['rate']:.0f}/s | {fmt_ms(half['p50'])} | {fmt_ms(half['p99'])} | {fmt_ms(half['p999'])} |"
+                                f"| {half['rate']:.0f}/s | {fmt_ms(half['p50'])} | {fmt_ms(half['p99'])} | {fmt_ms(half['p999'])} "
+                                f"| {cpu['gateways']:.2f} / {cpu['redis']:.2f} / {cpu['rabbitmq']:.2f} / {cpu['loadgen']:.2f} |"
                             )
                             print(lines[-1], flush=True)
                     finally:
@@ -233,6 +250,18 @@ async def run(count: int, fsyncs: list[str], kinds: list[str], offers_only: bool
         "(`broker.events: []`) publishes the offer only. The load generator runs in this process, the "
         "gateways in their own; all share the same two cores with Redis (AOF) and RabbitMQ."
     )
+    if ceiling is not None:
+        kind, limit, cpu = ceiling
+        lines.append("")
+        lines.append(
+            f"Where the time goes (first row, {kind}): every message costs {sum(cpu.values()):.2f} ms of CPU in all — "
+            f"{cpu['gateways']:.2f} ms in the gateway (HTTP, signature, parsing, masking, the Redis scripts' "
+            f"round trips, the relay's AMQP frames), {cpu['redis']:.2f} ms in Redis, {cpu['rabbitmq']:.2f} ms in "
+            f"RabbitMQ and {cpu['loadgen']:.2f} ms in the load generator. With {os.cpu_count()} cores shared by all "
+            f"of them, no number of gateway processes can confirm more than about {limit:.0f} offers/s here "
+            f"({limit / b_pub:.2f} × `B_pub`): the 0.6 × `B_pub` target needs the gateway on cores of its own "
+            "or a gateway several times cheaper per message."
+        )
     return "\n".join(lines)
 
 
