@@ -297,6 +297,28 @@ async def test_attachment_over_the_cap_is_listed_but_not_kept(make_gateway: Call
     assert not gw.attachments.exists() or not any(p.is_file() for p in gw.attachments.rglob("*"))
 
 
+async def test_card_numbers_in_text_attachments_are_masked_before_they_are_written(gw: Gateway) -> None:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "Li Lei <li.lei@example.cn>", SUPPORT, "退款凭证"
+    mail["Message-ID"] = "<attached-cards@example.cn>"
+    mail.set_content("请看附件。")
+    mail.add_attachment("卡号 4111 1111 1111 1111，订单 20240304001\n", filename="说明.txt")
+    csv = "订单,卡号\n1,6222021234567890128\n".encode("gb18030")
+    mail.add_attachment(csv, maintype="text", subtype="csv", filename="orders.csv", params={"charset": "gb2312"})
+    binary = b"%PDF-1.4 4111111111111111 \xff\xfe"
+    mail.add_attachment(binary, maintype="application", subtype="pdf", filename="scan.pdf")
+    await deliver_ok(gw, mail.as_bytes())
+    message = message_of(await conversation_of(gw.client, "attached-cards@example.cn"), "attached-cards@example.cn")
+    files = {a["name"]: a for a in message["attachments"]}
+    text = (gw.attachments / files["说明.txt"]["storage_key"]).read_bytes()
+    assert text.decode("utf-8") == "卡号 **** **** **** 1111，订单 20240304001\n"
+    assert files["说明.txt"]["size"] == len(text)
+    stored_csv = (gw.attachments / files["orders.csv"]["storage_key"]).read_bytes()
+    assert stored_csv == "订单,卡号\n1,***************0128\n".encode("gb18030")
+    # Binary files are kept as received: masking them would corrupt them.
+    assert (gw.attachments / files["scan.pdf"]["storage_key"]).read_bytes() == binary
+
+
 async def test_the_same_address_on_the_api_channel_is_the_same_contact(gw: Gateway) -> None:
     body, headers = signed_api_body(
         {"id": "crm-1", "from": {"id": "user-9", "email": "Li.Lei@Example.CN"}, "text": "app message"}, API_SECRET

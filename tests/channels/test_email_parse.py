@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.channels.email.attachments import masked_text_attachment
 from gateway.channels.email.autoreply import AutoReplyLimiter
 from gateway.channels.email.charsets import decode_bytes
 from gateway.channels.email.guards import guard_flags, is_system_address
@@ -276,3 +278,22 @@ def test_fuzz_header_decoding_never_raises(value: str) -> None:
     decode_header_value(value)
     parse_address(value)
     thread_references(value, value)
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "charset", "expected"),
+    [
+        (b'{"card": "4111-1111-1111-1111"}', "application/json", None, b'{"card": "****-****-****-1111"}'),
+        ("卡 4111111111111111".encode("big5"), "text/plain", "big5", "卡 ************1111".encode("big5")),
+        ("卡 4111111111111111".encode("gb18030"), "text/plain", None, "卡 ************1111".encode("gb18030")),
+        (b"no card 4111111111111112 here", "text/plain", "us-ascii", b"no card 4111111111111112 here"),  # not Luhn
+        ("GBK 卡 4111111111111111".encode("gbk"), "text/csv", "utf-8", "GBK 卡 ************1111".encode("gbk")),
+        (b"\xff\xfe\xfd 4111111111111111", "text/plain", "utf-8", b"\xff\xfe\xfd 4111111111111111"),  # not text
+        (b"4111111111111111", "image/png", None, b"4111111111111111"),
+        (b"", "text/plain", None, b""),
+    ],
+)
+def test_text_attachments_are_masked_in_their_own_charset(
+    data: bytes, content_type: str, charset: str | None, expected: bytes
+) -> None:
+    assert masked_text_attachment(data, content_type, charset) == expected

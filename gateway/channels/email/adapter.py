@@ -21,7 +21,7 @@ import aiohttp
 
 from gateway.channels.base import ChannelAdapter, InboundSink, SendNotSupported
 from gateway.channels.email import thread_context
-from gateway.channels.email.attachments import AttachmentStore
+from gateway.channels.email.attachments import AttachmentStore, masked_text_attachment
 from gateway.channels.email.autoreply import AutoReplyLimiter
 from gateway.channels.email.guards import LOOP_GUARD, guard_flags
 from gateway.channels.email.headers import message_ids
@@ -179,15 +179,17 @@ class EmailChannel(ChannelAdapter):
         skipped: list[str] = []
         for item in mail.attachments:
             key = None
+            data = item.data
             if self.attachments.enabled:
                 if self.attachments.fits(item.size):
+                    data = masked_text_attachment(item.data, item.content_type, item.charset)
                     try:
-                        key = await self.attachments.save(item.data)
+                        key = await self.attachments.save(data)
                     except OSError as exc:
                         raise ServiceUnavailable(f"attachment storage failed: {type(exc).__name__}") from exc
                 else:
                     skipped.append(f"{item.name}: {item.size} bytes is over the {self.attachments.max_bytes} limit")
-            kept.append(Attachment(content_type=item.content_type, name=item.name, size=item.size, storage_key=key))
+            kept.append(Attachment(content_type=item.content_type, name=item.name, size=len(data), storage_key=key))
         return kept, skipped
 
     def _sender(self, mail: ParsedMail, envelope_sender: str | None, flags: list[str], raw: bytes) -> Identity:

@@ -1,5 +1,7 @@
 """Attachment content on disk under ``channels.email.attachments_dir``.
 
+Card numbers in text attachments are masked before they are written, as in message text
+(``masked_text_attachment``); images, PDFs and other binary files are kept as received.
 Files are named by the SHA-256 of their content: a redelivered mail, or the same logo
 in a hundred mails, is stored once, and a key names exactly one content. Writes go to a
 temporary file renamed into place, so a reader never sees half a file. The key
@@ -15,7 +17,36 @@ import re
 import tempfile
 from pathlib import Path
 
+from gateway.channels.email.charsets import normalize_charset
+from gateway.redaction import mask_card_numbers
+
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
+# Attachments that are text a customer may have pasted a card number into.
+_TEXT_TYPES = frozenset({"application/json", "application/xml", "application/csv", "application/x-ndjson"})
+
+
+def masked_text_attachment(data: bytes, content_type: str, charset: str | None) -> bytes:
+    """``data`` with card numbers masked, for a text attachment (``text/*``, JSON, XML,
+    CSV) in its own charset; anything else, or text that decodes in none of its label,
+    UTF-8 and GB18030, is returned as it is."""
+    if not (content_type.startswith("text/") or content_type in _TEXT_TYPES) or not data:
+        return data
+    codec = normalize_charset(charset)
+    # Mislabelled text is common (GBK sent as utf-8); a decode that succeeds re-encodes
+    # byte for byte, and masking only turns ASCII digits into "*".
+    for name in dict.fromkeys([codec or "utf-8", "utf-8", "gb18030"]):
+        try:
+            text = data.decode(name)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        masked = mask_card_numbers(text)
+        if masked == text or masked is None:
+            return data
+        try:
+            return masked.encode(name)
+        except UnicodeEncodeError:
+            return data
+    return data
 
 
 class AttachmentStore:

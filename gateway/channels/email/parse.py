@@ -49,6 +49,7 @@ class ParsedAttachment:
     content_type: str
     data: bytes
     inline: bool = False
+    charset: str | None = None  # the part's charset label, for text attachments
 
     @property
     def size(self) -> int:
@@ -249,6 +250,7 @@ def _read_body(mail: ParsedMail, msg: email.message.Message) -> None:
                     content_type=kind,
                     data=data,
                     inline=part.get_content_disposition() == "inline",
+                    charset=_charset_of(part),
                 )
             )
             continue
