@@ -43,7 +43,8 @@ FIRST_RESPONSE = Histogram(
     buckets=(10, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 172800),
 )
 SLA_ATTAINMENT = Gauge(
-    "gateway_cluster_sla_attainment_ratio", "Answered reply deadlines met ÷ answered, since the start of records."
+    "gateway_cluster_sla_attainment_ratio",
+    "Reply deadlines answered in time ÷ deadlines that ended (answered, or breached and closed unanswered).",
 )
 SENDS = Counter("gateway_outbound_sends_total", "Send attempts of replies, by result.", ["channel", "result"])
 DELIVERY_REPORTS = Counter(

@@ -106,6 +106,7 @@ class Outbound:
         note: bool = False,
         sender_kind: str = "agent",
         flags: list[str] | None = None,
+        capacity: int = 0,
     ) -> Message:
         now_ms = self._now_ms()
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
@@ -135,7 +136,12 @@ class Outbound:
             send=not note,
             claim=sender_kind == "agent" and not note,
             assigned_payload=payload("conversation.assigned"),
+            capacity=capacity,
         )
+        if result.reason == "capacity":
+            raise ReplyRefused(409, "capacity", "you are at your capacity of open conversations")
+        if result.reason == "not_assignee":
+            raise ReplyRefused(403, "not_assignee", f"the conversation is assigned to {result.assignee}")
         if not result.ok:
             raise ReplyRefused(404, "not_found", "no such conversation")
         if result.first_response_ms is not None:

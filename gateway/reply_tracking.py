@@ -11,7 +11,9 @@ at most once per deadline: the store's write is conditional on the deadline's se
 Definitions of the metrics (ROUTING.md), computed from counters the store keeps:
 
 * first response time — conversation opened (first customer message) → first agent reply;
-* SLA attainment — answered deadlines met ÷ all answered or breached deadlines;
+* SLA attainment — deadlines answered in time ÷ deadlines that ended: answered in time,
+  answered late, or breached and then closed (resolved, pending) without an answer;
+* reply time — a deadline's first unanswered customer message → the agent's reply;
 * ASA — total wait of claimed offers ÷ claims; abandonment — offered conversations
   resolved before any claim ÷ conversations offered.
 """
@@ -31,6 +33,12 @@ from gateway.model import Channel, Conversation
 from gateway.storage.base import DueTimer, Store
 
 log = logging.getLogger(__name__)
+
+
+def sla_attainment(stats: dict[str, int]) -> float | None:
+    """Deadlines answered in time ÷ deadlines that ended (see the module's definitions)."""
+    ended = stats.get("sla_met", 0) + stats.get("sla_missed", 0) + stats.get("sla_unanswered", 0)
+    return stats.get("sla_met", 0) / ended if ended else None
 
 
 class BusinessCalendar(Protocol):
@@ -142,13 +150,16 @@ class ReplyTracker:
 
     async def summary(self) -> dict[str, Any]:
         stats = await self.store.stats()
-        answered = stats.get("sla_met", 0) + stats.get("sla_missed", 0)
+        attainment = sla_attainment(stats)
+        replies = stats.get("replies", 0)
         first = stats.get("first_responses", 0)
         claimed = stats.get("claimed", 0)
         offered = stats.get("offered", 0)
         return {
-            "sla_attainment": round(stats.get("sla_met", 0) / answered, 4) if answered else None,
-            "replies": stats.get("replies", 0),
+            "sla_attainment": round(attainment, 4) if attainment is not None else None,
+            "replies": replies,
+            "reply_seconds_avg": round(stats.get("reply_ms", 0) / replies / 1000, 3) if replies else None,
+            "unanswered_breaches": stats.get("sla_unanswered", 0),
             "warnings": stats.get("sla_warnings", 0),
             "breaches": stats.get("sla_breaches", 0),
             "first_response_seconds_avg": round(stats.get("first_response_ms", 0) / first / 1000, 3) if first else None,

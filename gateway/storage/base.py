@@ -131,7 +131,8 @@ class IngestPlan:
 class Outcome:
     """What a conditional write did. ``reason`` says why nothing happened when not ``ok``:
     not_found, stale (routing version moved on), taken (someone else's), resolved,
-    capacity (agent full), empty (nothing waiting), already, noop, unknown, ignored, same.
+    capacity (agent full), empty (nothing waiting), already, noop, unknown, ignored, same,
+    not_assignee (a reply by an agent other than the assignee; ``assignee`` names them).
     """
 
     ok: bool
@@ -268,6 +269,7 @@ class Store(Protocol):
         send: bool,
         claim: bool,
         assigned_payload: str,
+        capacity: int = 0,
     ) -> Outcome: ...
     async def record_send(
         self,

@@ -333,10 +333,41 @@ class MemoryStore(KeyLayout):
 
     def _stop_clock(self, cid: str) -> None:
         k = self.cv(cid)
-        self.d.hset(k, awaiting_since="", reply_by="")
+        if not _empty(self.d.hget(k, "awaiting_since")) and self.d.hget(k, "sla_state") == "breached":
+            self._stat("sla_unanswered")
+        self.d.hset(k, awaiting_since="", reply_by="", warn_by="")
         self.d.zrem(self.k("idx", "awaiting"), cid)
         if self.d.hget(k, "sla_state") != "breached":
             self.d.hset(k, sla_state="none")
+
+    def _arm_clock(self, cid: str, since: int, reply_by: int, warn_by: int, *, now: int) -> None:
+        d, k = self.d, self.cv(cid)
+        seq = d.hincrby(k, "reply_seq")
+        state = "warning" if warn_by <= now else "active"  # its warning is past: the breach is next
+        d.hset(k, awaiting_since=since, reply_by=reply_by, warn_by=warn_by, sla_state=state)
+        d.zadd(self.k("idx", "awaiting"), reply_by, cid)
+        if state == "active":
+            d.zadd(self.k("timers"), warn_by, f"sla_warn|{cid}|{seq}")
+        d.zadd(self.k("timers"), reply_by, f"sla_breach|{cid}|{seq}")
+
+    def _rearm_after_failure(self, cid: str, mid: str, now: int) -> None:
+        """A reply that ended failed or undelivered gives back the deadline it cleared (lib.lua)."""
+        d, mk, k = self.d, self.cv(cid, "m", mid), self.cv(cid)
+        since = d.hget(mk, "answered_since")
+        if _empty(since):
+            return
+        d.hset(mk, answered_since="")
+        if d.hget(k, "status") == "resolved":
+            return
+        current = d.hget(k, "awaiting_since")
+        if not _empty(current) and int(current) <= int(since):  # type: ignore[arg-type]
+            return
+        reply_by = int(d.hget(mk, "answered_reply_by"))  # type: ignore[arg-type]
+        warn_by = int(d.hget(mk, "answered_warn_by") or reply_by)  # type: ignore[arg-type]
+        self._stat("replies", -1)
+        self._stat("reply_ms", -int(d.hget(mk, "answered_ms")))  # type: ignore[arg-type]
+        self._stat("sla_met" if d.hget(mk, "answered_met") == "1" else "sla_missed", -1)
+        self._arm_clock(cid, int(since), reply_by, warn_by, now=now)  # type: ignore[arg-type]
 
     @staticmethod
     def _moves_forward(current: str | None, new: str) -> bool:
@@ -532,11 +563,7 @@ class MemoryStore(KeyLayout):
             d.zadd(self.k("timers"), plan.window_warn_ms, f"window_closing|{cid}|{win}")
 
         if plan.route and plan.reply_by_ms > 0 and _empty(d.hget(k, "awaiting_since")):
-            seq = d.hincrby(k, "reply_seq")
-            d.hset(k, awaiting_since=plan.received_ms, reply_by=plan.reply_by_ms, sla_state="active")
-            d.zadd(self.k("idx", "awaiting"), plan.reply_by_ms, cid)
-            d.zadd(self.k("timers"), plan.warn_ms, f"sla_warn|{cid}|{seq}")
-            d.zadd(self.k("timers"), plan.reply_by_ms, f"sla_breach|{cid}|{seq}")
+            self._arm_clock(cid, plan.received_ms, plan.reply_by_ms, plan.warn_ms, now=-1)
 
         if plan.route and _empty(d.hget(k, "assignee")) and _empty(d.hget(k, "waiting_since")):
             reason = "reopened" if state == "reopened" else "new"
@@ -853,13 +880,20 @@ class MemoryStore(KeyLayout):
         send: bool,
         claim: bool,
         assigned_payload: str,
+        capacity: int = 0,
     ) -> Outcome:
         d, cid, mid, now = self.d, conversation_id, message_id, now_ms
         k = self.cv(cid)
         if d.hget(k, "status") is None:
             return Outcome(ok=False, reason="not_found", conversation_id=cid)
-        if claim and agent and _empty(d.hget(k, "assignee")):
-            self._assign(cid, agent, now, assigned_payload)
+        if claim and agent:
+            assignee = d.hget(k, "assignee")
+            if _empty(assignee):
+                if capacity > 0 and len(d.smembers(self.k("ag", agent, "active"))) >= capacity:
+                    return Outcome(ok=False, reason="capacity", conversation_id=cid)
+                self._assign(cid, agent, now, assigned_payload)
+            elif assignee != agent:
+                return Outcome(ok=False, reason="not_assignee", conversation_id=cid, assignee=assignee)
         d.hset(
             self.cv(cid, "m", mid),
             json=message_json,
@@ -881,9 +915,19 @@ class MemoryStore(KeyLayout):
             awaiting = d.hget(k, "awaiting_since")
             if not _empty(awaiting):
                 reply_by = int(d.hget(k, "reply_by") or 0)
+                met = reply_by > 0 and now <= reply_by
                 self._stat("replies")
                 self._stat("reply_ms", now - int(awaiting))  # type: ignore[arg-type]
-                self._stat("sla_met" if reply_by > 0 and now <= reply_by else "sla_missed")
+                self._stat("sla_met" if met else "sla_missed")
+                # Kept on the reply, so a send that fails can give the deadline back.
+                d.hset(
+                    self.cv(cid, "m", mid),
+                    answered_since=awaiting,
+                    answered_reply_by=reply_by,
+                    answered_warn_by=d.hget(k, "warn_by") or "",
+                    answered_ms=now - int(awaiting),  # type: ignore[arg-type]
+                    answered_met="1" if met else "0",
+                )
                 d.hset(k, sla_state="none")
                 self._stop_clock(cid)
             if _empty(d.hget(k, "first_response_at")):
@@ -921,6 +965,8 @@ class MemoryStore(KeyLayout):
                 "occurred_at_ms": str(now_ms),
             },
         )
+        if status in ("failed", "undelivered"):
+            self._rearm_after_failure(cid, mid, now_ms)
         return True
 
     async def record_send(

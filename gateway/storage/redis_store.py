@@ -371,6 +371,7 @@ class RedisStore(KeyLayout):
         send: bool,
         claim: bool,
         assigned_payload: str,
+        capacity: int = 0,
     ) -> Outcome:
         reply = await self._run(
             "outbound",
@@ -384,7 +385,12 @@ class RedisStore(KeyLayout):
             "1" if send else "0",
             "1" if claim else "0",
             assigned_payload,
+            str(capacity),
         )
+        if reply[0] == "capacity":
+            return Outcome(ok=False, reason="capacity", conversation_id=conversation_id)
+        if reply[0] == "not_assignee":
+            return Outcome(ok=False, reason="not_assignee", conversation_id=conversation_id, assignee=reply[1])
         first = int(reply[1]) if len(reply) > 1 and reply[1] else None
         return Outcome(
             ok=reply[0] == "ok",

@@ -172,6 +172,7 @@ async def post_message(request: web.Request) -> web.Response:
             template=body.template.model_dump() if body.template else None,
             attachments=body.attachments,
             note=body.note,
+            capacity=request.app[SERVICES].router().agent_capacity(principal.agent) if principal.agent else 0,
         )
     except ReplyRefused as exc:
         raise RequestRejected(exc.status, exc.code, exc.message) from None

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway import metrics
 from gateway.model import ServiceUnavailable
+from gateway.reply_tracking import sla_attainment
 from gateway.services import SERVICES
 
 
@@ -45,9 +46,9 @@ async def prometheus(request: web.Request) -> web.Response:
         for name, q in queues.items():
             metrics.QUEUE_DEPTH.labels(name).set(q.waiting)
             metrics.QUEUE_OLDEST.labels(name).set((now_ms - q.oldest_wait_ms) / 1000 if q.oldest_wait_ms else 0)
-        answered = stats.get("sla_met", 0) + stats.get("sla_missed", 0)
-        if answered:
-            metrics.SLA_ATTAINMENT.set(stats.get("sla_met", 0) / answered)
+        attainment = sla_attainment(stats)
+        if attainment is not None:
+            metrics.SLA_ATTAINMENT.set(attainment)
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

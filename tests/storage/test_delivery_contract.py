@@ -259,3 +259,138 @@ async def test_our_sent_email_message_id_joins_the_thread(store: Store) -> None:
         inbound(channel=Channel.EMAIL, sender=("email", "li@example.com"), thread_refs=["<ours-1@support.example.com>"])
     )
     assert answer.conversation_id == r.conversation_id
+
+
+async def _breach_seq(store: Store, cid: str) -> set[str]:
+    return {t.argument for t in await store.timers_due(10**15, limit=50, lease_ms=1) if t.kind == "sla_breach"}
+
+
+async def test_a_reply_that_fails_gives_its_deadline_back(store: Store) -> None:
+    ingest = make_ingest(store, make_config(reply_tracking={"default": "1h"}), clock=lambda: T0)
+    r = await ingest.accept(inbound())
+    cid = r.conversation_id
+    await append(store, cid, "msg_f1", now_ms=int((T0 + 60) * 1000))
+    assert (await store.get_conversation(cid)).reply_by is None
+    assert (await store.stats())["sla_met"] == 1
+    failed = await store.record_send(
+        cid, "msg_f1", outcome="failed", external_id="", error="21610 unsubscribed", channel="api",
+        now_ms=int((T0 + 120) * 1000), status="failed", ext_ttl_ms=60_000, payload="{}",
+    )  # fmt: skip
+    assert failed.status == "failed"
+    conv = await store.get_conversation(cid)
+    # The customer got nothing: the same deadline as before the reply, from the same message.
+    assert conv.sla_state == "active" and conv.reply_by.timestamp() == T0 + 3600
+    assert conv.awaiting_since.timestamp() == T0
+    stats = await store.stats()
+    assert stats["sla_met"] == 0 and stats["replies"] == 0 and stats["reply_ms"] == 0
+    assert stats["first_responses"] == 1  # the agent did respond first at that time
+    newest = max(await _breach_seq(store, cid), key=int)
+    out = await store.sla_fire(
+        "breach", cid, newest, now_ms=int((T0 + 3601) * 1000), payload="{}", queue="general", priority=5,
+        offer_payload="{}",
+    )  # fmt: skip
+    assert out.ok and (await store.get_conversation(cid)).sla_state == "breached"
+    # A second failure report for the same reply changes nothing more.
+    again = await store.record_send(
+        cid, "msg_f1", outcome="failed", external_id="", error="again", channel="api",
+        now_ms=int((T0 + 3700) * 1000), status="failed", ext_ttl_ms=60_000, payload="{}",
+    )  # fmt: skip
+    assert again.status == "failed" and (await store.stats())["replies"] == 0
+
+
+async def test_an_undelivered_report_gives_the_deadline_back_unless_resolved(store: Store) -> None:
+    ingest = make_ingest(store, make_config(reply_tracking={"default": "1h"}), clock=lambda: T0)
+    cid = (await ingest.accept(inbound())).conversation_id
+    await append(store, cid, "msg_u1", now_ms=int((T0 + 10) * 1000))
+    await store.record_send(
+        cid, "msg_u1", outcome="sent", external_id="SMu1", error="", channel="sms",
+        now_ms=int((T0 + 11) * 1000), status="sent", ext_ttl_ms=60_000, payload="{}",
+    )  # fmt: skip
+    out = await store.apply_status(
+        "sms", "SMu1", status="undelivered", error="30003 unreachable", now_ms=int((T0 + 30) * 1000),
+        payload="{}", early_ttl_ms=60_000,
+    )  # fmt: skip
+    assert out.ok
+    conv = await store.get_conversation(cid)
+    assert conv.sla_state == "active" and conv.reply_by.timestamp() == T0 + 3600
+
+    # Resolved with the reply: a later failure does not reopen the clock.
+    other = (await ingest.accept(inbound(sender=("api", "user-2")))).conversation_id
+    await append(store, other, "msg_u2", now_ms=int((T0 + 10) * 1000))
+    assert (await store.resolve(other, by="alice", now_ms=int((T0 + 20) * 1000), payload="{}")).ok
+    await store.record_send(
+        other, "msg_u2", outcome="failed", external_id="", error="x", channel="api",
+        now_ms=int((T0 + 30) * 1000), status="failed", ext_ttl_ms=60_000, payload="{}",
+    )  # fmt: skip
+    assert (await store.get_conversation(other)).reply_by is None
+
+
+async def test_a_failed_reply_past_its_deadline_breaches_at_once_without_a_late_warning(store: Store) -> None:
+    ingest = make_ingest(store, make_config(reply_tracking={"default": "1h"}), clock=lambda: T0)
+    cid = (await ingest.accept(inbound())).conversation_id
+    await append(store, cid, "msg_p1", now_ms=int((T0 + 3500) * 1000))
+    await store.record_send(
+        cid, "msg_p1", outcome="failed", external_id="", error="x", channel="api",
+        now_ms=int((T0 + 4000) * 1000), status="failed", ext_ttl_ms=60_000, payload="{}",
+    )  # fmt: skip
+    conv = await store.get_conversation(cid)
+    assert conv.sla_state == "warning" and conv.reply_by.timestamp() == T0 + 3600
+    due = await store.timers_due(int((T0 + 4000) * 1000), limit=50, lease_ms=1)
+    newest = max((t for t in due if t.kind == "sla_breach"), key=lambda t: int(t.argument))
+    assert not [t for t in due if t.kind == "sla_warn" and t.argument == newest.argument]
+    assert newest.due_ms == int((T0 + 3600) * 1000)
+
+
+async def test_a_second_agent_cannot_reply_to_a_conversation_another_holds(store: Store) -> None:
+    cid = (await make_ingest(store).accept(inbound())).conversation_id
+    results = await asyncio.gather(
+        append(store, cid, "msg_c1", now_ms=1, agent="alice"), append(store, cid, "msg_c2", now_ms=1, agent="bob")
+    )
+    assert sorted(r.reason for r in results) == ["not_assignee", "ok"]
+    winner = next(r for r in results if r.ok)
+    loser = next(r for r in results if not r.ok)
+    conv = await store.get_conversation(cid)
+    assert loser.assignee == conv.assignee
+    assert [m.id for m in await store.get_messages(cid) if m.direction == "outbound"] == [winner.message_id]
+    # The assignee goes on replying; an internal note by anyone is not a claim.
+    assert (await append(store, cid, "msg_c3", now_ms=2, agent=conv.assignee)).ok
+    other = "bob" if conv.assignee == "alice" else "alice"
+    assert (await append(store, cid, "msg_c4", now_ms=3, agent=other, kind="note")).ok
+
+
+async def test_a_reply_that_would_claim_respects_the_agents_capacity(store: Store) -> None:
+    ingest = make_ingest(store)
+    first = (await ingest.accept(inbound(sender=("api", "cap-1")))).conversation_id
+    second = (await ingest.accept(inbound(sender=("api", "cap-2")))).conversation_id
+
+    async def reply(cid: str, mid: str) -> str:
+        out = await store.append_message(
+            cid, message_id=mid, message_json=reply_json(mid), now_ms=5, kind="outbound", agent="alice",
+            payload="{}", send=True, claim=True, assigned_payload="{}", capacity=1,
+        )  # fmt: skip
+        return out.reason
+
+    assert await reply(first, "msg_k1") == "ok"
+    assert await reply(second, "msg_k2") == "capacity"
+    assert (await store.get_conversation(second)).assignee is None
+    assert await store.get_message(second, "msg_k2") is None  # refused before anything was stored
+    assert await reply(first, "msg_k3") == "ok"  # her own conversation: no new claim
+
+
+async def test_a_breach_closed_without_an_answer_counts_against_attainment(store: Store) -> None:
+    from gateway.reply_tracking import sla_attainment
+
+    ingest = make_ingest(store, make_config(reply_tracking={"default": "1h"}), clock=lambda: T0)
+    answered = (await ingest.accept(inbound(sender=("api", "att-1")))).conversation_id
+    await append(store, answered, "msg_t1", now_ms=int((T0 + 60) * 1000))
+    dropped = (await ingest.accept(inbound(sender=("api", "att-2")))).conversation_id
+    seq = max(await _breach_seq(store, dropped), key=int)
+    fired = await store.sla_fire(
+        "breach", dropped, seq, now_ms=int((T0 + 3601) * 1000), payload="{}", queue="general", priority=5,
+        offer_payload="{}",
+    )  # fmt: skip
+    assert fired.ok
+    assert sla_attainment(await store.stats()) == 1.0  # the breach has not ended yet
+    assert (await store.resolve(dropped, by="ops", now_ms=int((T0 + 4000) * 1000), payload="{}")).ok
+    stats = await store.stats()
+    assert stats["sla_unanswered"] == 1 and sla_attainment(stats) == 0.5

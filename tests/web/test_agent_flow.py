@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -125,6 +126,56 @@ async def test_a_rejected_reply_ends_failed_with_the_reason(
     await eventually(lambda: _eq(_last_status(agent_client, cid), "failed"))
     message = (await conversation(agent_client, cid))["messages"][-1]
     assert message["error"].startswith("HTTP 400") and len(fake.received) == 1
+
+
+async def test_a_reply_the_provider_refuses_gives_the_customer_their_deadline_back(
+    agent_client: TestClient, crm: tuple[FakeCallback, str]
+) -> None:
+    fake, _ = crm
+    fake.statuses = [400]
+    cid = (await new_conversation(agent_client))["conversation_id"]
+    armed = (await conversation(agent_client, cid))["reply_tracking"]
+    await agent_client.post(f"/api/v1/conversations/{cid}/messages", json={"text": "hi"}, headers=auth(ALICE_TOKEN))
+    await eventually(lambda: _eq(_last_status(agent_client, cid), "failed"))
+    tracking = (await conversation(agent_client, cid))["reply_tracking"]
+    assert tracking["state"] == "active" and tracking["reply_by"] == armed["reply_by"]
+    summary = (await (await agent_client.get("/api/v1/reply-tracking", headers=auth())).json())["summary"]
+    assert summary["replies"] == 0 and summary["sla_attainment"] is None
+
+
+async def test_two_agents_replying_at_once_to_an_unassigned_conversation_one_wins(agent_client: TestClient) -> None:
+    for round_ in range(10):
+        cid = (await new_conversation(agent_client, user=f"race-{round_}"))["conversation_id"]
+        url = f"/api/v1/conversations/{cid}/messages"
+        answers = await asyncio.gather(
+            agent_client.post(url, json={"text": "我来处理"}, headers=auth(ALICE_TOKEN)),
+            agent_client.post(url, json={"text": "I'll take it"}, headers=auth(BOB_TOKEN)),
+        )
+        assert sorted(a.status for a in answers) == [202, 403]
+        [lost] = [a for a in answers if a.status == 403]
+        assert (await lost.json())["error"]["code"] == "not_assignee"
+        conv = await conversation(agent_client, cid)
+        assert len([m for m in conv["messages"] if m["direction"] == "outbound"]) == 1
+
+
+async def test_a_reply_does_not_claim_beyond_the_agents_capacity(
+    make_client: Callable[..., Awaitable[TestClient]], crm: tuple[FakeCallback, str]
+) -> None:
+    client = await make_client(
+        channels={"api": {"secret": API_SECRET, "callback_url": crm[1]}}, routing={"rules": "config/routing.yaml"}
+    )
+    statuses = []
+    for n in range(4):  # alice's capacity in config/routing.yaml is 3
+        cid = (await new_conversation(client, user=f"cap-{n}"))["conversation_id"]
+        resp = await client.post(
+            f"/api/v1/conversations/{cid}/messages", json={"text": "您好"}, headers=auth(ALICE_TOKEN)
+        )
+        statuses.append(resp.status)
+        if resp.status == 409:
+            assert (await resp.json())["error"]["code"] == "capacity"
+    assert statuses == [202, 202, 202, 409]
+    me = await (await client.get("/api/v1/agents/me", headers=auth(ALICE_TOKEN))).json()
+    assert (me["active"], me["capacity"]) == (3, 3)
 
 
 async def test_without_a_callback_url_replies_are_501(client: TestClient) -> None:

@@ -122,11 +122,7 @@ end
 
 -- Reply tracking: the first unanswered customer message arms the deadline.
 if plan.route and tonumber(plan.reply_by_ms) > 0 and empty(redis.call('HGET', k, 'awaiting_since')) then
-  local seq = redis.call('HINCRBY', k, 'reply_seq', 1)
-  redis.call('HSET', k, 'awaiting_since', plan.received_ms, 'reply_by', plan.reply_by_ms, 'sla_state', 'active')
-  redis.call('ZADD', P .. ':idx:awaiting', plan.reply_by_ms, cid)
-  redis.call('ZADD', TIMERS, plan.warn_ms, 'sla_warn|' .. cid .. '|' .. int(seq))
-  redis.call('ZADD', TIMERS, plan.reply_by_ms, 'sla_breach|' .. cid .. '|' .. int(seq))
+  arm_clock(cid, tonumber(plan.received_ms), tonumber(plan.reply_by_ms), tonumber(plan.warn_ms), -1)
 end
 
 -- One offer per conversation that needs an agent, not one per message.

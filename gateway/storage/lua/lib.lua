@@ -124,10 +124,46 @@ local function moves_forward(current, new)
   return (STATUS_RANK[new] or -1) > (STATUS_RANK[current] or -1)
 end
 
--- The reply clock stops (answered, resolved, waiting on the customer).
+-- The reply clock stops (answered, resolved, waiting on the customer). A breached
+-- deadline that ends without an agent's reply counts against SLA attainment.
 local function stop_clock(cid)
   local k = cvk(cid)
-  redis.call('HSET', k, 'awaiting_since', '', 'reply_by', '')
+  if not empty(redis.call('HGET', k, 'awaiting_since')) and redis.call('HGET', k, 'sla_state') == 'breached' then
+    stat('sla_unanswered')
+  end
+  redis.call('HSET', k, 'awaiting_since', '', 'reply_by', '', 'warn_by', '')
   redis.call('ZREM', P .. ':idx:awaiting', cid)
   if redis.call('HGET', k, 'sla_state') ~= 'breached' then redis.call('HSET', k, 'sla_state', 'none') end
+end
+
+-- Arm the reply clock: warning and breach timers under a fresh deadline sequence.
+local function arm_clock(cid, since, reply_by, warn_by, now)
+  local k = cvk(cid)
+  local seq = redis.call('HINCRBY', k, 'reply_seq', 1)
+  local state = 'active'
+  if warn_by <= now then state = 'warning' end  -- its warning is past: the breach is next
+  redis.call('HSET', k, 'awaiting_since', int(since), 'reply_by', int(reply_by), 'warn_by', int(warn_by),
+    'sla_state', state)
+  redis.call('ZADD', P .. ':idx:awaiting', reply_by, cid)
+  if state == 'active' then redis.call('ZADD', TIMERS, warn_by, 'sla_warn|' .. cid .. '|' .. int(seq)) end
+  redis.call('ZADD', TIMERS, reply_by, 'sla_breach|' .. cid .. '|' .. int(seq))
+end
+
+-- An agent's reply that ends failed or undelivered did not keep the promise: the
+-- deadline it cleared comes back (once), unless the conversation is resolved or an
+-- earlier unanswered message already holds the clock; the reply's count is undone.
+local function rearm_after_failure(cid, mid, now)
+  local mk = msgk(cid, mid)
+  local since = redis.call('HGET', mk, 'answered_since')
+  if empty(since) then return end
+  redis.call('HSET', mk, 'answered_since', '')
+  local k = cvk(cid)
+  if redis.call('HGET', k, 'status') == 'resolved' then return end
+  local current = redis.call('HGET', k, 'awaiting_since')
+  if not empty(current) and tonumber(current) <= tonumber(since) then return end
+  local reply_by = tonumber(redis.call('HGET', mk, 'answered_reply_by'))
+  local warn_by = tonumber(redis.call('HGET', mk, 'answered_warn_by')) or reply_by
+  stat('replies', -1); stat('reply_ms', -tonumber(redis.call('HGET', mk, 'answered_ms')))
+  if redis.call('HGET', mk, 'answered_met') == '1' then stat('sla_met', -1) else stat('sla_missed', -1) end
+  arm_clock(cid, tonumber(since), reply_by, warn_by, now)
 end

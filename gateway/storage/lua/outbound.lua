@@ -1,12 +1,24 @@
 -- Store an agent/bot message (reply or internal note) and schedule its sending.
 -- ARGV: 2 conversation, 3 message id, 4 message JSON, 5 now, 6 'outbound' | 'note',
 -- 7 agent ('' for the bot), 8 outbound-event payload, 9 '1' = send it, 10 '1' = assign an
--- unassigned conversation to the agent, 11 assigned-event payload.
+-- unassigned conversation to the agent, 11 assigned-event payload, 12 the agent's capacity
+-- (0 = unlimited).
 local cid, mid, now, kind, agent = ARGV[2], ARGV[3], tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local k = cvk(cid)
 if not redis.call('HGET', k, 'status') then return {'not_found'} end
-if ARGV[10] == '1' and agent ~= '' and empty(redis.call('HGET', k, 'assignee')) then
-  assign(cid, agent, now, ARGV[11])
+if ARGV[10] == '1' and agent ~= '' then
+  -- The assignee answers, or any agent when unassigned: the first reply claims it, and a
+  -- second agent's reply racing it is refused here, where the claim commits.
+  local assignee = redis.call('HGET', k, 'assignee')
+  if empty(assignee) then
+    local capacity = tonumber(ARGV[12]) or 0
+    if capacity > 0 and redis.call('SCARD', P .. ':ag:' .. agent .. ':active') >= capacity then
+      return {'capacity', ''}
+    end
+    assign(cid, agent, now, ARGV[11])
+  elseif assignee ~= agent then
+    return {'not_assignee', assignee}
+  end
 end
 local status = ''
 if kind == 'outbound' then status = 'queued' end
@@ -23,8 +35,13 @@ if agent ~= '' then
   local awaiting = redis.call('HGET', k, 'awaiting_since')
   if not empty(awaiting) then
     local reply_by = tonumber(redis.call('HGET', k, 'reply_by')) or 0
+    local met = reply_by > 0 and now <= reply_by
     stat('replies'); stat('reply_ms', now - tonumber(awaiting))
-    if reply_by > 0 and now <= reply_by then stat('sla_met') else stat('sla_missed') end
+    if met then stat('sla_met') else stat('sla_missed') end
+    -- Kept on the reply, so a send that fails can give the deadline back.
+    redis.call('HSET', msgk(cid, mid), 'answered_since', awaiting, 'answered_reply_by', int(reply_by),
+      'answered_warn_by', redis.call('HGET', k, 'warn_by') or '', 'answered_ms', int(now - tonumber(awaiting)),
+      'answered_met', met and '1' or '0')
     redis.call('HSET', k, 'sla_state', 'none')
     stop_clock(cid)
   end

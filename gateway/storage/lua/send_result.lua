@@ -18,6 +18,7 @@ local function apply(status, error_text)
     event('message.status:' .. mid .. ':' .. status, 'message.status', ARGV[11], {
       conversation_id = cid, message_id = mid, status = status, error = error_text or '',
       occurred_at_ms = ARGV[8]})
+    if status == 'failed' or status == 'undelivered' then rearm_after_failure(cid, mid, tonumber(ARGV[8])) end
   end
 end
 if outcome == 'sent' and not empty(ext) then

@@ -17,4 +17,5 @@ redis.call('HSET', mk, 'status', status)
 if not empty(err) then redis.call('HSET', mk, 'error', err) end
 event('message.status:' .. mid .. ':' .. status, 'message.status', ARGV[7], {
   conversation_id = cid, message_id = mid, status = status, error = err, occurred_at_ms = ARGV[6]})
+if status == 'failed' or status == 'undelivered' then rearm_after_failure(cid, mid, tonumber(ARGV[6])) end
 return {'ok', cid, mid, status}
