@@ -60,14 +60,21 @@ def build_app(
     publisher = publisher or open_publisher(config.broker.url, publish_timeout=config.broker.publish_timeout)
     router = RouterHolder(SingleQueueRouter(config.routing.default_queue, config.routing.default_priority))
     rules = None
+    required = frozenset(q for q in [config.reply_tracking.escalation_queue] if q)
     if config.routing.rules is not None:
         path = config.resolve_path(config.routing.rules)
         rules = RulesManager(
             path=path,
             holder=router,
             publisher=publisher,
-            initial=load_at_startup(path),
+            initial=load_at_startup(path, required),
             poll_interval=config.routing.reload_interval,
+            required_queues=required,
+        )
+    elif required - {config.routing.default_queue}:
+        raise ConfigError(
+            f"reply_tracking.escalation_queue: no queue named {config.reply_tracking.escalation_queue!r}; "
+            f"without a rules file the only queue is {config.routing.default_queue!r}"
         )
     timers = TimerScanner(store, interval=config.reply_tracking.scan_interval, clock=clock)
     tracker = ReplyTracker(

@@ -53,10 +53,24 @@ def compile_rules(rules: RuleSet, *, reason: str) -> LoadedRules:
     )
 
 
-def load_at_startup(path: Path) -> LoadedRules:
+def require_queues(rules: RuleSet, required: frozenset[str]) -> RuleSet:
+    """``rules`` when they define every queue the configuration names (the escalations
+    queue); else ``RulesError`` — a breach offered to an undeclared queue would be lost."""
+    missing = sorted(required - set(rules.queues))
+    if missing:
+        raise RulesError(
+            [
+                f"{rules.path}:1: queue {q!r} is named by reply_tracking.escalation_queue but not defined"
+                for q in missing
+            ]
+        )
+    return rules
+
+
+def load_at_startup(path: Path, required_queues: frozenset[str] = frozenset()) -> LoadedRules:
     """Start-up refuses a missing or invalid rules file, naming every ``PATH:LINE``."""
     try:
-        loaded = compile_rules(load_rules(path), reason="start-up")
+        loaded = compile_rules(require_queues(load_rules(path), required_queues), reason="start-up")
     except RulesError as exc:
         raise ConfigError("routing.rules: the rules file cannot be used:\n" + "\n".join(exc.errors)) from None
     for warning in loaded.warnings:
@@ -110,8 +124,10 @@ class RulesManager:
         publisher: Publisher,
         initial: LoadedRules,
         poll_interval: float = 2.0,
+        required_queues: frozenset[str] = frozenset(),
     ) -> None:
         self.path = path
+        self.required_queues = required_queues
         self.holder = holder
         self.publisher = publisher
         self.current = initial
@@ -146,7 +162,7 @@ class RulesManager:
         async with self._lock:
             self._signature = _signature(self.path)
             try:
-                rules = await asyncio.to_thread(load_rules, self.path)
+                rules = require_queues(await asyncio.to_thread(load_rules, self.path), self.required_queues)
             except RulesError as exc:
                 log.error(
                     "routing rules rejected; the rules in force stay",
@@ -164,7 +180,9 @@ class RulesManager:
         """Validate ``data`` as the new rules file, write it, swap. ``RulesError`` leaves
         file and rules as they were. Returns what is in force and whether it changed."""
         async with self._lock:
-            rules = await asyncio.to_thread(parse_rules_bytes, data, path=str(self.path))
+            rules = require_queues(
+                await asyncio.to_thread(parse_rules_bytes, data, path=str(self.path)), self.required_queues
+            )
             same = rules.version == self.current.version
             loaded = self.current if same else await asyncio.to_thread(compile_rules, rules, reason="api")
             # Written even when unchanged: the file may meanwhile hold a rejected edit.

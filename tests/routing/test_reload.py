@@ -237,3 +237,28 @@ async def test_a_swap_that_adds_a_queue_declares_it_on_rabbitmq(
     assert resp.status == 200, await resp.text()
     assert added_queue in await asyncio.to_thread(_broker_queues, amqp_vhost)
     assert client.app[SERVICES].router().queues() == [first_queue, added_queue]
+
+
+def test_the_escalations_queue_must_be_in_the_rules(tmp_path: Path) -> None:
+    from gateway.app import build_app
+    from gateway.config import ConfigError
+    from gateway.routing.rules import RulesError
+
+    path = tmp_path / "routing.yaml"
+    write(path, BASE_RULES)
+    with pytest.raises(ConfigError, match=r"'escalations' is named by reply_tracking\.escalation_queue"):
+        build_app(gateway_config(routing={"rules": str(path)}, reply_tracking={"escalation_queue": "escalations"}))
+    with pytest.raises(ConfigError, match=r"reply_tracking\.escalation_queue: no queue named 'escalations'"):
+        build_app(gateway_config(reply_tracking={"escalation_queue": "escalations"}))
+    # A swap may not drop it either: the rules in force stay.
+    with_queue = BASE_RULES.replace("  general: {}", "  general: {}\n  escalations: {}")
+    write(path, with_queue)
+    loaded = load_at_startup(path, frozenset({"escalations"}))
+    manager = RulesManager(
+        path=path, holder=RouterHolder(loaded.router), publisher=MemoryPublisher(), initial=loaded,
+        required_queues=frozenset({"escalations"}),
+    )  # fmt: skip
+    with pytest.raises(RulesError, match="escalation_queue"):
+        asyncio.run(manager.replace(BASE_RULES.encode()))
+    assert manager.current.version == rules_version(with_queue)
+    assert path.read_text(encoding="utf-8") == with_queue

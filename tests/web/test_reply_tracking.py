@@ -85,3 +85,20 @@ async def test_reply_tracking_lists_due_soon_and_validates_state(
     assert [c["id"] for c in due["conversations"]] == [cid]
     assert (await client.get("/api/v1/reply-tracking?state=later", headers=auth())).status == 400
     assert (await client.get("/api/v1/reply-tracking", headers=auth(ALICE_TOKEN))).status == 403
+
+
+async def test_a_configured_escalations_queue_takes_the_breach(
+    make_client: Callable[..., Awaitable[TestClient]], publisher: MemoryPublisher, tmp_path
+) -> None:
+    from tests.routing.conftest import BASE_RULES
+
+    rules = tmp_path / "routing.yaml"
+    rules.write_text(BASE_RULES.replace("  general: {}", "  general: {}\n  escalations: {}"), encoding="utf-8")
+    fast = {**FAST["reply_tracking"], "escalation_queue": "escalations"}
+    client = await make_client(reply_tracking=fast, routing={"rules": str(rules)})
+    cid = await post(client, "escalated")
+    await eventually(lambda: publisher.queues.get("escalations"), timeout=5)
+    [offer] = [json.loads(o.body) for o in publisher.queues["escalations"]]
+    assert offer["conversation_id"] == cid and offer["reason"] == "sla_breach"
+    conv = await (await client.get(f"/api/v1/conversations/{cid}", headers=auth())).json()
+    assert conv["queue"] == "escalations" and conv["sla_state"] == "breached"
