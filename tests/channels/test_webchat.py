@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -488,6 +489,95 @@ async def test_bad_frames_get_error_frames_and_the_socket_keeps_working(
     assert (await tab.say("ok-1", "中文没问题"))["duplicate"] is False
     conv = await conversation_of(chat, tab.visitor_id)
     assert [m["text"] for m in conv["messages"]] == ["中文没问题"]
+
+
+def adapter_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What the web chat adapter logged as an error (a failed socket, a message not stored)."""
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("gateway.channels.webchat") and r.levelno >= logging.ERROR
+    ]
+
+
+async def test_a_deeply_nested_frame_gets_an_error_frame_and_the_socket_keeps_working(
+    chat: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="gateway.channels.webchat")
+    deep = "[" * 5000 + "]" * 5000  # ~10 KB: json.loads alone would raise RecursionError
+    tab = Visitor(chat)
+    await tab.open()
+    await tab.raw('{"type":"hello","extra":' + deep + "}")  # before the hello too
+    assert (await tab.next("error"))["code"] == "too_deep"
+    await tab.frame(type="hello")
+    tab.welcome = await tab.next("welcome")
+    for data in (
+        '{"type":"message","id":"d-1","text":"x","extra":[' + deep + "]}",
+        '{"type":' + '{"a":' * 2500 + "1" + "}" * 2500 + "}",
+        "[" * 20000,  # never closed
+    ):
+        await tab.raw(data)
+        error = await tab.next("error")
+        assert error["code"] == "too_deep" and "id" not in error and "retry_after" not in error
+    # brackets inside strings and a little nesting in extra fields are fine
+    await tab.raw(json.dumps({"type": "message", "id": "d-2", "text": "[" * 3000, "meta": {"a": [[1], {"b": []}]}}))
+    assert (await tab.next("ack", id="d-2"))["duplicate"] is False
+    ack = await tab.say("d-3", "还在吗？")
+    assert ack["duplicate"] is False
+    conv = await conversation_of(chat, tab.visitor_id)
+    assert [m["text"] for m in conv["messages"]] == ["[" * 3000, "还在吗？"]
+    assert adapter_errors(caplog) == []
+
+
+async def test_lone_surrogates_are_replaced_and_the_message_stored_once_not_retried(
+    chat: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="gateway.channels.webchat")
+    tab = Visitor(chat)
+    await tab.open()
+    # JSON's \u escapes can spell a lone surrogate (a browser's JSON.stringify does, for a
+    # string cut in the middle of an emoji); such a string cannot be encoded as UTF-8.
+    await tab.raw(
+        r'{"type":"hello","name":"Li\ud800 Wei","email":"li\ud800@example.com",'
+        r'"page":"https://shop.example.com/\udc00cart?card=1","language":"zh\udfff"}'
+    )
+    tab.welcome = await tab.next("welcome")
+    message = r'{"type":"message","id":"s-1","text":"坏了 \ud83d 和 \udc00\ud800，但 \ud83d\ude00 好"}'
+    text = "坏了 \ufffd 和 \ufffd\ufffd，但 😀 好"
+    await tab.raw(message)
+    ack = await tab.next("ack", id="s-1")
+    assert ack["duplicate"] is False
+    assert (await tab.message(client_id="s-1"))["text"] == text
+    assert [f for f in await tab.quiet(0.5) if f["type"] == "error"] == []  # nothing to resend
+    await tab.raw(message)  # the widget resending it (e.g. after a reconnect) is a duplicate
+    assert (await tab.next("ack", id="s-1"))["duplicate"] is True
+
+    conv = await conversation_of(chat, tab.visitor_id)
+    assert [(m["id"], m["text"]) for m in conv["messages"]] == [(ack["message_id"], text)]
+    stored = conv["messages"][0]
+    assert stored["sender"]["name"] == "Li\ufffd Wei"
+    assert stored["meta"] == {"page": "https://shop.example.com/\ufffdcart"}
+    contact = await (await chat.get(f"/api/v1/contacts/{conv['contact_id']}", headers=auth())).json()
+    assert [i["kind"] for i in contact["identities"]] == ["webchat"]  # no address made of garbage
+
+    # identify: a name is cleaned; an address with a lone surrogate is not an address (final)
+    await tab.raw(r'{"type":"identify","name":"\udfffChen","email":"chen\ud800@example.com"}')
+    refused = await tab.next("error")
+    assert refused["code"] == "invalid_email" and "retry_after" not in refused
+    await tab.raw(r'{"type":"identify","name":"\udfffChen\u0000 Jing","email":"chen@example.com"}')
+    identified = await tab.next("identified")
+    assert identified == {"type": "identified", "name": "\ufffdChen Jing", "email": "chen@example.com"}
+    assert (await tab.say("s-2", "ok"))["duplicate"] is False
+
+    # a token with a lone surrogate is just not a token: refused as such, not a failed socket
+    other = Visitor(chat)
+    await other.open()
+    await other.raw(r'{"type":"hello","token":"wc1.' + tab.visitor_id + r'.\ud800"}')
+    assert (await other.next("error"))["code"] == "invalid_token"
+    assert other.ws is not None
+    closing = await other.ws.receive(timeout=5)
+    assert closing.type is WSMsgType.CLOSE and closing.data == 4403
+    assert adapter_errors(caplog) == []
 
 
 async def test_a_frame_far_over_the_limit_closes_the_socket_with_1009(

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.channel_setup import webchat_token_key
 from gateway.channels.webchat import VisitorTokens, derive_token_key
-from gateway.channels.webchat.frames import FrameError, Hello, Send, parse_frame
+from gateway.channels.webchat.frames import (
+    MAX_DEPTH,
+    Delivered,
+    FrameError,
+    Hello,
+    Identify,
+    Send,
+    Simple,
+    parse_frame,
+)
 from gateway.channels.webchat.limits import ConnectionCounter, OriginPolicy, TokenBucket
 from gateway.config import ConfigError
+from gateway.model import Identity
 from gateway.webchat_bus import RedisBus
 from tests.conftest import REDIS_URL, eventually
 from tests.helpers import gateway_config
@@ -98,6 +112,151 @@ def test_the_byte_limit_counts_utf8_bytes_not_characters() -> None:
     with pytest.raises(FrameError) as caught:
         parse_frame(text, max_bytes=1024, max_chars=4000)
     assert caught.value.code == "too_large"
+
+
+def parse(data: str, *, max_bytes: int = 64 * 1024, max_chars: int = 4000) -> Any:
+    return parse_frame(data, max_bytes=max_bytes, max_chars=max_chars)
+
+
+def refused(data: str, **limits: int) -> FrameError:
+    with pytest.raises(FrameError) as caught:
+        parse(data, **limits)
+    return caught.value
+
+
+def test_nesting_is_refused_before_parsing_but_brackets_in_strings_are_text() -> None:
+    deep = "[" * 5000 + "]" * 5000
+    assert refused('{"type":"ping","x":' + deep + "}").code == "too_deep"
+    assert refused("{" * 10_000).code == "too_deep"  # unclosed: json.loads would recurse all the same
+    assert refused('{"a":' * 3000).code == "too_deep"
+    ok = "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
+    assert parse('{"type":"ping","x":' + ok + "}") == Simple(type="ping")
+    too = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert refused('{"type":"ping","x":' + too + "}").code == "too_deep"
+    text = '[{\\"]' * 700  # escaped quotes and backslashes inside the string
+    assert parse(json.dumps({"type": "message", "id": "b", "text": text})) == Send(id="b", text=text)
+    assert refused('{"type":"message","id":"b","text":"[[[[' + "[" * 100).code == "malformed"
+
+
+def test_odd_values_get_frame_errors_not_exceptions() -> None:
+    cases = {
+        '{"type":"message","id":"a","text":' + "9" * 5000 + "}": "malformed",  # over Python's int digits limit
+        '{"type":"ping","x":NaN}': "malformed",
+        '{"type":"ping","x":-Infinity}': "malformed",
+        '{"type":1e999}': "unknown_type",
+        '{"type":["message"]}': "unknown_type",
+        '{"type":{"a":[1,2]}}': "unknown_type",
+        '{"type":"message","id":"c-1\\n","text":"x"}': "invalid_id",  # $ alone would allow a trailing newline
+        '{"type":"message","id":1e308,"text":"x"}': "invalid_id",
+        '{"type":"message","id":"c","text":"\\u0000\\u0000"}': "empty",
+        '{"type":"delivered","id":"msg_00000000000000000000000000\\n"}': "invalid_id",
+        '{"type":"identify","name":["x"]}': "invalid",
+        '{"type":"identify","email":"a\\u0000@example.com"}': "invalid_email",
+        '{"type":"identify","email":"a\\ud800@example.com"}': "invalid_email",
+        '{"type":"identify","email":12345678901234567890}': "invalid_email",
+        '"\\ud800"': "malformed",
+    }
+    for data, code in cases.items():
+        error = refused(data)
+        assert error.code == code, data
+        error.frame().encode()  # the error frame itself can always be sent
+
+
+def test_lone_surrogates_become_replacement_characters_in_every_field() -> None:
+    send = parse(r'{"type":"message","id":"s","text":"a\ud800b\udc00\ud800 \ud83d\ude00\u0000"}')
+    assert send == Send(id="s", text="a\ufffdb\ufffd\ufffd 😀")
+    hello = parse(
+        r'{"type":"hello","token":"wc1.\ud800","name":"\udbff  Li\u0007\nWei ","email":"li\udfff@example.com",'
+        r'"language":"en\n","page":"https://shop.example.com/a\ud800\u0000b?q=\ud800"}'
+    )
+    assert hello == Hello(
+        token="wc1.\ufffd", name="\ufffd Li Wei", email=None, language=None, page="https://shop.example.com/a\ufffdb"
+    )  # the token is the token check's to refuse (it names nobody)
+    identify = parse(r'{"type":"identify","name":"\ud800","email":" LI@Example.com "}')
+    assert identify == Identify(name="\ufffd", email=Identity(kind="email", value="li@example.com"))
+    assert VisitorTokens(KEY).verify(hello.token) is None
+
+
+def test_a_token_with_non_ascii_or_a_trailing_newline_names_nobody() -> None:
+    tokens = VisitorTokens(KEY)
+    visitor, token = tokens.mint()
+    _, _, signature = token.split(".")
+    for junk in (token + "\ud800", token.replace(".", ".\ud800", 1), token + "é", f"wc1.{visitor}\n.{signature}"):
+        assert tokens.verify(junk) is None
+
+
+# --- fuzzing the frame parser -------------------------------------------------------
+
+# Text as a browser's JSON.stringify can spell it: any code point, lone surrogates included.
+odd_text = st.text(
+    st.one_of(st.characters(), st.characters(categories=["Cs", "Cc", "Cf"]), st.sampled_from('[]{}\\"')),
+    max_size=30,
+)
+leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(),  # NaN and Infinity too: json.dumps writes them, JSON has no such thing
+    odd_text,
+    st.sampled_from(["", " ", "c-1", "msg_01HZY0000000000000000000AB", "li@example.cn", "zh-CN", "付款", "\ud800"]),
+)
+values = st.recursive(
+    leaves, lambda c: st.lists(c, max_size=3) | st.dictionaries(odd_text, c, max_size=3), max_leaves=8
+)
+frames = st.fixed_dictionaries(
+    {"type": st.sampled_from(["hello", "message", "identify", "delivered", "history", "typing", "ping"]) | values},
+    optional={key: values for key in ("id", "text", "token", "name", "email", "language", "page")},
+)
+# Raw JSON a serializer would not write: huge numbers, constants, deep or unclosed nesting.
+raw_values = st.one_of(
+    st.sampled_from(
+        ["9" * 5000, "-" + "1" * 4301, "1e999", "-1e-999", "NaN", "Infinity", '"\\ud800"', '"\\udc00\\ud800"']
+    ),
+    st.integers(min_value=1, max_value=6000).map(lambda n: "[" * n + "]" * n),
+    st.integers(min_value=1, max_value=6000).map(lambda n: '{"a":' * n + "1" + "}" * n),
+    st.integers(min_value=1, max_value=6000).map(lambda n: "[" * n),
+)
+
+
+@st.composite
+def frame_texts(draw: Any) -> str:
+    """A frame's text: a mangled frame, one with a raw JSON value put in, or random text."""
+    kind = draw(st.sampled_from(["frame", "raw", "text"]))
+    if kind == "text":
+        return draw(odd_text)
+    doc = draw(frames)
+    if kind == "raw":
+        key = draw(st.sampled_from(["type", "id", "text", "name", "email", "token", "page", "extra"]))
+        doc[key] = "\x00RAW\x00"
+        return json.dumps(doc).replace('"\\u0000RAW\\u0000"', draw(raw_values))
+    data = json.dumps(doc, ensure_ascii=draw(st.booleans()))
+    cut = draw(st.integers(min_value=0, max_value=len(data)))
+    return data[:cut] if draw(st.booleans()) else data
+
+
+def strings_in(frame: Any) -> list[str]:
+    found = []
+    for field in dataclasses.fields(frame):
+        value = getattr(frame, field.name)
+        found.append(value.value if isinstance(value, Identity) else value)
+    return [v for v in found if isinstance(v, str)]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=frame_texts(), max_bytes=st.sampled_from([64, 2048, 64 * 1024]))
+def test_fuzzed_frames_parse_or_raise_frame_error_and_nothing_else(data: str, max_bytes: int) -> None:
+    try:
+        frame = parse_frame(data, max_bytes=max_bytes, max_chars=200)
+    except FrameError as exc:  # the only exception parse_frame may raise
+        body = json.loads(exc.frame().encode())  # … and its error frame can be sent
+        assert body["type"] == "error" and body["code"] and "retry_after" not in body
+        return
+    assert isinstance(frame, Hello | Send | Identify | Simple | Delivered)
+    for text in strings_in(frame):
+        text.encode()  # storable and sendable: no lone surrogates left
+        assert "\x00" not in text or (isinstance(frame, Hello) and text == frame.token)
+    if isinstance(frame, Send):
+        assert frame.text.strip() and len(frame.text) <= 200
 
 
 def test_origins_match_exactly_or_by_star() -> None:

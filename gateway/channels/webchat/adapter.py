@@ -35,6 +35,7 @@ from aiohttp import WSMsgType, web
 from gateway.channels.base import ChannelAdapter, InboundSink, RequestRejected
 from gateway.channels.webchat.frames import (
     Delivered,
+    Frame,
     FrameError,
     Hello,
     Identify,
@@ -316,12 +317,8 @@ class WebchatChannel(ChannelAdapter):
                 continue
             if msg.type is not WSMsgType.TEXT:
                 return None
-            try:
-                frame = parse_frame(
-                    msg.data, max_bytes=self.settings.max_frame_bytes, max_chars=self.settings.max_message_chars
-                )
-            except FrameError as exc:
-                await sock.refuse(exc)
+            frame = await self._parse(sock, msg.data)
+            if frame is None:
                 continue
             if isinstance(frame, Hello):
                 return frame
@@ -387,13 +384,20 @@ class WebchatChannel(ChannelAdapter):
                 sock.remember(view["id"])
         await sock.send(dumps({"type": "history", "messages": views}))
 
-    async def _on_text(self, sock: _Socket, data: str) -> None:
+    async def _parse(self, sock: _Socket, data: str) -> Frame | None:
+        """The frame, or None once the socket has been told (an error frame) what is wrong."""
         try:
-            frame = parse_frame(
-                data, max_bytes=self.settings.max_frame_bytes, max_chars=self.settings.max_message_chars
-            )
+            return parse_frame(data, max_bytes=self.settings.max_frame_bytes, max_chars=self.settings.max_message_chars)
         except FrameError as exc:
             await sock.refuse(exc)
+        except Exception:  # parse_frame raises only FrameError; a bug there must not end the chat
+            log.exception("web chat frame not parsed", extra={"visitor_id": sock.visitor_id})
+            await sock.refuse(FrameError("malformed", "the frame could not be read"))
+        return None
+
+    async def _on_text(self, sock: _Socket, data: str) -> None:
+        frame = await self._parse(sock, data)
+        if frame is None:
             return
         wait = sock.frames.take()
         if wait:

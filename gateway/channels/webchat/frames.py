@@ -6,6 +6,11 @@ name, email, language, page), ``message`` {id, text}, ``identify`` {name, email}
 Server → client: ``welcome`` {visitor_id, token, new, limits}, ``history`` {messages},
 ``ack`` {id, message_id, duplicate}, ``message`` {message}, ``identified``, ``resync``,
 ``pong``, and ``error`` {code, message, id?, retry_after?} for anything refused.
+
+Whatever the text of a frame, ``parse_frame`` returns a frame or raises ``FrameError``,
+never anything else; and every string in a frame it returns can be encoded as UTF-8 (a
+lone surrogate, which JSON's ``\\uXXXX`` escapes can spell, becomes U+FFFD), so storing
+or echoing it cannot fail later.
 """
 
 from __future__ import annotations
@@ -13,17 +18,30 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.identity import InvalidIdentity, make_identity
 from gateway.model import Direction, Identity, IdentityKind, Message
 
-CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MESSAGE_ID = re.compile(r"^msg_[0-9A-Z]{26}$")
-LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,2}$")
+# Whole-string patterns (fullmatch: ``$`` alone would also accept a trailing newline).
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MESSAGE_ID = re.compile(r"msg_[0-9A-Z]{26}")
+LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,2}")
 MAX_NAME = 100
 MAX_PAGE = 500
+MAX_EMAIL = 254
+MAX_DEPTH = 32  # frames are flat objects; far deeper nesting is refused before parsing
+# Surrogate code points left after json.loads are lone ones (a valid \ud83d\ude00 pair is
+# joined into one character): they cannot be encoded as UTF-8, so storing them would fail.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A JSON string, or an unterminated one up to the end (the closing quote is optional so that
+# the scan stays linear: an unterminated string makes the frame malformed anyway).
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class FrameError(Exception):
@@ -85,12 +103,30 @@ def dumps(body: dict[str, Any]) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
+def clean_text(value: str) -> str:
+    """``value`` with each lone surrogate replaced by U+FFFD, so it can be stored and sent."""
+    return _SURROGATE.sub("\ufffd", value)
+
+
+def _too_deep(data: str) -> bool:
+    """Whether the JSON text nests arrays/objects more than ``MAX_DEPTH`` levels.
+
+    Checked before parsing: ``json.loads`` recurses once per level and raises
+    ``RecursionError`` on a few kilobytes of ``[[[[…``. Brackets inside strings do not count.
+    """
+    if data.count("[") + data.count("{") <= MAX_DEPTH:
+        return False  # cannot be deeper than the number of opening brackets
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", data))
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0) > MAX_DEPTH
+
+
 def _name(value: object) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise FrameError("invalid", "name must be text")
-    name = " ".join(value.split())  # no control characters or line breaks in a name
+    # no control characters or line breaks in a name
+    name = " ".join(_CONTROL.sub(" ", clean_text(value)).split())
     if len(name) > MAX_NAME:
         raise FrameError("invalid", f"name must be at most {MAX_NAME} characters")
     return name or None
@@ -99,7 +135,10 @@ def _name(value: object) -> str | None:
 def _email(value: object) -> Identity | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > 254:
+    if not isinstance(value, str) or len(value) > MAX_EMAIL:
+        raise FrameError("invalid_email", "not an email address")
+    value = value.strip()
+    if _SURROGATE.search(value) or _CONTROL.search(value):
         raise FrameError("invalid_email", "not an email address")
     try:
         return make_identity(IdentityKind.EMAIL, value)
@@ -108,7 +147,7 @@ def _email(value: object) -> Identity | None:
 
 
 def _language(value: object) -> str | None:
-    if isinstance(value, str) and LANGUAGE.match(value):
+    if isinstance(value, str) and LANGUAGE.fullmatch(value):
         return value.lower()
     return None
 
@@ -118,7 +157,7 @@ def _page(value: object) -> str | None:
     if not isinstance(value, str) or len(value) > 4096:
         return None
     try:
-        parts = urlsplit(value)
+        parts = urlsplit(_CONTROL.sub("", clean_text(value)))
     except ValueError:
         return None
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -127,24 +166,34 @@ def _page(value: object) -> str | None:
 
 
 def parse_frame(data: str, *, max_bytes: int, max_chars: int) -> Frame:
-    """One text frame → a typed frame, or ``FrameError`` saying what is wrong with it."""
-    if len(data) > max_bytes or len(data.encode()) > max_bytes:
+    """One text frame → a typed frame, or ``FrameError`` saying what is wrong with it.
+
+    ``FrameError`` is the only exception it raises, whatever ``data`` holds.
+    """
+    # surrogatepass: only counting bytes here (a socket's text never holds surrogates).
+    if len(data) > max_bytes or len(data.encode("utf-8", "surrogatepass")) > max_bytes:
         raise FrameError("too_large", f"frames must be at most {max_bytes} bytes")
+    if _too_deep(data):
+        raise FrameError("too_deep", f"frames may nest arrays and objects at most {MAX_DEPTH} levels deep")
     try:
-        body = json.loads(data)
-    except ValueError:
+        body = json.loads(data, parse_constant=_no_constant)
+    except json.JSONDecodeError:
         raise FrameError("malformed", "frames must be JSON objects") from None
+    except ValueError:  # e.g. an integer of more digits than Python converts
+        raise FrameError("malformed", "the frame holds a number that is too long or not JSON") from None
+    except RecursionError:  # not expected after the depth check; never let it end the socket
+        raise FrameError("too_deep", f"frames may nest arrays and objects at most {MAX_DEPTH} levels deep") from None
     if not isinstance(body, dict):
         raise FrameError("malformed", "frames must be JSON objects")
     kind = body.get("type")
     if kind == "message":
         client_id = body.get("id")
-        if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+        if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
             raise FrameError("invalid_id", "id must be 1-64 letters, digits, '-' or '_'")
         text = body.get("text")
         if not isinstance(text, str):
             raise FrameError("invalid", "text must be a string", id=client_id)
-        text = text.replace("\x00", "")
+        text = clean_text(text).replace("\x00", "")
         if not text.strip():
             raise FrameError("empty", "the message has no text", id=client_id)
         if len(text) > max_chars:
@@ -161,7 +210,8 @@ def parse_frame(data: str, *, max_bytes: int, max_chars: int) -> Frame:
         except FrameError:
             name = None
         return Hello(
-            token=token if isinstance(token, str) and token else None,
+            # kept as sent (made encodable) for the token check to refuse if it is not one
+            token=clean_text(token) if isinstance(token, str) and token else None,
             name=name,
             email=email,
             language=_language(body.get("language")),
@@ -171,12 +221,19 @@ def parse_frame(data: str, *, max_bytes: int, max_chars: int) -> Frame:
         return Identify(name=_name(body.get("name")), email=_email(body.get("email")))
     if kind == "delivered":
         message_id = body.get("id")
-        if not isinstance(message_id, str) or not MESSAGE_ID.match(message_id):
+        if not isinstance(message_id, str) or not MESSAGE_ID.fullmatch(message_id):
             raise FrameError("invalid_id", "id must be a message id")
         return Delivered(id=message_id)
     if kind in ("history", "typing", "ping"):
         return Simple(type=kind)
-    raise FrameError("unknown_type", f"unknown frame type {str(kind)[:40]!r}")
+    if not isinstance(kind, str):
+        raise FrameError("unknown_type", "type must be a string")
+    raise FrameError("unknown_type", f"unknown frame type {kind[:40]!r}")
+
+
+def _no_constant(name: str) -> None:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON; ``json.loads`` would take them."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def message_view(message: Message) -> dict[str, Any]:

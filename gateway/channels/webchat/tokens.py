@@ -18,7 +18,7 @@ import re
 from gateway.model import new_id
 
 VERSION = "wc1"
-_VISITOR_ID = re.compile(r"^v_[0-9A-Z]{26}$")
+_VISITOR_ID = re.compile(r"v_[0-9A-Z]{26}")  # fullmatch
 _KEY_LABEL = b"omnichannel-gateway webchat visitor token v1"
 
 
@@ -51,11 +51,12 @@ class VisitorTokens:
 
     def verify(self, token: object) -> str | None:
         """The visitor id the token was issued for, or None for anything else."""
-        if not isinstance(token, str) or len(token) > 200:
+        # Tokens are ASCII; anything else (e.g. a lone surrogate from JSON) names nobody.
+        if not isinstance(token, str) or len(token) > 200 or not token.isascii():
             return None
         version, _, rest = token.partition(".")
         visitor_id, _, signature = rest.partition(".")
-        if version != VERSION or not _VISITOR_ID.match(visitor_id):
+        if version != VERSION or not _VISITOR_ID.fullmatch(visitor_id):
             return None
         if not hmac.compare_digest(signature.encode(), self._sign(visitor_id).encode()):
             return None
