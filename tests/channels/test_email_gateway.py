@@ -4,6 +4,7 @@ server, a real local SMTP relay for replies, over the in-memory store and real R
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
 import json
@@ -115,15 +116,23 @@ async def conversation(client: TestClient, cid: str) -> dict[str, Any]:
     return await resp.json()
 
 
-async def conversation_of(client: TestClient, external_id: str) -> dict[str, Any]:
+def mail_id(message: dict[str, Any]) -> str | None:
+    """The Message-ID of a stored mail: its external_id is ``<Message-ID>#<digest>``."""
+    external_id = message["external_id"]
+    if message["direction"] != "inbound" or not external_id:
+        return external_id
+    return external_id.rsplit("#", 1)[0]
+
+
+async def conversation_of(client: TestClient, message_id: str) -> dict[str, Any]:
     for conv in await conversations(client):
-        if any(m["external_id"] == external_id for m in conv["messages"]):
+        if any(mail_id(m) == message_id for m in conv["messages"]):
             return conv
-    raise AssertionError(f"no conversation holds {external_id}")
+    raise AssertionError(f"no conversation holds {message_id}")
 
 
-def message_of(conv: dict[str, Any], external_id: str) -> dict[str, Any]:
-    return next(m for m in conv["messages"] if m["external_id"] == external_id)
+def message_of(conv: dict[str, Any], message_id: str) -> dict[str, Any]:
+    return next(m for m in conv["messages"] if mail_id(m) == message_id)
 
 
 async def deliver_ok(gw: Gateway, raw: bytes, **kw: Any) -> str:
@@ -287,6 +296,188 @@ async def test_same_message_id_delivered_concurrently_is_one_message(gw: Gateway
     assert len(everything) == 1 and len(everything[0]["messages"]) == 1
 
 
+# raw 8-bit headers and envelopes --------------------------------------------------------
+
+UTF8_MAIL = (
+    "From: 张三 <张三@例子.中国>\r\nTo: 客服 <客服@support.example.com>\r\nCc: 李四@例子.中国\r\n"
+    "Subject: 退款没有到账\r\nMessage-ID: <客服-1@例子.中国>\r\nIn-Reply-To: <上一封@例子.中国>\r\n"
+    "References: <第一封@例子.中国> <上一封@例子.中国>\r\nDate: Mon, 4 Mar 2024 10:00:00 +0800\r\n"
+    "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    "我的退款还没有到账。\r\n"
+).encode()
+
+
+async def test_smtputf8_mail_with_utf8_addresses_and_message_ids_is_stored_under_the_right_contact(
+    gw: Gateway,
+) -> None:
+    reference = await deliver_ok(
+        gw, UTF8_MAIL, mail_from="张三@例子.中国", rcpts=[f"客服@{DOMAIN}"], mail_options=["SMTPUTF8"]
+    )
+    assert reference.startswith("2.0.0 OK queued as msg_")
+    conv = await conversation_of(gw.client, "客服-1@例子.中国")
+    message = message_of(conv, "客服-1@例子.中国")
+    assert message["sender"] == {"kind": "customer", "id": "email:张三@例子.中国", "name": "张三"}
+    assert conv["contact"]["name"] == "张三"
+    assert conv["contact"]["identities"] == [{"kind": "email", "value": "张三@例子.中国"}]
+    assert conv["endpoint"] == f"客服@{DOMAIN}" and conv["subject"] == "退款没有到账"
+    assert message["text"] == "我的退款还没有到账。"
+    details = message["meta"]["email"]
+    assert details["message_id"] == "客服-1@例子.中国"
+    assert details["envelope_from"] == "张三@例子.中国" and details["envelope_to"] == [f"客服@{DOMAIN}"]
+    assert details["to"] == [f"客服@{DOMAIN}"] and details["cc"] == ["李四@例子.中国"]
+    assert details["in_reply_to"] == ["上一封@例子.中国"]
+    assert details["references"] == ["第一封@例子.中国", "上一封@例子.中国"]
+    # A UTF-8 Message-ID threads like any other.
+    answer = UTF8_MAIL.replace("<客服-1@".encode(), "<客服-2@".encode()).replace(
+        "In-Reply-To: <上一封@".encode(), "In-Reply-To: <客服-1@".encode()
+    )
+    await deliver_ok(gw, answer, mail_from="张三@例子.中国", mail_options=["SMTPUTF8"])
+    assert (await conversation_of(gw.client, "客服-2@例子.中国"))["id"] == conv["id"]
+    # The same mail again is a duplicate, not a second message.
+    again = await deliver_ok(gw, UTF8_MAIL, mail_from="张三@例子.中国", mail_options=["SMTPUTF8"])
+    assert again == reference
+    assert len((await conversation(gw.client, conv["id"]))["messages"]) == 2
+
+
+async def test_raw_8bit_headers_in_any_charset_are_stored_never_answered_451(gw: Gateway) -> None:
+    # The auditor's mails: an unencoded UTF-8 From address, To address and Message-ID.
+    bare_from = "From: 张三@例子.中国\r\nSubject: s\r\nMessage-ID: <ul@x>\r\n\r\nhi\r\n".encode()
+    to = "From: a@b.cn\r\nTo: 客服 <客服@support.example.com>\r\nSubject: s\r\nMessage-ID: <rto@x>\r\n\r\nhi\r\n"
+    message_id = "From: a@b.cn\r\nSubject: s\r\nMessage-ID: <客服@x>\r\n\r\nhi\r\n"
+    # GBK, not UTF-8: read as GB18030.
+    gbk = "From: 张三 <张三@例子.中国>\r\nSubject: 退款\r\nMessage-ID: <退款-1@x>\r\n\r\nhi\r\n".encode("gbk")
+    # Bytes that are neither: U+FFFD, and an address that cannot be read is no identity.
+    unreadable = (
+        b"From: Zo\xeb <zo\xff@example.fr>\r\nSubject: R\xe9sum\xe9\r\nMessage-ID: <\xff\xfe-1@x>\r\n\r\nhi\r\n"
+    )
+    await deliver_ok(gw, bare_from)
+    await deliver_ok(gw, to.encode())
+    await deliver_ok(gw, message_id.encode())
+    await deliver_ok(gw, gbk, mail_from="zhang@example.cn")
+    await deliver_ok(gw, unreadable, mail_from="zoe@example.fr")
+    first = message_of(await conversation_of(gw.client, "ul@x"), "ul@x")
+    assert first["sender"]["id"] == "email:张三@例子.中国"
+    assert message_of(await conversation_of(gw.client, "rto@x"), "rto@x")["meta"]["email"]["to"] == [f"客服@{DOMAIN}"]
+    assert message_of(await conversation_of(gw.client, "客服@x"), "客服@x")["sender"]["id"] == "email:a@b.cn"
+    from_gbk = message_of(await conversation_of(gw.client, "退款-1@x"), "退款-1@x")
+    assert from_gbk["sender"] == {"kind": "customer", "id": "email:张三@例子.中国", "name": "张三"}
+    assert from_gbk["subject"] == "退款"
+    garbled = message_of(await conversation_of(gw.client, "\ufffd\ufffd-1@x"), "\ufffd\ufffd-1@x")
+    assert garbled["sender"] == {"kind": "customer", "id": "email:zoe@example.fr", "name": "Zoë"}
+    assert garbled["subject"] == "Résumé"
+    assert len(await conversations(gw.client)) == 5
+
+
+async def _smtp_dialogue(port: int, lines: list[bytes]) -> list[bytes]:
+    """Raw SMTP, byte for byte (smtplib cannot send 8-bit that is not UTF-8): the first
+    line of each answer, the greeting first."""
+
+    async def answer() -> bytes:
+        first = line = await reader.readline()
+        while line[3:4] == b"-":
+            line = await reader.readline()
+        return first
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        answers = [await answer()]
+        for line in lines:
+            writer.write(line + b"\r\n")
+            await writer.drain()
+            answers.append(await answer())
+        return answers
+    finally:
+        writer.close()
+
+
+async def test_gbk_bytes_in_the_envelope_are_decoded_too(gw: Gateway) -> None:
+    mail = b"Subject: no From header\r\nMessage-ID: <envelope-gbk@x>\r\n\r\nhi\r\n."
+    answers = await _smtp_dialogue(
+        gw.port,
+        [
+            b"EHLO client.example.net",
+            b"MAIL FROM:<" + "张三@例子.中国".encode("gbk") + b">",
+            b"RCPT TO:<" + "客服".encode("gbk") + b"@" + DOMAIN.encode() + b">",
+            b"DATA",
+            mail,
+            b"QUIT",
+        ],
+    )
+    assert [a[:3] for a in answers] == [b"220", b"250", b"250", b"250", b"354", b"250", b"221"], answers
+    conv = await conversation_of(gw.client, "envelope-gbk@x")
+    message = message_of(conv, "envelope-gbk@x")
+    assert message["sender"]["id"] == "email:张三@例子.中国"
+    assert message["meta"]["email"]["envelope_to"] == [f"客服@{DOMAIN}"] and conv["endpoint"] == f"客服@{DOMAIN}"
+
+
+# duplicates --------------------------------------------------------------------------
+
+ALICE, BOB = "email:alice@a.cn", "email:bob@b.cn"
+
+
+async def test_different_mails_reusing_one_message_id_are_each_stored(gw: Gateway) -> None:
+    mails = [
+        simple_mail(message_id="1@localhost", sender="alice@a.cn", subject="refund", text="Alice: my refund"),
+        simple_mail(message_id="1@localhost", sender="bob@b.cn", subject="locked", text="Bob: my account is locked"),
+        # A contact form: one sender address and one Message-ID for every submission.
+        simple_mail(message_id="1@localhost", sender="form@shop.example", text="Form: where is order 1?"),
+        simple_mail(message_id="1@localhost", sender="form@shop.example", text="Form: where is order 2?"),
+    ]
+    references = [await deliver_ok(gw, raw) for raw in mails]
+    assert len(set(references)) == 4
+    everything = await conversations(gw.client)
+    stored = sorted((m["sender"]["id"], m["text"]) for c in everything for m in c["messages"])
+    assert stored == [
+        ("email:alice@a.cn", "Alice: my refund"),
+        ("email:bob@b.cn", "Bob: my account is locked"),
+        ("email:form@shop.example", "Form: where is order 1?"),
+        ("email:form@shop.example", "Form: where is order 2?"),
+    ]
+    assert all(mail_id(m) == "1@localhost" for c in everything for m in c["messages"])
+    alice, bob = (next(c for c in everything if c["messages"][0]["sender"]["id"] == s) for s in (ALICE, BOB))
+    assert alice["contact_id"] != bob["contact_id"]
+
+
+def _relayed(raw: bytes, hop: int) -> bytes:
+    """``raw`` as another delivery attempt brings it: the trace headers servers add differ."""
+    return (
+        f"Received: from relay{hop}.example.net by mx.example.net; Mon, 4 Mar 2024 10:0{hop}:00 +0800\r\n"
+        f"Return-Path: <bounce-{hop}@example.cn>\r\nX-Spam-Score: 0.{hop}\r\n"
+    ).encode() + raw
+
+
+async def test_a_redelivered_mail_is_one_message_whatever_the_servers_added(gw: Gateway) -> None:
+    mail = simple_mail(message_id="again@example.cn", text="付款失败了两次。")
+    first = await deliver_ok(gw, _relayed(mail, 1))
+    assert await deliver_ok(gw, _relayed(mail, 2), mail_from="bounce-2@example.cn") == first
+    # A relay that could not pass 8-bit on re-encodes the body: the same mail still.
+    downgraded = mail.replace(b"Content-Transfer-Encoding: 8bit", b"Content-Transfer-Encoding: base64").replace(
+        "付款失败了两次。\r\n".encode(), base64.encodebytes("付款失败了两次。\r\n".encode()).replace(b"\n", b"\r\n")
+    )
+    assert await deliver_ok(gw, _relayed(downgraded, 3)) == first
+    # Without a Message-ID, the content alone tells a redelivery.
+    no_id = mail.replace(b"Message-ID: <again@example.cn>\r\n", b"")
+    no_id = no_id.replace("付款失败了两次。".encode(), "没有 Message-ID。".encode())
+    second = await deliver_ok(gw, _relayed(no_id, 4))
+    assert second != first and await deliver_ok(gw, _relayed(no_id, 5)) == second
+    everything = await conversations(gw.client)
+    assert sorted(m["text"] for c in everything for m in c["messages"]) == ["付款失败了两次。", "没有 Message-ID。"]
+
+
+async def test_concurrent_redeliveries_of_mails_sharing_a_message_id_store_each_mail_once(gw: Gateway) -> None:
+    alice = simple_mail(message_id="1@localhost", sender="alice@a.cn", text="Alice: my refund")
+    bob = simple_mail(message_id="1@localhost", sender="bob@b.cn", text="Bob: my account is locked")
+    copies = [_relayed(alice, hop) for hop in range(4)] + [_relayed(bob, hop) for hop in range(4)]
+    answers = await asyncio.gather(*(smtp_send(gw.port, raw) for raw in copies))
+    assert all(a.data is not None and a.data[0] == 250 for a in answers), answers
+    references = [a.data[1] for a in answers if a.data]
+    assert len(set(references[:4])) == 1 and len(set(references[4:])) == 1  # one message for each mail ...
+    assert references[0] != references[4]  # ... and two mails
+    everything = await conversations(gw.client)
+    stored = sorted((m["sender"]["id"], m["text"]) for c in everything for m in c["messages"])
+    assert stored == [(ALICE, "Alice: my refund"), (BOB, "Bob: my account is locked")]
+
+
 async def test_attachment_over_the_cap_is_listed_but_not_kept(make_gateway: Callable[..., Awaitable[Gateway]]) -> None:
     gw = await make_gateway(max_attachment_bytes=500)
     await deliver_ok(gw, fixture("gbk_gb2312_subject.eml"))
@@ -346,7 +537,7 @@ async def test_replies_thread_by_in_reply_to_then_references_and_new_topics_open
         ),
     )
     threaded = await conversation(gw.client, first["id"])
-    assert [m["external_id"] for m in threaded["messages"]] == ["t1@example.cn", "t2@example.cn", "t3@example.cn"]
+    assert [mail_id(m) for m in threaded["messages"]] == ["t1@example.cn", "t2@example.cn", "t3@example.cn"]
     await deliver_ok(gw, simple_mail(message_id="t4@example.cn", subject="Another question"))
     other = await conversation_of(gw.client, "t4@example.cn")
     assert other["id"] != first["id"] and other["contact_id"] == first["contact_id"]
@@ -451,7 +642,7 @@ async def test_customer_answers_to_our_reply_thread_by_token_and_by_our_message_
     )
     # A forwarding rule: envelope to the plain address, the token only in To:
     await deliver_ok(gw, simple_mail(message_id="k4@example.cn", to=reply_to), rcpts=[SUPPORT])
-    ids = [m["external_id"] for m in (await conversation(gw.client, cid))["messages"] if m["direction"] == "inbound"]
+    ids = [mail_id(m) for m in (await conversation(gw.client, cid))["messages"] if m["direction"] == "inbound"]
     assert ids == ["k1@example.cn", "k2@example.cn", "k3@example.cn", "k4@example.cn"]
     forged = reply_to.replace(".", ".x", 1) if "." in reply_to.split("@")[0] else reply_to + "x"
     await deliver_ok(gw, simple_mail(message_id="k5@example.cn", to=forged), rcpts=[forged])

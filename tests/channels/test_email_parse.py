@@ -4,22 +4,75 @@ loop guards, DSNs, reply tokens. Pure functions, no servers."""
 from __future__ import annotations
 
 import base64
+import dataclasses
+import json
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.channels.email import EmailChannel
 from gateway.channels.email.attachments import masked_text_attachment
 from gateway.channels.email.autoreply import AutoReplyLimiter
 from gateway.channels.email.charsets import decode_bytes
 from gateway.channels.email.guards import guard_flags, is_system_address
-from gateway.channels.email.headers import decode_header_value, parse_address, thread_references
+from gateway.channels.email.headers import (
+    decode_header_value,
+    message_ids,
+    parse_address,
+    parse_address_list,
+    thread_references,
+)
 from gateway.channels.email.html_text import html_to_text
-from gateway.channels.email.parse import MAX_PARTS, parse_mail
+from gateway.channels.email.parse import MAX_PARTS, ParsedMail, parse_mail
 from gateway.channels.email.quotes import strip_quoted
 from gateway.channels.email.send import reply_subject
 from gateway.channels.email.tokens import ReplyTokens, derive_secret
-from tests.channels.test_email_support import FIXTURES, fixture
+from gateway.model import Attachment
+from tests.channels.test_email_support import DOMAIN, FIXTURES, SUPPORT, fixture
+from tests.helpers import gateway_config
+
+_CONFIG = gateway_config(
+    smtp={"enabled": False, "domains": [DOMAIN]},
+    channels={"email": {"address": SUPPORT, "reply_token_secret": "parse-tests"}},
+)
+assert _CONFIG.channels.email is not None
+# Builds the InboundMessage of a parsed mail exactly as it would be stored (no SMTP, no sink).
+_ADAPTER = EmailChannel(None, smtp=_CONFIG.smtp, email=_CONFIG.channels.email)  # type: ignore[arg-type]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a parsed mail: fields, list items, dict keys and values, nested."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for item in dataclasses.fields(value):
+            yield from _strings(getattr(value, item.name))
+
+
+def assert_storable(mail: ParsedMail) -> None:
+    """No surrogate escape (raw 8-bit header bytes) left anywhere: the mail serialises as
+    UTF-8, and so does the message the adapter builds from it."""
+    for text in _strings(mail):
+        assert not any("\ud800" <= c <= "\udfff" for c in text), repr(text)
+    json.dumps(dataclasses.asdict(mail), ensure_ascii=False, default=str).encode("utf-8")
+    message = _ADAPTER.inbound_message(
+        mail,
+        envelope_sender="customer@example.cn",
+        recipients=[SUPPORT],
+        flags=[],
+        attachments=[Attachment(content_type=a.content_type, name=a.name, size=a.size) for a in mail.attachments],
+    )
+    message.model_dump_json().encode("utf-8")
 
 
 def test_gb2312_labelled_gbk_subject_body_and_attachment_name_are_read_whole() -> None:
@@ -130,6 +183,57 @@ def test_addresses_with_encoded_names_in_quotes_and_without_brackets() -> None:
     assert parse_address("plain@example.com") == (None, "plain@example.com")
     assert parse_address("Broken <<x@example.com")[1] == "x@example.com"
     assert parse_address("nobody here") == (None, None)
+
+
+def test_raw_8bit_addresses_and_message_ids_are_decoded_utf8_then_gb18030_then_replaced() -> None:
+    raw = (
+        "From: 张三 <张三@例子.中国>\r\nTo: 客服 <客服@support.example.com>, 李四@例子.中国\r\n"
+        "Cc: 王五 <王五@例子.中国>\r\nSubject: 退款\r\nMessage-ID: <客服@x>\r\nIn-Reply-To: <回复@x>\r\n"
+        "References: <a@x> <引用@x>\r\nDelivered-To: 客服@support.example.com\r\n\r\n你好\r\n"
+    ).encode()
+    mail = parse_mail(raw)
+    assert (mail.from_name, mail.from_address) == ("张三", "张三@例子.中国")
+    assert mail.to == ["客服@support.example.com", "李四@例子.中国"] and mail.cc == ["王五@例子.中国"]
+    assert mail.delivered_to == ["客服@support.example.com"]
+    assert (mail.message_id, mail.in_reply_to, mail.thread_refs) == ("客服@x", ["回复@x"], ["回复@x", "引用@x", "a@x"])
+    assert mail.subject == "退款" and mail.headers["message-id"] == ["<客服@x>"]
+    assert_storable(mail)
+
+    gbk = parse_mail("From: 张三 <张三@例子.中国>\r\nMessage-ID: <客服@x>\r\n\r\nhi\r\n".encode("gbk"))
+    assert (gbk.from_name, gbk.from_address, gbk.message_id) == ("张三", "张三@例子.中国", "客服@x")
+    assert_storable(gbk)
+
+    neither = parse_mail(
+        b"From: Zo\xeb <zo\xff@example.fr>\r\nTo: a\x80@x.cn\r\nMessage-ID: <\xff\xfe@x>\r\n\r\nhi\r\n"
+    )
+    assert neither.from_name == "Zoë"  # display text: a Windows-1252 guess beats a blank
+    assert neither.from_address == "zo\ufffd@example.fr" and neither.to == ["a\ufffd@x.cn"]
+    assert neither.message_id == "\ufffd\ufffd@x"
+    assert_storable(neither)
+
+
+def test_header_readers_never_return_surrogates() -> None:
+    escaped = "客服@例子.中国".encode().decode("ascii", "surrogateescape")
+    assert parse_address(f"<{escaped}>") == (None, "客服@例子.中国")
+    assert parse_address_list([f"x <{escaped}>", escaped]) == ["客服@例子.中国", "客服@例子.中国"]
+    assert message_ids(f"<{escaped}> <{escaped}>") == ["客服@例子.中国"]
+
+
+def test_fingerprint_ignores_what_servers_add_and_tells_different_mails_apart() -> None:
+    trace = b"Received: from mx1.example.net by mx2.example.net; Mon, 4 Mar 2024 10:00:00 +0800\r\n"
+    trace += b"Delivered-To: support@support.example.com\r\nDKIM-Signature: v=1; a=rsa-sha256; b=abc\r\n"
+    for name in ("gbk_gb2312_subject.eml", "big5_outlook.eml", "dsn_bounce.eml"):
+        raw = fixture(name)
+        assert parse_mail(raw).fingerprint == parse_mail(trace + raw).fingerprint, name
+    base = parse_mail(fixture("gbk_gb2312_subject.eml")).fingerprint
+    assert parse_mail(fixture("gbk_gb2312_subject.eml").replace(b"/z9/v8=", b"/z9/v4=")).fingerprint != base
+    # Mail only the fallback reader takes keeps the raw mail as an attachment: its body counts, not its headers.
+    deep = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (n, n) for n in range(40))
+    deep = b"Subject: deep\r\nMessage-ID: <deep@x>\r\n" + deep + b"Content-Type: text/plain\r\n\r\ndeep text\r\n"
+    fallback = parse_mail(deep)
+    assert fallback.truncated and fallback.attachments[0].whole_mail
+    assert parse_mail(trace + deep).fingerprint == fallback.fingerprint
+    assert parse_mail(deep.replace(b"deep text", b"other text")).fingerprint != fallback.fingerprint
 
 
 def test_thread_references_order_in_reply_to_first_then_newest_reference() -> None:
@@ -252,6 +356,7 @@ def test_auto_reply_limiter_counts_per_address_and_message() -> None:
 def test_fuzz_random_bytes_never_raise(raw: bytes) -> None:
     mail = parse_mail(raw)
     assert isinstance(mail.text, str)
+    assert_storable(mail)
 
 
 _FIXTURE_BYTES = [p.read_bytes() for p in sorted(FIXTURES.glob("*.eml"))]
@@ -270,6 +375,33 @@ def test_fuzz_mutated_real_mail_never_raises(raw: bytes, edits: list[tuple[int, 
     mail = parse_mail(bytes(data))
     strip_quoted(mail.text)
     guard_flags(mail.headers, content_type=mail.content_type, envelope_sender=None, from_address=mail.from_address)
+    assert_storable(mail)
+
+
+_WORDS = ["张三", "客服", "例子.中国", "退款申请", "Zoë", "Ångström", "陳小姐", "镕"]
+# Pieces of raw header values: structure, words in UTF-8, GBK, Big5 and Latin-1, and
+# arbitrary bytes (never CR or LF, so every piece stays inside its header).
+_PIECE = st.one_of(
+    st.sampled_from([b"<", b">", b"@", b'"', b",", b" ", b".", b"=?utf-8?B?", b"=?gbk?Q?", b"?=", b"=E5", b"\t"]),
+    st.builds(
+        lambda word, codec: word.encode(codec, "replace"),
+        st.sampled_from(_WORDS),
+        st.sampled_from(["utf-8", "gbk", "big5", "latin-1"]),
+    ),
+    st.binary(min_size=1, max_size=6).map(lambda b: b.replace(b"\r", b"\x80").replace(b"\n", b"\xff")),
+)
+_RAW_VALUE = st.lists(_PIECE, max_size=12).map(b"".join)
+_RAW_HEADERS = ["From", "Sender", "To", "Cc", "Delivered-To", "Message-ID", "In-Reply-To", "References", "Subject",
+                "Content-Language", "Auto-Submitted", "List-Id", "Date"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(_RAW_HEADERS), _RAW_VALUE), min_size=1, max_size=10), _RAW_VALUE)
+def test_fuzz_raw_8bit_headers_leave_no_surrogate_in_the_parsed_mail(
+    headers: list[tuple[str, bytes]], body: bytes
+) -> None:
+    raw = b"".join(name.encode() + b": " + value + b"\r\n" for name, value in headers) + b"\r\n" + body + b"\r\n"
+    assert_storable(parse_mail(raw))
 
 
 @settings(max_examples=300, deadline=None)

@@ -7,6 +7,12 @@ in the ``support+<token>@`` reply address), and loop-guarded mail is stored but 
 routed — nor threaded into the customer's conversation, so an out-of-office notice
 cannot reopen a resolved conversation and a bounce never becomes the address a reply
 goes to. A bounce of one of our replies marks that reply failed.
+
+A mail's ``external_id`` (the dedupe key) is its Message-ID followed by ``#`` and a
+digest of the sender's address and the mail's ``fingerprint`` (what the sender wrote,
+none of what servers on the way add): a redelivery of one mail is the same message, two
+mails that share a Message-ID — contact-form scripts and badly configured mailers reuse
+one such as ``<1@localhost>`` — are two. Threading still goes by the bare Message-ID.
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ from gateway.channels.base import ChannelAdapter, InboundSink, SendNotSupported
 from gateway.channels.email import thread_context
 from gateway.channels.email.attachments import AttachmentStore, masked_text_attachment
 from gateway.channels.email.autoreply import AutoReplyLimiter
+from gateway.channels.email.charsets import surrogate_free
 from gateway.channels.email.guards import LOOP_GUARD, guard_flags
 from gateway.channels.email.headers import message_ids
-from gateway.channels.email.parse import ParsedMail, content_hash, parse_mail
+from gateway.channels.email.parse import ParsedMail, parse_mail
 from gateway.channels.email.quotes import strip_quoted
 from gateway.channels.email.send import OutgoingAttachment, RelaySettings, compose, deliver
 from gateway.channels.email.smtp import InboundHandler, SmtpServer
@@ -48,6 +55,7 @@ log = logging.getLogger(__name__)
 
 AUTO_FLAG = "auto"  # on outbound messages the gateway sent by itself
 MAX_EXTERNAL_ID = 512
+DIGEST_CHARS = 32  # of the hex SHA-256 after the Message-ID in external_id: 128 bits
 MAX_KEPT_REFERENCES = 20
 
 
@@ -127,6 +135,11 @@ class EmailChannel(ChannelAdapter):
         the ``250`` line. Raises ``ServiceUnavailable`` when it cannot be stored."""
         # CPU-bound for large or deeply nested mail: off the event loop.
         mail = await asyncio.to_thread(parse_mail, raw)
+        # The SMTP server keeps 8-bit bytes of MAIL FROM / RCPT TO that are not UTF-8 as
+        # surrogate escapes; they would fail storing the mail like those of headers.
+        if envelope_sender is not None:
+            envelope_sender = surrogate_free(envelope_sender)
+        recipients = [surrogate_free(r) for r in recipients]
         flags = guard_flags(
             mail.headers,
             content_type=mail.content_type,
@@ -138,7 +151,6 @@ class EmailChannel(ChannelAdapter):
         attachments, skipped = await self._keep_attachments(mail)
         message = self.inbound_message(
             mail,
-            raw=raw,
             envelope_sender=envelope_sender,
             recipients=recipients,
             flags=flags,
@@ -192,16 +204,33 @@ class EmailChannel(ChannelAdapter):
             kept.append(Attachment(content_type=item.content_type, name=item.name, size=len(data), storage_key=key))
         return kept, skipped
 
-    def _sender(self, mail: ParsedMail, envelope_sender: str | None, flags: list[str], raw: bytes) -> Identity:
+    def _sender(self, mail: ParsedMail, envelope_sender: str | None, flags: list[str]) -> Identity:
         for candidate in (mail.from_address, envelope_sender):
-            if candidate and candidate.strip("<> "):
+            # An address with bytes that could not be read (U+FFFD) is no identity: two
+            # different people's addresses could read the same.
+            if candidate and candidate.strip("<> ") and "\ufffd" not in candidate:
                 try:
                     return make_identity(IdentityKind.EMAIL, candidate)
                 except InvalidIdentity:
                     continue
-        # No usable address: a contact of its own (never merged with other unknowns), not routed.
+        # No usable address: a contact of its own (never merged with other unknowns, the
+        # same for a redelivery), not routed.
         flags.extend(f for f in (LOOP_GUARD, "no-sender") if f not in flags)
-        return Identity(kind=IdentityKind.EMAIL, value=f"unknown-{content_hash(raw)[:16]}@invalid")
+        return Identity(kind=IdentityKind.EMAIL, value=f"unknown-{mail.fingerprint[:16]}@invalid")
+
+    @staticmethod
+    def dedupe_key(mail: ParsedMail, sender: Identity) -> str:
+        """The ``external_id`` of a mail: ``<Message-ID>#<digest>``, or ``sha256:<digest>``
+        without a Message-ID. The digest covers the sender's address and the mail's
+        fingerprint, so a redelivery (other Received headers, other envelope) is a
+        duplicate and another mail under a reused Message-ID is not."""
+        digest = hashlib.sha256(f"{sender.value}\n{mail.fingerprint}".encode()).hexdigest()
+        if not mail.message_id:
+            return "sha256:" + digest
+        message_id = mail.message_id
+        if len(message_id) + 1 + DIGEST_CHARS > MAX_EXTERNAL_ID:
+            message_id = "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
+        return f"{message_id}#{digest[:DIGEST_CHARS]}"
 
     def _endpoint(self, recipients: list[str]) -> str:
         for address in recipients:
@@ -225,20 +254,14 @@ class EmailChannel(ChannelAdapter):
         self,
         mail: ParsedMail,
         *,
-        raw: bytes,
         envelope_sender: str | None,
         recipients: list[str],
         flags: list[str],
         attachments: list[Attachment],
         skipped: list[str] | None = None,
     ) -> InboundMessage:
-        sender = self._sender(mail, envelope_sender, flags, raw)
-        if mail.message_id and len(mail.message_id) <= MAX_EXTERNAL_ID:
-            external_id = mail.message_id
-        elif mail.message_id:
-            external_id = "sha256:" + hashlib.sha256(mail.message_id.encode("utf-8", "surrogateescape")).hexdigest()
-        else:
-            external_id = "sha256:" + content_hash(raw)  # a redelivery of the same bytes is the same mail
+        sender = self._sender(mail, envelope_sender, flags)
+        external_id = self.dedupe_key(mail, sender)
         routed = not flags
         agent_text = strip_quoted(mail.text)
         references = message_ids(" ".join(mail.headers.get("references", [])))

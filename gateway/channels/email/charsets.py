@@ -10,6 +10,7 @@ undecodable bytes replaced — text is never lost because of a label.
 from __future__ import annotations
 
 import codecs
+import re
 
 # Label → the codec that reads everything mail with that label actually contains.
 _SUPERSETS = {
@@ -86,3 +87,30 @@ def decode_bytes(data: bytes, label: str | None = None) -> str:
 def text_to_bytes(value: str) -> bytes:
     """Recover the raw bytes the email parser kept as surrogate escapes."""
     return value.encode("utf-8", errors="surrogateescape")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def surrogate_free(value: str, *, readable: bool = False) -> str:
+    """``value`` with the raw 8-bit bytes the email parser kept as surrogate escapes
+    decoded: as UTF-8 when they are UTF-8, else as GB18030, else with replacement
+    characters — or, with ``readable``, as ``decode_bytes`` reads unlabelled text (a
+    Windows-1252 guess beats blanks in display text). Never raises, and the result never
+    holds a surrogate: one cannot be encoded, so it fails storing, logging and sending.
+    Addresses and Message-IDs use the default: a guessed character could make two
+    different addresses one."""
+    if _SURROGATE.search(value) is None:
+        return value
+    try:
+        data = text_to_bytes(value)
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte
+        return _SURROGATE.sub("\ufffd", value)
+    if readable:
+        return decode_bytes(data)
+    for codec in ("utf-8", "gb18030"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", errors="replace")

@@ -4,7 +4,10 @@ The standard library's decoders fail on common real-world mail: ``=?gb2312?B?...
 words carrying GBK characters, multi-byte characters split across two encoded words,
 raw 8-bit GBK or UTF-8 bytes in headers, encoded words inside quoted display names.
 This module reads the raw header text (as kept by the parser, with surrogate escapes
-for 8-bit bytes) and decodes it with the charset rules of ``charsets``.
+for 8-bit bytes) and decodes it with the charset rules of ``charsets``. Nothing it
+returns holds a surrogate escape: addresses and Message-IDs written in raw 8-bit
+(SMTPUTF8 mail: ``张三@例子.中国``) come back decoded, never as the escapes, which no
+encoder takes.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import binascii
 import re
 from email.utils import getaddresses, parseaddr
 
-from gateway.channels.email.charsets import decode_bytes, text_to_bytes
+from gateway.channels.email.charsets import decode_bytes, surrogate_free, text_to_bytes
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
@@ -101,7 +104,7 @@ def parse_address(raw: str | None) -> tuple[str | None, str | None]:
         before = value.split("<", 1)[0] if "<" in value else ""
         name = before.strip().strip('"')
     display = decode_header_value(name).strip().strip('"').strip() or None
-    return display, (address.strip() or None)
+    return display, (surrogate_free(address.strip()) or None)
 
 
 def parse_address_list(values: list[str]) -> list[str]:
@@ -114,7 +117,7 @@ def parse_address_list(values: list[str]) -> list[str]:
         pairs = []
     for _, address in pairs:
         if "@" in address:
-            found.append(address.strip())
+            found.append(surrogate_free(address.strip()))
     if not found:
         for value in unfolded:
             found.extend(_ADDR.findall(decode_header_value(value)))
@@ -129,7 +132,7 @@ def message_ids(raw: str | None) -> list[str]:
     ids = _MSGID.findall(value) or _BARE_MSGID.findall(value)
     seen: list[str] = []
     for item in ids:
-        item = item.strip()
+        item = surrogate_free(item.strip())
         if item and item not in seen:
             seen.append(item)
     return seen

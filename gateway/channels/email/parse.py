@@ -9,18 +9,20 @@ writing to us.
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.message
 import email.policy
 import hashlib
 import io
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.generator import BytesGenerator
 from email.utils import parsedate_to_datetime
 
-from gateway.channels.email.charsets import CHINESE_CODECS, decode_bytes, normalize_charset
+from gateway.channels.email.charsets import CHINESE_CODECS, decode_bytes, normalize_charset, surrogate_free
 from gateway.channels.email.guards import DeliveryReport, delivery_report
 from gateway.channels.email.headers import (
     decode_header_value,
@@ -50,6 +52,7 @@ class ParsedAttachment:
     data: bytes
     inline: bool = False
     charset: str | None = None  # the part's charset label, for text attachments
+    whole_mail: bool = False  # the raw mail itself, kept by the fallback reader
 
     @property
     def size(self) -> int:
@@ -75,12 +78,15 @@ class ParsedMail:
     text_from_html: bool = False
     attachments: list[ParsedAttachment] = field(default_factory=list)
     content_type: str = "text/plain"
-    headers: dict[str, list[str]] = field(default_factory=dict)  # lower-case name → raw values
+    # lower-case name → values as written: encoded words left as they are, 8-bit bytes decoded
+    headers: dict[str, list[str]] = field(default_factory=dict)
     language: str | None = None
     charsets: list[str] = field(default_factory=list)
     report: DeliveryReport | None = None
     defects: list[str] = field(default_factory=list)
     truncated: bool = False
+    # What the sender wrote (see ``fingerprint``): equal for every delivery of one mail.
+    fingerprint: str = ""
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name.lower())
@@ -270,25 +276,81 @@ def _read_body(mail: ParsedMail, msg: email.message.Message) -> None:
 
 def _finish(mail: ParsedMail) -> None:
     mail.text = mail.text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    if mail.html is not None:
+        mail.html = mail.html.replace("\x00", "")
+    mail.fingerprint = fingerprint(mail)  # of the whole text, before it is cut short
     if len(mail.text) > MAX_TEXT_CHARS:
         mail.text = mail.text[:MAX_TEXT_CHARS]
         mail.truncated = True
-    if mail.html is not None:
-        mail.html = mail.html.replace("\x00", "")
-        if len(mail.html) > MAX_HTML_CHARS:
-            mail.html = mail.html[:MAX_HTML_CHARS]
-            mail.truncated = True
+    if mail.html is not None and len(mail.html) > MAX_HTML_CHARS:
+        mail.html = mail.html[:MAX_HTML_CHARS]
+        mail.truncated = True
     if mail.subject is not None:
         mail.subject = mail.subject[:998]
     if mail.language is None and any(c in CHINESE_CODECS for c in mail.charsets):
         mail.language = "zh"
+    # The raw values were needed to read the fields above; from here on they are text.
+    mail.headers = {name: [surrogate_free(v, readable=True) for v in values] for name, values in mail.headers.items()}
+    _drop_surrogates(mail)
+
+
+def _drop_surrogates(value: object) -> object:
+    """``value`` with no surrogate escape left in any string, lists, dicts and dataclasses
+    included (changed in place). The readers above decode what they take from headers;
+    this is the guarantee for whatever a future reader forgets: a surrogate cannot be
+    encoded, so storing the mail would fail and the sender would retry until it bounced."""
+    if isinstance(value, str):
+        return surrogate_free(value)
+    if isinstance(value, list):
+        value[:] = [_drop_surrogates(item) for item in value]
+    elif isinstance(value, dict):
+        cleaned = {_drop_surrogates(k): _drop_surrogates(v) for k, v in value.items()}
+        value.clear()
+        value.update(cleaned)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for item in dataclasses.fields(value):
+            current = getattr(value, item.name)
+            cleaned = _drop_surrogates(current)
+            if cleaned is not current:
+                setattr(value, item.name, cleaned)
+    return value
+
+
+def fingerprint(mail: ParsedMail) -> str:
+    """SHA-256 of what the sender wrote — Message-ID, From, Subject, Date, text, HTML and
+    attachments — and of nothing a server on the way adds (Received, Return-Path,
+    Delivered-To, DKIM and spam headers) or changes (transfer encoding, line ends): every
+    delivery of one mail has the same fingerprint, two mails that merely share a
+    Message-ID do not."""
+    attachments = []
+    for item in mail.attachments:
+        data = item.data
+        if item.whole_mail:  # its headers are the server's as much as the sender's
+            data = data.replace(b"\r\n", b"\n").partition(b"\n\n")[2]
+        attachments.append([item.name, item.content_type, hashlib.sha256(data).hexdigest()])
+    date = mail.date.isoformat() if mail.date is not None else (mail.header("date") or "")
+    written = [
+        "email-fingerprint-1",
+        mail.message_id,
+        (mail.from_address or "").lower(),
+        mail.from_name,
+        mail.subject,
+        date,
+        mail.text,
+        mail.html,
+        attachments,
+    ]
+    # ASCII JSON: unambiguous, and it encodes whatever the strings hold.
+    return hashlib.sha256(json.dumps(written, ensure_ascii=True).encode("ascii")).hexdigest()
 
 
 def _fallback(raw: bytes, reason: str) -> ParsedMail:
     """Headers as far as they go, the rest as text, and the whole mail as an attachment so
     nothing is lost: for mail the library cannot take."""
     mail = ParsedMail(defects=[reason], truncated=True)
-    mail.attachments.append(ParsedAttachment(name="original.eml", content_type="message/rfc822", data=raw))
+    mail.attachments.append(
+        ParsedAttachment(name="original.eml", content_type="message/rfc822", data=raw, whole_mail=True)
+    )
     head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
     try:
         headers = email.message_from_bytes(head + b"\n\n", policy=email.policy.compat32)
@@ -298,7 +360,3 @@ def _fallback(raw: bytes, reason: str) -> ParsedMail:
     mail.text = decode_bytes(body[: MAX_TEXT_CHARS * 4])
     _finish(mail)
     return mail
-
-
-def content_hash(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
