@@ -21,6 +21,7 @@ _CONFLICTS = {
     "resolved": "the conversation is resolved",
     "capacity": "you are at your capacity of open conversations",
 }
+NOT_QUALIFIED = "you do not have the skill levels the conversation's queue requires"
 
 
 class Strict(BaseModel):
@@ -90,6 +91,8 @@ def _may_work_on(principal: Principal, conv: Conversation) -> None:
 def _refuse(reason: str, *, version: int | None = None, assignee: str | None = None) -> RequestRejected:
     if reason == "not_found":
         return RequestRejected(404, "not_found", "no such conversation")
+    if reason == "not_qualified":
+        return RequestRejected(403, "not_qualified", NOT_QUALIFIED)
     text = _CONFLICTS.get(reason, reason).format(version=version, assignee=assignee)
     return RequestRejected(409, reason, text)
 
@@ -164,6 +167,11 @@ async def post_message(request: web.Request) -> web.Response:
         raise RequestRejected(403, "forbidden", "replies are sent by agents; ops may add notes")
     conv = await _conversation(request)
     _may_work_on(principal, conv)
+    services = request.app[SERVICES]
+    # Replying claims an unassigned conversation: the same skills as claiming it.
+    claims = principal.role == "agent" and not body.note and conv.assignee is None
+    if claims and not services.assignment.qualified(principal.agent or "", conv.queue):
+        raise RequestRejected(403, "not_qualified", NOT_QUALIFIED)
     try:
         message = await request.app[SERVICES].outbound.reply(
             conv,

@@ -46,7 +46,12 @@ def _body(ref: str, *, required: bool = True) -> dict[str, Any]:
 ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}]
 AUTH = [{"bearer": []}]
 COMMON = {"401": _error("missing or invalid bearer token")}
-FORBIDDEN = {"403": _error("the token's role may not do this")}
+FORBIDDEN = {
+    "403": _error(
+        "the token's role may not do this; not_assignee: another agent holds the conversation; "
+        "not_qualified: the agent lacks the skill levels its queue requires"
+    )
+}
 NOT_FOUND = {"404": _error("no such conversation or contact")}
 INVALID = {"400": _error("malformed JSON"), "422": _error("a field is missing or invalid")}
 UNAVAILABLE = {"503": _error("storage is unavailable; retry later")}
@@ -341,7 +346,10 @@ def _paths() -> dict[str, Any]:
                 "Reply (or add an internal note)",
                 {
                     "202": _json("Message", "stored as queued; sent on the conversation's channel"),
-                    "409": _error("window_closed: the messaging window closed; send a template"),
+                    "409": _error(
+                        "window_closed: the messaging window closed; send a template; capacity: a reply that "
+                        "would claim the conversation beyond the agent's capacity"
+                    ),
                     "501": _error("the channel cannot send"),
                     **NOT_FOUND,
                     **FORBIDDEN,

@@ -322,3 +322,26 @@ async def test_a_reply_never_goes_to_a_machine_that_wrote_into_the_thread(agent_
     assert (await agent_client.post(url, json={"text": "您好"}, headers=auth(ALICE_TOKEN))).status == 202
     await eventually(lambda: adapter.sent)
     assert adapter.sent[0].recipient.key == "email:li@example.com"
+
+
+async def test_claiming_or_replying_needs_the_skills_of_the_conversations_queue(
+    make_client: Callable[..., Awaitable[TestClient]], crm: tuple[FakeCallback, str], tmp_path: Any
+) -> None:
+    from tests.routing.conftest import BASE_RULES
+
+    rules = tmp_path / "routing.yaml"
+    rules.write_text(BASE_RULES, encoding="utf-8")
+    client = await make_client(
+        channels={"api": {"secret": API_SECRET, "callback_url": crm[1]}}, routing={"rules": str(rules)}
+    )
+    cid = (await new_conversation(client, user="stolen", text="my card was stolen"))["conversation_id"]
+    assert (await conversation(client, cid))["queue"] == "disputes"  # alice has no disputes skill
+    claim = await client.post(f"/api/v1/conversations/{cid}/claim", json={}, headers=auth(ALICE_TOKEN))
+    assert claim.status == 403 and (await claim.json())["error"]["code"] == "not_qualified"
+    reply = await client.post(f"/api/v1/conversations/{cid}/messages", json={"text": "hi"}, headers=auth(ALICE_TOKEN))
+    assert reply.status == 403 and (await reply.json())["error"]["code"] == "not_qualified"
+    note = await client.post(
+        f"/api/v1/conversations/{cid}/messages", json={"text": "for bob", "note": True}, headers=auth(ALICE_TOKEN)
+    )
+    assert note.status == 202  # a note claims nothing
+    assert (await client.post(f"/api/v1/conversations/{cid}/claim", json={}, headers=auth(BOB_TOKEN))).status == 200
