@@ -9,6 +9,7 @@ import email
 import email.policy
 import json
 import os
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -260,6 +261,28 @@ async def test_size_limit_is_advertised_in_ehlo(gw: Gateway) -> None:
     writer.close()
     code, text = int(lines[0][:3]), b"".join(lines)
     assert code == 250 and f"SIZE {MAX_BYTES}".encode() in text
+
+
+async def test_smtp_acknowledgements_and_refusals_show_in_the_metrics(gw: Gateway) -> None:
+    def sample(text: str, name: str, **labels: str) -> float:
+        want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        match = re.search(rf"^{re.escape(name)}\{{{re.escape(want)}\}} (\S+)$", text, re.MULTILINE)
+        return float(match.group(1)) if match else 0.0
+
+    before = await (await gw.client.get("/metrics")).text()
+    await deliver_ok(gw, simple_mail(message_id="metrics-1@example.cn"))
+    await smtp_send(gw.port, simple_mail(message_id="metrics-2@example.cn"), rcpts=["x@elsewhere.example.org"])
+    after = await (await gw.client.get("/metrics")).text()
+    assert (
+        sample(after, "gateway_ack_latency_seconds_count", channel="email")
+        - sample(before, "gateway_ack_latency_seconds_count", channel="email")
+        == 1
+    )
+    for outcome in ("accepted", "rejected"):
+        moved = sample(after, "gateway_inbound_messages_total", channel="email", outcome=outcome) - sample(
+            before, "gateway_inbound_messages_total", channel="email", outcome=outcome
+        )
+        assert moved == 1, outcome
 
 
 async def test_recipients_outside_our_domains_are_550_no_open_relay(gw: Gateway) -> None:

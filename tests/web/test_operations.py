@@ -42,7 +42,9 @@ async def test_metrics_move_with_traffic(client: TestClient) -> None:
     assert delta("gateway_ack_latency_seconds_count", channel="api") == 2
     assert delta("gateway_offers_claimed_total", how="claim") == 1
     assert delta("gateway_time_to_claim_seconds_count") == 1
-    assert "gateway_cluster_queue_depth" in after and "gateway_cluster_outbox_depth" in after
+    assert re.search(r'^gateway_cluster_queue_depth\{queue="general"\} 0\.0$', after, re.MULTILINE)
+    assert re.search(r"^gateway_cluster_outbox_depth \d+(\.\d+)?$", after, re.MULTILINE)
+    assert re.search(r"^gateway_cluster_outbox_oldest_age_seconds \S+$", after, re.MULTILINE)
     assert 'gateway_publishes_total{exchange="gateway.work",outcome="confirmed"}' in after
     # Labels stay bounded: no ids anywhere in the exposition.
     assert "cv_" not in after and "msg_" not in after and "ct_" not in after

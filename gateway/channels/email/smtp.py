@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from gateway import metrics
 from gateway.model import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class InboundHandler:
     ) -> str:
         domain = address.rpartition("@")[2].strip().rstrip(".").lower()
         if domain not in self.domains:
+            metrics.INBOUND.labels("email", "rejected").inc()
             return f"550 5.7.1 <{address}>: relay access denied; this server only accepts mail for its own domains"
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return "452 4.5.3 too many recipients"
@@ -66,16 +69,19 @@ class InboundHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         sender = envelope.mail_from
+        started = time.perf_counter()  # from the end of DATA to our answer, like a webhook's
         try:
             reference = await self.on_mail(raw, sender, list(envelope.rcpt_tos))
         except ServiceUnavailable:
             log.warning("mail not stored: storage unavailable", extra={"peer": str(session.peer)})
             return "451 4.3.0 storage unavailable, please try again later"
         except Rejected as exc:
+            metrics.INBOUND.labels("email", "rejected").inc()
             return exc.reply
         except Exception:
             log.exception("mail not stored: unexpected error", extra={"peer": str(session.peer)})
             return "451 4.3.0 temporary failure, please try again later"
+        metrics.ACK_LATENCY.labels("email").observe(time.perf_counter() - started)
         return f"250 2.0.0 OK {reference}"
 
     async def handle_exception(self, error: Exception) -> str:

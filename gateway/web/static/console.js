@@ -9,7 +9,7 @@
 
   const TOKEN_KEY = "gateway.console.token"; // sessionStorage: this tab only
   const LANG_KEY = "gateway.console.lang"; // localStorage: a preference, not a secret
-  const REFRESH_MS = 30000; // fallback refresh for changes that emit no event (transfers, escalations)
+  const REFRESH_MS = 30000; // safety net: the live feed is best-effort and may drop an event
   const CHANNELS = ["api", "email", "sms", "voice", "webchat", "whatsapp", "messenger", "instagram", "telegram", "wechat"];
   const HISTORY_CONVERSATIONS = 8; // other conversations of the contact whose messages join the history
 
