@@ -88,7 +88,8 @@ class WebhookLoad:
 
     ``rate`` (per second) makes it open-loop: request i starts at i / rate whatever the
     answers; without it, ``concurrency`` workers send back to back (closed loop).
-    ``copies`` sends each webhook that many times at once. Unacknowledged webhooks are
+    ``copies`` sends each webhook that many times at once, spread over the targets.
+    Unacknowledged webhooks are
     retried every ``retry_every`` seconds until ``give_up_after``.
     """
 
@@ -145,12 +146,12 @@ class WebhookLoad:
         deadline = first + self.give_up_after
         attempt = 0
         while True:
-            base = self.targets[(index + attempt) % len(self.targets)]
+            # The copies of one delivery go to different gateways when there are several, as
+            # a provider's retries behind a load balancer do.
+            bases = [self.targets[(index + attempt + copy) % len(self.targets)] for copy in range(self.copies)]
             attempt += 1
             outcome.attempts = attempt
-            answers = await asyncio.gather(
-                *(self._send_once(session, base, path, body, headers) for _ in range(self.copies))
-            )
+            answers = await asyncio.gather(*(self._send_once(session, base, path, body, headers) for base in bases))
             for status, data in answers:
                 outcome.status = status
                 if status == 200 and data is not None:

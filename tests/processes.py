@@ -79,6 +79,10 @@ class GatewayProcess:
     def ready(self) -> bool:
         return self._status("/readyz") == 200
 
+    def readiness_status(self) -> int:
+        """The HTTP status ``/readyz`` answers (0 when nothing answers)."""
+        return self._status("/readyz")
+
     def kill(self) -> None:
         """kill -9: no shutdown, no drain — what a crash looks like."""
         if self.proc is not None and self.proc.poll() is None:
