@@ -18,6 +18,10 @@ import asyncio
 import json
 import multiprocessing
 import os
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -192,9 +196,86 @@ async def latency_at(
     return {"rate": rate, "p50": pct(50), "p99": pct(99), "p999": pct(99.9), "n": len(latencies)}
 
 
+SERIES = (0.25, 0.5, 0.75, 1.0)  # fractions of the measured maximum, open loop
+
+
+async def rate_series(kind: str, gateways: list[GatewayProcess], amqp_url: str, top: float) -> list[str]:
+    """Acknowledgement latency as the offered rate rises to the measured maximum."""
+    rows = [
+        f"Acknowledgement latency at increasing offered rates ({kind}, first row's setup, 6 s each, open loop):",
+        "",
+        "| offered | of the maximum | p50 | p99 | p99.9 |",
+        "|---|---|---|---|---|",
+    ]
+    for fraction in SERIES:
+        point = await latency_at(kind, gateways, amqp_url, top * fraction, 6)
+        rows.append(
+            f"| {point['rate']:.0f}/s | {fraction:.0%} | {fmt_ms(point['p50'])} | {fmt_ms(point['p99'])} "
+            f"| {fmt_ms(point['p999'])} |"
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def start_profile(gateway: GatewayProcess) -> subprocess.Popen[bytes] | None:
+    """py-spy (bench extra) sampling the gateway while the first row's closed loop runs."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if gateway.proc is None or not Path(spy).exists():
+        return None
+    out = Path(tempfile.mkdtemp(prefix="gw-spy-")) / "profile.txt"
+    try:
+        return subprocess.Popen(
+            [spy, "record", "-p", str(gateway.proc.pid), "-r", "200", "-f", "raw", "-o", str(out), "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError:
+        return None
+
+
+def finish_profile(spy: subprocess.Popen[bytes], top: int = 12) -> list[str]:
+    """Stop py-spy and summarise where the gateway spent its samples (self time by function)."""
+    spy.send_signal(signal.SIGINT)
+    try:
+        spy.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        return []
+    out = Path(spy.args[spy.args.index("-o") + 1])  # type: ignore[index, union-attr, arg-type]
+    if not out.exists():
+        return []
+    own: dict[str, int] = {}
+    total = 0
+    for line in out.read_text(encoding="utf-8", errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frame = stack.split(";")[-1]
+        name, _, where = frame.partition(" (")
+        module = where.split(":", 1)[0].rsplit("site-packages/", 1)[-1].rsplit("/main/", 1)[-1]
+        own[f"`{name}` ({module})"] = own.get(f"`{name}` ({module})", 0) + int(count)
+        total += int(count)
+    if not total:
+        return []
+    rows = [
+        f"Profile of the gateway during the first row's closed loop (py-spy, {total:,} samples at 200/s; "
+        f"self time, top {top}):",
+        "",
+        "| share | function (module) |",
+        "|---|---|",
+    ]
+    for name, count in sorted(own.items(), key=lambda item: -item[1])[:top]:
+        rows.append(f"| {count / total:.1%} | {name} |")
+    return rows
+
+
 async def run(count: int, fsyncs: list[str], kinds: list[str], offers_only: bool) -> str:
     lines: list[str] = []
     costs: list[tuple[str, int, dict[str, float]]] = []  # CPU per message of the events: all rows
+    p99s: list[float] = []  # p99 at half the maximum, per row
+    ratios: list[float] = []  # offers confirmed/s ÷ B_pub, per row
+    series: list[str] = []  # latency at increasing offered rates (first row's setup)
+    profile: list[str] = []
     with rabbit_vhost() as amqp_url:
         b_pub = await measure_b_pub(amqp_url, count)
         b_http = await measure_b_http(count)
@@ -224,11 +305,19 @@ async def run(count: int, fsyncs: list[str], kinds: list[str], offers_only: bool
                     try:
                         await load_for("api", gws[0].url, 200).run()  # warm up: connections, scripts
                         for kind in kinds:
+                            first_row = not p99s
+                            spy = start_profile(gws[0]) if first_row else None
                             top = await e2e(kind, gws, amqp_url, count, redis.proc.pid if redis.proc else 0)
+                            if spy is not None:
+                                profile = finish_profile(spy)
                             cpu = top["cpu_ms"]
                             if events == "all":
                                 costs.append((kind, n, cpu))
                             half = await latency_at(kind, gws, amqp_url, top["offered_rate"] / 2, 8)
+                            p99s.append(half["p99"])
+                            ratios.append(top["offered_rate"] / b_pub)
+                            if first_row:
+                                series = await rate_series(kind, gws, amqp_url, top["offered_rate"])
                             lines.append(
                                 f"| {kind} | {fsync} | {events} | {n} | {top['acked_rate']:.0f} | {top['offered_rate']:.0f} "
                                 f"| {top['offered_rate'] / b_pub:.2f} | {top['offered_rate'] / b_http['rate']:.2f} "
@@ -250,6 +339,21 @@ async def run(count: int, fsyncs: list[str], kinds: list[str], offers_only: bool
         "(`broker.events: []`) publishes the offer only. The load generator runs in this process, the "
         "gateways in their own; all share the same two cores with Redis (AOF) and RabbitMQ."
     )
+    fast = sum(1 for p in p99s if p <= 0.050)
+    high = sum(1 for r in ratios if r >= 0.6)
+
+    def verdict(hits: int) -> str:
+        return "met" if hits == len(p99s) else "NOT MET" if hits == 0 else "not met in every row"
+
+    lines.append("")
+    lines.append(
+        f"Verdict: offers confirmed/s ≥ 0.6 × `B_pub` in {high} of {len(ratios)} rows (**{verdict(high)}**); "
+        f"p99 ≤ 50 ms at half the maximum rate in {fast} of {len(p99s)} rows (**{verdict(fast)}**)."
+    )
+    if series:
+        lines += ["", *series]
+    if profile:
+        lines += ["", *profile]
     if costs:
         totals = sorted(sum(cpu.values()) for _, _, cpu in costs)
         kind, n, cpu = costs[0]
