@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.channels.base import RequestRejected
+from gateway.channels.meta.watermarks import Watermark
 from gateway.model import InboundMessage, StatusUpdate
 
 
@@ -20,7 +21,7 @@ from gateway.model import InboundMessage, StatusUpdate
 class Batch:
     """The events of one delivery, in the order Meta sent them."""
 
-    events: list[InboundMessage | StatusUpdate] = field(default_factory=list)
+    events: list[InboundMessage | StatusUpdate | Watermark] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     skipped: int = 0  # echoes of our own sends and events we deliberately ignore
 
@@ -31,6 +32,10 @@ class Batch:
     @property
     def statuses(self) -> list[StatusUpdate]:
         return [e for e in self.events if isinstance(e, StatusUpdate)]
+
+    @property
+    def watermarks(self) -> list[Watermark]:
+        return [e for e in self.events if isinstance(e, Watermark)]
 
 
 def entries(data: Any, expected_object: str) -> list[dict[str, Any]]:

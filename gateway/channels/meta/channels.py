@@ -26,6 +26,7 @@ from gateway.channels.fields import dict_of, list_of
 from gateway.channels.meta import messaging_events, whatsapp_events
 from gateway.channels.meta.batch import Batch
 from gateway.channels.meta.graph import graph_post
+from gateway.channels.meta.watermarks import ConversationReader
 from gateway.channels.meta.webhook import MetaChannel
 from gateway.channels.textparts import send_parts, split_text, text_with_links, utf8_bytes
 from gateway.model import Channel, IdentityKind, OutboundRequest, SendResult
@@ -132,8 +133,11 @@ class _PageMessaging(MetaChannel):
         api_base_url: str,
         account_id: str | None,
         human_agent_tag: bool,
+        reader: ConversationReader | None = None,
     ) -> None:
-        super().__init__(sink, app_secret=app_secret, verify_token=verify_token, api_base_url=api_base_url)
+        super().__init__(
+            sink, app_secret=app_secret, verify_token=verify_token, api_base_url=api_base_url, reader=reader
+        )
         self._access_token = access_token
         self.account_id = account_id
         self.human_agent_tag = human_agent_tag

@@ -13,14 +13,16 @@ and delivery statuses. Pure: the body is already verified, nothing is stored her
 * ``message_edit``: stored as a new message flagged ``edited`` naming the original.
 * ``reaction``: stored, unrouted, like WhatsApp's (``meta.reaction``).
 * ``postback`` (a button tap): a message whose text is the button title.
-* ``delivery``: ``mids[]`` → ``delivered`` for each of our messages. A delivery or
-  ``read`` event that names only a ``watermark`` (Messenger's "everything before this
-  time") is skipped: it names no message, and the gateway keeps no per-recipient index of
-  sent times. Instagram's ``read.mid`` → ``read``.
+* ``delivery``: ``mids[]`` → ``delivered`` for each of our messages. Instagram's
+  ``read.mid`` → ``read``. A ``watermark`` (ms; Messenger's only content of ``read`` and
+  always present in ``delivery``: "everything sent to this customer up to this time")
+  becomes a ``Watermark`` for the customer and page; the webhook turns it into status
+  updates for the replies it covers (``gateway.channels.meta.watermarks``).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from gateway.channels.fields import (
@@ -33,6 +35,7 @@ from gateway.channels.fields import (
     text_of,
 )
 from gateway.channels.meta.batch import Batch, entries
+from gateway.channels.meta.watermarks import Watermark
 from gateway.identity import InvalidIdentity, make_identity
 from gateway.model import (
     Attachment,
@@ -64,21 +67,18 @@ def parse(data: Any, channel: Channel) -> Batch:
 
 def _event(event: dict[str, Any], channel: Channel, batch: Batch) -> None:
     at = from_epoch(event.get("timestamp"), millis=True)
-    if "delivery" in event:
-        delivery = dict_of(event["delivery"])
-        mids = [m for m in list_of(delivery.get("mids")) if isinstance(m, str) and m]
-        if not mids:
-            batch.skipped += 1  # watermark only: names no message
-        for mid in mids:
-            batch.events.append(StatusUpdate(channel=channel, external_id=mid, status=DeliveryStatus.DELIVERED, at=at))
-        return
-    if "read" in event:
-        mid = dict_of(event["read"]).get("mid")
-        if isinstance(mid, str) and mid:
-            batch.events.append(StatusUpdate(channel=channel, external_id=mid, status=DeliveryStatus.READ, at=at))
-        else:
-            batch.skipped += 1
-        return
+    for kind, status in (("delivery", DeliveryStatus.DELIVERED), ("read", DeliveryStatus.READ)):
+        if kind in event:
+            report = dict_of(event[kind])
+            mids = [m for m in [*list_of(report.get("mids")), report.get("mid")] if isinstance(m, str) and m]
+            for mid in mids:
+                batch.events.append(StatusUpdate(channel=channel, external_id=mid, status=status, at=at))
+            mark = _watermark(event, report, channel, status, at)
+            if mark is not None:
+                batch.events.append(mark)
+            elif not mids:
+                batch.skipped += 1  # names neither a message nor a time
+            return
 
     message = dict_of(event.get("message"))
     if message.get("is_echo"):
@@ -144,6 +144,32 @@ def _event(event: dict[str, Any], channel: Channel, batch: Batch) -> None:
         )
     else:
         batch.skipped += 1  # optins, referrals, handover and the like: not customer messages
+
+
+def _watermark(
+    event: dict[str, Any], report: dict[str, Any], channel: Channel, status: DeliveryStatus, at: datetime | None
+) -> Watermark | None:
+    """The report's ``watermark`` for its customer, or None when it has no usable one (a
+    bad watermark must not cost the ``mids`` of the same event)."""
+    raw = report.get("watermark")
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return None
+    until = from_epoch(raw, millis=True)
+    if until is None:
+        return None
+    try:
+        customer = make_identity(KINDS[channel], str(dict_of(event.get("sender")).get("id") or ""))
+    except InvalidIdentity:
+        return None
+    endpoint = dict_of(event.get("recipient")).get("id")
+    return Watermark(
+        channel=channel,
+        customer=customer,
+        endpoint=str(endpoint) if isinstance(endpoint, str | int) and not isinstance(endpoint, bool) else "",
+        status=status,
+        until=until,
+        at=at,
+    )
 
 
 def _message(message: dict[str, Any], common: dict[str, Any]) -> InboundMessage:
