@@ -32,6 +32,7 @@ from gateway.services import SERVICES, RouterHolder, Services
 from gateway.storage import Store, open_store
 from gateway.timers import TimerScanner
 from gateway.web import (
+    attachments_api,
     console,
     conversation_api,
     health,
@@ -141,6 +142,7 @@ def build_app(
     _add_ratings_and_self_service(app, services, clock)
     app.router.add_routes(health.routes)
     app.router.add_routes(read_api.routes)
+    app.router.add_routes(attachments_api.routes)
     app.router.add_routes(conversation_api.routes)
     app.router.add_routes(ops_api.routes)
     app.router.add_routes(metrics_api.routes)

@@ -360,6 +360,41 @@ def _paths() -> dict[str, Any]:
                 requestBody=_body("ReplyBody"),
             )
         },
+        "/api/v1/conversations/{id}/messages/{message_id}/attachments/{index}": {
+            "get": _op(
+                "Download a stored attachment (email attachments kept under channels.email.attachments_dir)",
+                {
+                    "200": {
+                        "description": "the file, always as a download (Content-Disposition: attachment with "
+                        "an RFC 5987 filename*), with the attachment's content type and nosniff",
+                        "headers": {
+                            "Content-Disposition": {"schema": {"type": "string"}},
+                            "X-Content-Type-Options": {"schema": {"type": "string", "enum": ["nosniff"]}},
+                        },
+                        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                    },
+                    "404": _error(
+                        "not_found: no such conversation; message_not_found: no such message in it; "
+                        "attachment_not_found: index out of range; not_stored: the attachment has only a URL "
+                        "(given in the message and as url) or a provider media id; no_attachment_store: "
+                        "no attachment store is configured; attachment_gone: the file is no longer on disk"
+                    ),
+                    "422": _error("invalid_index: the index is not a whole number from 0"),
+                    **FORBIDDEN,
+                },
+                tags=conversations,
+                parameters=[
+                    *ID,
+                    {
+                        "name": "message_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1},
+                    },
+                    {"name": "index", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}},
+                ],
+            )
+        },
         "/api/v1/conversations/{id}/transfer": {
             "post": _op(
                 "Re-route to another queue",

@@ -43,6 +43,7 @@
       queuedIn: "Queue {queue}", assignedTo: "assigned to {agent}", unassigned: "waiting for an agent",
       prio: "priority {p}", rulesVersion: "rules {v}", routingVersion: "routing version {v}",
       name: "Name", since: "Since", attachment: "attachment", template: "Template {name} ({language})",
+      download: "Download {name}", downloadFailed: "{name} could not be downloaded: {message}",
       transferred: "Transferred to {queue}.", resolvedMsg: "Resolved.", pendingMsg: "Waiting on the customer.",
       cannotSend: "This channel cannot send replies: {message}", live: "Live", connecting: "Connecting…",
       offline: "Offline, reconnecting…", noFeed: "Connected, no live feed", sla: "SLA attainment {v}",
@@ -88,6 +89,7 @@
       queuedIn: "队列 {queue}", assignedTo: "由 {agent} 处理", unassigned: "等待坐席接入",
       prio: "优先级 {p}", rulesVersion: "规则 {v}", routingVersion: "路由版本 {v}",
       name: "姓名", since: "创建于", attachment: "附件", template: "模板 {name}（{language}）",
+      download: "下载 {name}", downloadFailed: "无法下载 {name}：{message}",
       transferred: "已转接到 {queue}。", resolvedMsg: "已解决。", pendingMsg: "正在等待客户回复。",
       cannotSend: "该渠道无法发送回复：{message}", live: "实时", connecting: "连接中…",
       offline: "已断开，正在重连…", noFeed: "已连接，无实时推送", sla: "达标率 {v}",
@@ -734,13 +736,16 @@
           el(
             "ul",
             { className: "attachments" },
-            m.attachments.map((a) => {
+            m.attachments.map((a, index) => {
               const label = a.name || a.content_type || t("attachment");
               const href = a.url ? safeUrl(a.url) : null;
+              let link = el("span", { text: label });
+              if (a.storage_key) link = storedAttachmentLink(m, view, a, index, label);
+              else if (href) link = el("a", { href, target: "_blank", rel: "noopener noreferrer", text: label });
               return el(
                 "li",
                 {},
-                href ? el("a", { href, target: "_blank", rel: "noopener noreferrer", text: label }) : el("span", { text: label }),
+                link,
                 a.size ? el("span", { className: "muted small", text: ` ${Math.ceil(a.size / 1024)} KB` }) : null,
               );
             }),
@@ -772,6 +777,69 @@
         ),
       );
     }
+  }
+
+  // A file the gateway keeps (an email attachment): the link names the API path, but a
+  // plain navigation cannot carry the bearer token, so a click fetches it with the token
+  // and saves it from a blob URL under its own name.
+  function storedAttachmentLink(m, view, a, index, label) {
+    const conversationId = m.conversation_id || view.id;
+    const path = `/api/v1/conversations/${encodeURIComponent(conversationId)}/messages/${encodeURIComponent(m.id)}/attachments/${index}`;
+    const name = a.name || t("attachment");
+    return el("a", {
+      href: path,
+      download: name,
+      className: "stored",
+      title: t("download", { name }),
+      text: label,
+      onclick: (event) => {
+        event.preventDefault();
+        downloadAttachment(path, name);
+      },
+    });
+  }
+
+  async function downloadAttachment(path, name) {
+    const line = $("action-message");
+    line.classList.remove("error");
+    line.textContent = "";
+    const fail = (message) => {
+      line.textContent = t("downloadFailed", { name, message });
+      line.classList.add("error");
+    };
+    let resp;
+    try {
+      resp = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` }, cache: "no-store" });
+    } catch (err) {
+      fail(t("unreachable"));
+      return;
+    }
+    if (!resp.ok) {
+      let error = {};
+      try {
+        error = (await resp.json()).error || {};
+      } catch (err) {
+        error = {};
+      }
+      if (resp.status === 401 && state.principal) signOut(t("tokenRefused"));
+      else fail(error.message || resp.statusText);
+      return;
+    }
+    let data;
+    try {
+      data = await resp.blob();
+    } catch (err) {
+      fail(t("unreachable"));
+      return;
+    }
+    // Typed as plain bytes: the browser saves the file and never opens what a customer
+    // sent (HTML, SVG) as a page of this origin.
+    const url = URL.createObjectURL(new Blob([data], { type: "application/octet-stream" }));
+    const save = el("a", { href: url, download: name, hidden: true });
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
   }
 
   function renderDetails() {
