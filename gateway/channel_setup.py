@@ -110,6 +110,7 @@ def build_adapters(config: GatewayConfig, sink: InboundSink, store: Store) -> li
                 api_base_url=fb.api_base_url,
                 account_id=fb.page_id,
                 human_agent_tag=fb.human_agent_tag,
+                reader=store,
             )
         )
     if channels.instagram is not None:
@@ -123,6 +124,7 @@ def build_adapters(config: GatewayConfig, sink: InboundSink, store: Store) -> li
                 api_base_url=ig.api_base_url,
                 account_id=ig.account_id,
                 human_agent_tag=ig.human_agent_tag,
+                reader=store,
             )
         )
     if channels.telegram is not None:
@@ -144,6 +146,7 @@ def build_adapters(config: GatewayConfig, sink: InboundSink, store: Store) -> li
                 app_id=wc.app_id,
                 app_secret=wc.app_secret.get_secret_value(),
                 api_base_url=wc.api_base_url,
+                shared=store,  # the access token is one for all gateway processes
                 encoding_aes_key=wc.encoding_aes_key.get_secret_value() if wc.encoding_aes_key else None,
             )
         )

@@ -34,6 +34,10 @@ from gateway.storage.base import DueTimer, Store
 
 log = logging.getLogger(__name__)
 
+# Deadline-driven priority: a waiting conversation whose deadline is near (the warning)
+# moves up one priority step, so `next` serves it before equals with more time left.
+WARNING_PRIORITY_RISE = 1
+
 
 def sla_attainment(stats: dict[str, int]) -> float | None:
     """Deadlines answered in time ÷ deadlines that ended (see the module's definitions)."""
@@ -82,7 +86,7 @@ class ReplyTracker:
             now_ms=now_ms,
             payload=payload("sla.warning"),
             queue="",
-            priority=0,
+            priority=WARNING_PRIORITY_RISE,
             offer_payload="",
         )
         if result.ok:

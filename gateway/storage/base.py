@@ -317,6 +317,27 @@ class Store(Protocol):
     async def outbox_ack(self, entry_ids: list[str]) -> None: ...
     async def outbox_stats(self) -> OutboxStats: ...
 
+    # shared values: small strings every gateway process sees (a provider's access token,
+    # a short lease on fetching it). Keys live under the store's prefix (``shared:<key>``);
+    # a value disappears after its ``ttl_ms``.
+    async def shared_get(self, key: str) -> str | None:
+        """The value under ``key``, or None when absent or expired."""
+        ...
+
+    async def shared_set(self, key: str, value: str, *, ttl_ms: int) -> None:
+        """Store ``value`` under ``key`` for ``ttl_ms``, replacing whatever was there."""
+        ...
+
+    async def shared_set_if_absent(self, key: str, value: str, *, ttl_ms: int) -> bool:
+        """Store ``value`` for ``ttl_ms`` only if ``key`` holds nothing (a lease: ``SET NX
+        PX``). True when it was stored."""
+        ...
+
+    async def shared_delete_if(self, key: str, value: str) -> bool:
+        """Delete ``key`` only while it still holds ``value`` (compare-and-delete), so a
+        caller never removes what another process wrote since. True when it deleted."""
+        ...
+
 
 def encode_attrs(values: dict[str, Any]) -> dict[str, str]:
     return {str(k): json.dumps(v, ensure_ascii=False) for k, v in values.items()}

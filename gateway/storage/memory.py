@@ -1066,6 +1066,8 @@ class MemoryStore(KeyLayout):
             if state != "active":
                 return noop
             d.hset(k, sla_state="warning")
+            if priority > 0:  # for a warning: how much the priority rises
+                self._raise_priority(cid, min(9, int(d.hget(k, "priority") or 0) + priority))
             self._stat("sla_warnings")
             self._event(f"sla.warning:{cid}:{seq}", "sla.warning", payload, fields)
             return Outcome(ok=True, conversation_id=cid)
@@ -1080,6 +1082,17 @@ class MemoryStore(KeyLayout):
             self._offer(cid, queue, priority, "sla_breach", now_ms, None, target_index, 0, offer_payload, False)
         return Outcome(ok=True, conversation_id=cid)
 
+    def _raise_priority(self, cid: str, priority: int) -> None:
+        """Never lower; the waiting set follows (lib.lua ``raise_priority``)."""
+        d, k = self.d, self.cv(cid)
+        if priority <= int(d.hget(k, "priority") or 0):
+            return
+        d.hset(k, priority=priority)
+        since, q = d.hget(k, "waiting_since"), d.hget(k, "queue")
+        if not _empty(since) and not _empty(q):
+            score = self._wait_score(priority, d.hget(k, "reply_by"), int(since))  # type: ignore[arg-type]
+            d.zadd(self.k("wait", q), score, cid)  # type: ignore[arg-type]
+
     async def window_closing(
         self, conversation_id: str, expires_ms: str, *, now_ms: int, payload: str, priority: int
     ) -> Outcome:
@@ -1090,12 +1103,7 @@ class MemoryStore(KeyLayout):
             return noop
         if _empty(d.hget(k, "awaiting_since")):
             return noop
-        if priority > int(d.hget(k, "priority") or 0):
-            d.hset(k, priority=priority)
-            since, q = d.hget(k, "waiting_since"), d.hget(k, "queue")
-            if not _empty(since) and not _empty(q):
-                score = self._wait_score(priority, d.hget(k, "reply_by"), int(since))  # type: ignore[arg-type]
-                d.zadd(self.k("wait", q), score, cid)  # type: ignore[arg-type]
+        self._raise_priority(cid, priority)
         self._event(
             f"window.closing:{cid}:{expires_ms}",
             "window.closing",
@@ -1150,3 +1158,21 @@ class MemoryStore(KeyLayout):
     async def outbox_stats(self) -> OutboxStats:
         first = next(iter(self.outbox.entries), None)
         return OutboxStats(depth=len(self.outbox.entries), oldest_ms=int(first.split("-")[0]) if first else None)
+
+    # shared values (shared_delete_if.lua) ------------------------------------------
+
+    async def shared_get(self, key: str) -> str | None:
+        return self.d.get(self.k("shared", key))
+
+    async def shared_set(self, key: str, value: str, *, ttl_ms: int) -> None:
+        self.d.set(self.k("shared", key), value, px=max(1, ttl_ms))
+
+    async def shared_set_if_absent(self, key: str, value: str, *, ttl_ms: int) -> bool:
+        return self.d.set(self.k("shared", key), value, px=max(1, ttl_ms), nx=True)
+
+    async def shared_delete_if(self, key: str, value: str) -> bool:
+        k = self.k("shared", key)
+        if self.d.get(k) != value:
+            return False
+        self.d.delete(k)
+        return True

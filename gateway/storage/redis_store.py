@@ -523,6 +523,24 @@ class RedisStore(KeyLayout):
         oldest = int(first[0][0].split("-")[0]) if first else None
         return OutboxStats(depth=depth, oldest_ms=oldest)
 
+    # shared values: ``gw:shared:<key>``, plain strings with a lifetime -------------
+
+    async def shared_get(self, key: str) -> str | None:
+        async with self._guard():
+            value = await self._redis.get(self.k("shared", key))
+        return str(value) if value is not None else None
+
+    async def shared_set(self, key: str, value: str, *, ttl_ms: int) -> None:
+        async with self._guard():
+            await self._redis.set(self.k("shared", key), value, px=max(1, ttl_ms))
+
+    async def shared_set_if_absent(self, key: str, value: str, *, ttl_ms: int) -> bool:
+        async with self._guard():
+            return bool(await self._redis.set(self.k("shared", key), value, px=max(1, ttl_ms), nx=True))
+
+    async def shared_delete_if(self, key: str, value: str) -> bool:
+        return bool(await self._run("shared_delete_if", key, value))
+
 
 def _matches(conv: Conversation, *, status: str | None, queue: str | None, contact_id: str | None) -> bool:
     return (

@@ -1,22 +1,40 @@
 """WeChat Official Account over HTTP: the signature on every request, safe XML, dedupe
-of messages and events, and customer-service replies with a cached access token, against
-a fake WeChat API server."""
+of messages and events, and customer-service replies with an access token shared by every
+gateway process through storage, against a fake WeChat API server."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from gateway.channels.wechat import WeChatChannel
 from gateway.channels.wechat.crypto import WeChatCrypto, msg_signature
-from gateway.channels.wechat.tokens import AccessTokens
-from gateway.model import Channel
-from gateway.storage.base import Store
+from gateway.channels.wechat.tokens import AccessTokens, TokenUnavailable
+from gateway.model import (
+    Channel,
+    Conversation,
+    Direction,
+    Identity,
+    IdentityKind,
+    InboundMessage,
+    IngestResult,
+    Message,
+    OutboundRequest,
+    Sender,
+    StatusUpdate,
+)
+from gateway.storage import RedisStore
+from gateway.storage.base import StorageUnavailable, Store
 from tests.channels.social_fakes import (
     FakeProvider,
     Recorded,
@@ -44,6 +62,12 @@ class FakeWeChat(FakeProvider):
         self.valid: set[str] = set()
         self.issued = 0
         self.lifetime = 7200
+        self.token_delay = 0.0  # seconds before a token answer, so concurrent fetches overlap
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.path == "/cgi-bin/token" and self.token_delay:
+            await asyncio.sleep(self.token_delay)
+        return await super().handle(request)
 
     def answer(self, request: Recorded) -> tuple[int, Any]:
         if request.path == "/cgi-bin/token":
@@ -395,11 +419,11 @@ async def test_the_48_hour_window_refuses_free_text_after_it(client: TestClient,
 
 
 async def test_the_token_cache_fetches_once_refreshes_before_expiry_and_after_invalidation(
-    wechat_api: tuple[FakeWeChat, str],
+    store: Store, wechat_api: tuple[FakeWeChat, str]
 ) -> None:
     _, base = wechat_api
     now = [1000.0]
-    tokens = AccessTokens(api_base_url=base, app_id=APP_ID, app_secret=APP_SECRET, clock=lambda: now[0])
+    tokens = AccessTokens(api_base_url=base, app_id=APP_ID, app_secret=APP_SECRET, shared=store, clock=lambda: now[0])
     async with aiohttp.ClientSession() as http:
         got = await asyncio.gather(*(tokens.get(http) for _ in range(5)))
         assert got == ["ACCESS_TOKEN_1"] * 5 and tokens.fetches == 1
@@ -407,9 +431,9 @@ async def test_the_token_cache_fetches_once_refreshes_before_expiry_and_after_in
         assert await tokens.get(http) == "ACCESS_TOKEN_1"
         now[0] += 2
         assert await tokens.get(http) == "ACCESS_TOKEN_2"
-        tokens.invalidate("ACCESS_TOKEN_1")  # a stale refusal does not drop the newer token
+        await tokens.invalidate("ACCESS_TOKEN_1")  # a stale refusal does not drop the newer token
         assert await tokens.get(http) == "ACCESS_TOKEN_2"
-        tokens.invalidate("ACCESS_TOKEN_2")
+        await tokens.invalidate("ACCESS_TOKEN_2")
         assert await tokens.get(http) == "ACCESS_TOKEN_3" and tokens.fetches == 3
     assert APP_SECRET not in repr(tokens) and "ACCESS_TOKEN" not in repr(tokens)
 
@@ -426,3 +450,229 @@ async def test_a_token_fetch_refused_for_the_ip_whitelist_fails_the_reply_with_t
     _, error = await message_status(store, conv.id, message["id"])
     assert error is not None and "40164" in error and "whitelist" in error
     assert fake.to("/cgi-bin/message/custom/send") == []
+
+
+# Several gateway processes: each has its own WeChatChannel (and AccessTokens) and HTTP
+# session; what they share is the store, as real processes share Redis.
+
+
+class _SendOnly:
+    """The sink of a channel these tests only send with."""
+
+    async def accept(self, message: InboundMessage) -> IngestResult:
+        raise AssertionError("no inbound message expected")
+
+    async def accept_status(self, update: StatusUpdate) -> bool:
+        raise AssertionError("no status update expected")
+
+
+class _Outage:
+    """Shared values over the test's store, with chosen methods failing as they do while
+    Redis is unreachable."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.down: set[str] = set()
+
+    def _check(self, method: str) -> None:
+        if method in self.down:
+            raise StorageUnavailable("redis unavailable: ConnectionError")
+
+    async def shared_get(self, key: str) -> str | None:
+        self._check("shared_get")
+        return await self.store.shared_get(key)
+
+    async def shared_set(self, key: str, value: str, *, ttl_ms: int) -> None:
+        self._check("shared_set")
+        await self.store.shared_set(key, value, ttl_ms=ttl_ms)
+
+    async def shared_set_if_absent(self, key: str, value: str, *, ttl_ms: int) -> bool:
+        self._check("shared_set_if_absent")
+        return await self.store.shared_set_if_absent(key, value, ttl_ms=ttl_ms)
+
+    async def shared_delete_if(self, key: str, value: str) -> bool:
+        self._check("shared_delete_if")
+        return await self.store.shared_delete_if(key, value)
+
+
+_sent = iter(range(1, 1_000_000))
+
+
+def outbound(text: str) -> OutboundRequest:
+    now = datetime.now(UTC)
+    message = Message(
+        id=f"msg_out_{next(_sent)}",
+        conversation_id="cv_wechat_1",
+        direction=Direction.OUTBOUND,
+        channel=Channel.WECHAT,
+        sender=Sender(kind="agent", id="alice"),
+        text=text,
+        received_at=now,
+    )
+    conversation = Conversation(
+        id="cv_wechat_1",
+        contact_id="ct_wechat_1",
+        channel=Channel.WECHAT,
+        endpoint=ACCOUNT,
+        created_at=now,
+        updated_at=now,
+    )
+    return OutboundRequest(
+        message=message, conversation=conversation, recipient=Identity(kind=IdentityKind.WECHAT, value=OPENID)
+    )
+
+
+def tokens_used(fake: FakeWeChat) -> list[str]:
+    return [s.query["access_token"] for s in fake.to("/cgi-bin/message/custom/send")]
+
+
+@asynccontextmanager
+async def processes(base: str, shared: Any, count: int = 2) -> AsyncIterator[list[WeChatChannel]]:
+    """``count`` gateway processes' WeChat channels, started, sharing ``shared``."""
+    sessions = [aiohttp.ClientSession() for _ in range(count)]
+    channels = []
+    try:
+        for http in sessions:
+            channel = WeChatChannel(
+                _SendOnly(), token=TOKEN, app_id=APP_ID, app_secret=APP_SECRET, api_base_url=base, shared=shared
+            )
+            await channel.start(http)
+            channels.append(channel)
+        yield channels
+    finally:
+        for http in sessions:
+            await http.close()
+
+
+def token_cache(base: str, store: Any, **settings: Any) -> AccessTokens:
+    return AccessTokens(api_base_url=base, app_id=APP_ID, app_secret=APP_SECRET, shared=store, **settings)
+
+
+async def test_processes_sharing_storage_fetch_one_token_even_when_asking_at_once(
+    store: Store, wechat_api: tuple[FakeWeChat, str]
+) -> None:
+    fake, base = wechat_api
+    fake.token_delay = 0.3  # every process asks while the first fetch is under way
+    now = [1000.0]
+    caches = [token_cache(base, store, clock=lambda: now[0]) for _ in range(4)]
+    async with aiohttp.ClientSession() as http:
+        got = await asyncio.gather(*(cache.get(http) for cache in caches for _ in range(3)))
+        assert got == ["ACCESS_TOKEN_1"] * 12
+        assert len(fake.to("/cgi-bin/token")) == 1 and sum(c.fetches for c in caches) == 1
+        late = token_cache(base, store, clock=lambda: now[0])  # a process started later
+        assert await late.get(http) == "ACCESS_TOKEN_1" and late.fetches == 0
+        now[0] += 7200 - 299  # inside the 5-minute margin: due for a refresh everywhere at once
+        got = await asyncio.gather(*(cache.get(http) for cache in [*caches, late]))
+        assert got == ["ACCESS_TOKEN_2"] * 5
+        assert len(fake.to("/cgi-bin/token")) == 2
+    assert await store.shared_get(late.lock_key) is None  # the fetch lease was given back
+
+
+async def test_a_refused_token_is_refetched_once_and_the_other_process_follows_without_fetching(
+    store: Store, wechat_api: tuple[FakeWeChat, str]
+) -> None:
+    fake, base = wechat_api
+    async with processes(base, store) as (a, b):
+        assert (await a.send(outbound("您好，正在查询"))).ok
+        assert (await b.send(outbound("请提供订单号"))).ok
+        assert tokens_used(fake) == ["ACCESS_TOKEN_1"] * 2 and len(fake.to("/cgi-bin/token")) == 1
+
+        fake.revoke_all()  # WeChat now answers 40001 to ACCESS_TOKEN_1
+        assert (await a.send(outbound("已为您处理"))).ok
+        assert tokens_used(fake)[2:] == ["ACCESS_TOKEN_1", "ACCESS_TOKEN_2"]
+        assert (await b.send(outbound("还有其他问题吗？"))).ok
+        assert tokens_used(fake)[4:] == ["ACCESS_TOKEN_2"]  # straight to the new token
+        assert len(fake.to("/cgi-bin/token")) == 2
+        assert (a.tokens.fetches, b.tokens.fetches) == (2, 0)
+
+
+async def test_processes_refused_at_the_same_time_fetch_one_new_token(
+    store: Store, wechat_api: tuple[FakeWeChat, str]
+) -> None:
+    fake, base = wechat_api
+    async with processes(base, store, count=3) as channels:
+        assert all([(await c.send(outbound("您好"))).ok for c in channels])
+        fake.revoke_all()
+        fake.token_delay = 0.2
+        results = await asyncio.gather(*(c.send(outbound(f"第{i}条")) for c in channels for i in range(2)))
+        assert all(r.ok for r in results), results
+        assert len(fake.to("/cgi-bin/token")) == 2
+        assert tokens_used(fake)[-6:] == ["ACCESS_TOKEN_2"] * 6
+        assert sum(c.tokens.fetches for c in channels) == 2
+
+
+async def test_a_late_refusal_of_an_old_token_does_not_drop_the_newer_one(
+    store: Store, wechat_api: tuple[FakeWeChat, str]
+) -> None:
+    fake, base = wechat_api
+    a, b = token_cache(base, store), token_cache(base, store)
+    async with aiohttp.ClientSession() as http:
+        assert await a.get(http) == "ACCESS_TOKEN_1" and await b.get(http) == "ACCESS_TOKEN_1"
+        await a.invalidate("ACCESS_TOKEN_1")
+        assert await a.get(http) == "ACCESS_TOKEN_2"
+        newer = await store.shared_get(a.key)
+        assert newer is not None and "ACCESS_TOKEN_2" in newer
+        await b.invalidate("ACCESS_TOKEN_1")  # b's send with the old token was refused just now
+        assert await store.shared_get(b.key) == newer
+        assert await b.get(http) == "ACCESS_TOKEN_2"
+    assert (a.fetches, b.fetches) == (2, 0) and len(fake.to("/cgi-bin/token")) == 2
+
+
+async def test_a_dead_fetchers_lease_runs_out_and_a_waiting_process_fetches(
+    store: Store, wechat_api: tuple[FakeWeChat, str]
+) -> None:
+    fake, base = wechat_api
+    tokens = token_cache(base, store)
+    assert await store.shared_set_if_absent(tokens.lock_key, "crashed-process", ttl_ms=400)
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as http:
+        assert await tokens.get(http) == "ACCESS_TOKEN_1"
+    assert time.monotonic() - started >= 0.3
+    assert tokens.fetches == 1 and len(fake.to("/cgi-bin/token")) == 1
+
+
+async def test_a_fetch_that_never_finishes_elsewhere_gives_a_retryable_refusal(
+    store: Store, wechat_api: tuple[FakeWeChat, str]
+) -> None:
+    fake, base = wechat_api
+    tokens = token_cache(base, store, lease=0.2, fetch_timeout=0.05)
+    assert await store.shared_set_if_absent(tokens.lock_key, "stuck-process", ttl_ms=30_000)
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(TokenUnavailable) as caught:
+            await tokens.get(http)
+    assert caught.value.retryable and "another gateway process" in str(caught.value)
+    assert fake.to("/cgi-bin/token") == []
+
+
+async def test_a_reply_while_storage_is_down_is_retried_later_and_fetches_nothing(
+    wechat_api: tuple[FakeWeChat, str],
+) -> None:
+    fake, base = wechat_api
+    dead = RedisStore("redis://127.0.0.1:1/0", socket_timeout=0.5)
+    try:
+        async with processes(base, dead, count=1) as (channel,):
+            result = await channel.send(outbound("您好"))
+    finally:
+        await dead.close()
+    assert not result.ok and result.retryable
+    assert result.error is not None and "unavailable" in result.error
+    assert fake.to("/cgi-bin/token") == [] and fake.to("/cgi-bin/message/custom/send") == []
+
+
+async def test_storage_failing_while_a_refused_token_is_dropped_makes_the_reply_retryable(
+    store: Store, wechat_api: tuple[FakeWeChat, str]
+) -> None:
+    fake, base = wechat_api
+    shared = _Outage(store)
+    async with processes(base, shared, count=1) as (channel,):
+        assert (await channel.send(outbound("您好"))).ok
+        fake.revoke_all()
+        shared.down = {"shared_delete_if"}
+        result = await channel.send(outbound("请稍等"))
+        assert not result.ok and result.retryable and "unavailable" in (result.error or "")
+        shared.down = {"shared_set"}  # fetched, but no other process could see it: not used
+        result = await channel.send(outbound("请稍等"))
+        assert not result.ok and result.retryable
+        shared.down = set()
+        assert (await channel.send(outbound("请稍等"))).ok
+        assert tokens_used(fake)[-1] == "ACCESS_TOKEN_3"

@@ -394,3 +394,22 @@ async def test_a_breach_closed_without_an_answer_counts_against_attainment(store
     assert (await store.resolve(dropped, by="ops", now_ms=int((T0 + 4000) * 1000), payload="{}")).ok
     stats = await store.stats()
     assert stats["sla_unanswered"] == 1 and sla_attainment(stats) == 0.5
+
+
+async def test_a_warning_raises_a_waiting_conversations_priority_so_next_serves_it_first(store: Store) -> None:
+    clock = [T0]
+    ingest = make_ingest(store, make_config(reply_tracking={"default": "1h"}), clock=lambda: clock[0])
+    older = (await ingest.accept(inbound(sender=("api", "w-older")))).conversation_id
+    clock[0] += 60
+    warned = (await ingest.accept(inbound(sender=("api", "w-warned")))).conversation_id
+    before = (await store.get_conversation(warned)).priority
+    seq = max(await _breach_seq(store, warned), key=int)
+    out = await store.sla_fire(
+        "warn", warned, seq, now_ms=int((T0 + 3000) * 1000), payload="{}", queue="", priority=1, offer_payload=""
+    )
+    conv = await store.get_conversation(warned)
+    assert out.ok and conv.priority == before + 1 and conv.routing_version == 1  # no new offer
+    first = await store.claim_next("alice", [conv.queue], capacity=0, now_ms=int((T0 + 3001) * 1000), payload="{}")
+    assert first.conversation_id == warned
+    second = await store.claim_next("alice", [conv.queue], capacity=0, now_ms=int((T0 + 3002) * 1000), payload="{}")
+    assert second.conversation_id == older

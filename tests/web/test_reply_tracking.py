@@ -30,10 +30,13 @@ async def test_warning_then_breach_fire_once_and_re_offer(
     client = await make_client(**FAST)
     cid = await post(client, "late")
     await eventually(lambda: events(publisher, "sla.warning", cid), timeout=5)
+    warned = await (await client.get(f"/api/v1/conversations/{cid}", headers=auth())).json()
+    if warned["sla_state"] == "warning":  # deadline-driven priority: one step up, same offer
+        assert warned["priority"] == 4 and warned["routing_version"] == 1
     await eventually(lambda: events(publisher, "sla.breached", cid), timeout=5)
     conv = await (await client.get(f"/api/v1/conversations/{cid}", headers=auth())).json()
     assert conv["sla_state"] == "breached" and conv["sla_breaches"] == 1
-    assert conv["priority"] == 5 and conv["routing_version"] == 2
+    assert conv["priority"] == 6 and conv["routing_version"] == 2  # the risen 4, plus two
     offers = [json.loads(o.body) for o in publisher.queues["general"]]
     assert [o["reason"] for o in offers] == ["new", "sla_breach"]
     overdue = await (await client.get("/api/v1/reply-tracking?state=overdue", headers=auth())).json()

@@ -26,7 +26,7 @@ from gateway.channels.textparts import PartProgress, send_parts, split_text, tex
 from gateway.channels.wechat.crypto import WeChatCrypto
 from gateway.channels.wechat.messages import parse, read_xml
 from gateway.channels.wechat.signature import signature_valid
-from gateway.channels.wechat.tokens import TOKEN_ERRORS, AccessTokens, TokenUnavailable
+from gateway.channels.wechat.tokens import TOKEN_ERRORS, AccessTokens, SharedValues, TokenUnavailable
 from gateway.model import Channel, IdentityKind, OutboundRequest, SendResult
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class WeChatChannel(ChannelAdapter):
         app_id: str,
         app_secret: str,
         api_base_url: str,
+        shared: SharedValues,
         tokens_margin: float = 300.0,
         encoding_aes_key: str | None = None,
     ) -> None:
@@ -68,8 +69,9 @@ class WeChatChannel(ChannelAdapter):
             WeChatCrypto(token=token, encoding_aes_key=encoding_aes_key, app_id=app_id) if encoding_aes_key else None
         )
         self.api_base_url = api_base_url.rstrip("/")
+        # The access token is shared with every other gateway process through storage.
         self.tokens = AccessTokens(
-            api_base_url=self.api_base_url, app_id=app_id, app_secret=app_secret, margin=tokens_margin
+            api_base_url=self.api_base_url, app_id=app_id, app_secret=app_secret, shared=shared, margin=tokens_margin
         )
         self.parts = PartProgress()
 
@@ -141,7 +143,7 @@ class WeChatChannel(ChannelAdapter):
         """One customer-service message; a refused token is replaced and tried once more."""
         assert self.http is not None
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        for attempt in (1, 2):
+        for _attempt in (1, 2):
             try:
                 token = await self.tokens.get(self.http)
             except TokenUnavailable as exc:
@@ -160,11 +162,16 @@ class WeChatChannel(ChannelAdapter):
             code = data.get("errcode", 0)
             if code == 0:
                 return SendResult(ok=True)
-            if code in TOKEN_ERRORS and attempt == 1:
-                self.tokens.invalidate(token)
+            if code in TOKEN_ERRORS:
+                # Dropped here and, unless another process already replaced it, in storage;
+                # after a second refusal the send is retried later.
+                try:
+                    await self.tokens.invalidate(token)
+                except TokenUnavailable as exc:
+                    return SendResult(ok=False, retryable=exc.retryable, error=str(exc))
                 continue
             message = f"wechat error {code}: {str(data.get('errmsg', ''))[:200]}"
             hint = FINAL_ERRORS.get(code)
             # -1 is "system busy"; an unknown code is worth the backoff retries too.
             return SendResult(ok=False, retryable=hint is None, error=f"{message} ({hint})" if hint else message)
-        return SendResult(ok=False, retryable=True, error="wechat refused a freshly fetched access token")
+        return SendResult(ok=False, retryable=True, error="wechat refused a fresh access token too")

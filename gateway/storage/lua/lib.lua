@@ -45,6 +45,19 @@ local function unwait(cid)
   redis.call('HSET', k, 'waiting_since', '')
 end
 
+-- Raise a conversation's priority (never lower it), in its waiting set too, so `next`
+-- serves it sooner; an offer already on RabbitMQ keeps its own priority.
+local function raise_priority(cid, priority)
+  local k = cvk(cid)
+  if priority <= (tonumber(redis.call('HGET', k, 'priority')) or 0) then return end
+  redis.call('HSET', k, 'priority', int(priority))
+  local since = redis.call('HGET', k, 'waiting_since')
+  local q = redis.call('HGET', k, 'queue')
+  if not empty(since) and not empty(q) then
+    redis.call('ZADD', P .. ':wait:' .. q, wait_score(priority, redis.call('HGET', k, 'reply_by'), since), cid)
+  end
+end
+
 -- Offer the conversation on `queue`: new routing version, waiting set, escalation timer,
 -- outbox entry. `decision` may be nil to keep the stored one. An escalation keeps the
 -- wait start (timeouts count from it); any other offer starts a new wait.

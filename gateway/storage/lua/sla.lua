@@ -1,6 +1,7 @@
 -- Reply-tracking warning or breach, at most once per armed deadline.
 -- ARGV: 2 'warn' | 'breach', 3 conversation, 4 deadline sequence, 5 now, 6 event payload,
--- 7 queue for the breach offer ('' = none), 8 its priority, 9 offer payload.
+-- 7 queue for the breach offer ('' = none), 8 its priority (for 'warn': how much the
+-- priority rises, 0 = not at all), 9 offer payload.
 local kind, cid, seq, now = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local k = cvk(cid)
 if not redis.call('HGET', k, 'status') then return {'noop'} end
@@ -13,6 +14,10 @@ local fields = {conversation_id = cid, contact_id = redis.call('HGET', k, 'conta
 if kind == 'warn' then
   if state ~= 'active' then return {'noop'} end
   redis.call('HSET', k, 'sla_state', 'warning')
+  local rise = tonumber(ARGV[8]) or 0
+  if rise > 0 then
+    raise_priority(cid, math.min(9, (tonumber(redis.call('HGET', k, 'priority')) or 0) + rise))
+  end
   stat('sla_warnings')
   event('sla.warning:' .. cid .. ':' .. seq, 'sla.warning', ARGV[6], fields)
   return {'ok'}

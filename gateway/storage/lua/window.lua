@@ -7,15 +7,7 @@ local status = redis.call('HGET', k, 'status')
 if not status or status == 'resolved' then return {'noop'} end
 if redis.call('HGET', k, 'window_expires_at') ~= expires then return {'noop'} end
 if empty(redis.call('HGET', k, 'awaiting_since')) then return {'noop'} end
-local priority = tonumber(ARGV[6])
-if priority > (tonumber(redis.call('HGET', k, 'priority')) or 0) then
-  redis.call('HSET', k, 'priority', int(priority))
-  local since = redis.call('HGET', k, 'waiting_since')
-  local q = redis.call('HGET', k, 'queue')
-  if not empty(since) and not empty(q) then
-    redis.call('ZADD', P .. ':wait:' .. q, wait_score(priority, redis.call('HGET', k, 'reply_by'), since), cid)
-  end
-end
+raise_priority(cid, tonumber(ARGV[6]))
 event('window.closing:' .. cid .. ':' .. expires, 'window.closing', ARGV[5], {
   conversation_id = cid, contact_id = redis.call('HGET', k, 'contact_id'), window_expires_at_ms = expires,
   assignee = redis.call('HGET', k, 'assignee') or '', occurred_at_ms = int(now)})
