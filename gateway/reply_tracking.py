@@ -2,8 +2,9 @@
 an alarm.
 
 Ingest arms the deadline with the first unanswered customer message (``reply_by =
-received + target``); an agent's reply stops the clock; waiting on the customer
-(pending) stops it too, and the customer's next message arms a fresh one. The timers
+received + target``); an agent's reply stops the clock (and a reply that then fails gives
+the deadline back); waiting on the customer (pending) pauses it, and the customer's next
+message resumes what was left. The timers
 below fire at ``warn_at`` of the target (``sla.warning``) and at the deadline
 (``sla.breached`` plus a new offer with ``reason: sla_breach`` at raised priority), each
 at most once per deadline: the store's write is conditional on the deadline's sequence.

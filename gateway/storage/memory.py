@@ -340,6 +340,30 @@ class MemoryStore(KeyLayout):
         if self.d.hget(k, "sla_state") != "breached":
             self.d.hset(k, sla_state="none")
 
+    def _pause_clock(self, cid: str, now: int) -> None:
+        """Pending pauses the clock (lib.lua ``pause_clock``)."""
+        d, k = self.d, self.cv(cid)
+        state = d.hget(k, "sla_state")
+        if not _empty(d.hget(k, "awaiting_since")) and state in ("active", "warning"):
+            reply_by = int(d.hget(k, "reply_by") or now)
+            warn_by = int(d.hget(k, "warn_by") or reply_by)
+            warn_left = -1 if state == "warning" else max(0, warn_by - now)
+            d.hset(k, paused_left=max(0, reply_by - now), paused_warn_left=warn_left)
+        self._stop_clock(cid)
+
+    def _clear_pause(self, cid: str) -> None:
+        self.d.hset(self.cv(cid), paused_left="", paused_warn_left="")
+
+    def _arm_or_resume(self, cid: str, received: int, reply_by: int, warn_by: int) -> None:
+        d, k = self.d, self.cv(cid)
+        left = d.hget(k, "paused_left")
+        if _empty(left):
+            self._arm_clock(cid, received, reply_by, warn_by, now=-1)
+            return
+        warn_left = int(d.hget(k, "paused_warn_left") or 0)
+        self._clear_pause(cid)
+        self._arm_clock(cid, received, received + int(left), received + warn_left, now=received - 1)  # type: ignore[arg-type]
+
     def _arm_clock(self, cid: str, since: int, reply_by: int, warn_by: int, *, now: int) -> None:
         d, k = self.d, self.cv(cid)
         seq = d.hincrby(k, "reply_seq")
@@ -563,7 +587,7 @@ class MemoryStore(KeyLayout):
             d.zadd(self.k("timers"), plan.window_warn_ms, f"window_closing|{cid}|{win}")
 
         if plan.route and plan.reply_by_ms > 0 and _empty(d.hget(k, "awaiting_since")):
-            self._arm_clock(cid, plan.received_ms, plan.reply_by_ms, plan.warn_ms, now=-1)
+            self._arm_or_resume(cid, plan.received_ms, plan.reply_by_ms, plan.warn_ms)
 
         if plan.route and _empty(d.hget(k, "assignee")) and _empty(d.hget(k, "waiting_since")):
             reason = "reopened" if state == "reopened" else "new"
@@ -765,6 +789,7 @@ class MemoryStore(KeyLayout):
             d.zrem(self.k("idx", "q", q), cid)  # type: ignore[arg-type]
         d.hset(k, resolved_at=now_ms, updated_at=now_ms)
         self._stop_clock(cid)
+        self._clear_pause(cid)
         self._set_status(cid, status, "resolved")
         self._event(
             f"conversation.resolved:{cid}:{now_ms}",
@@ -789,7 +814,7 @@ class MemoryStore(KeyLayout):
         if _empty(d.hget(k, "assignee")):
             self._unwait(conversation_id)
         d.hset(k, updated_at=now_ms)
-        self._stop_clock(conversation_id)
+        self._pause_clock(conversation_id, now_ms)
         self._set_status(conversation_id, status, "pending")
         return Outcome(ok=True, conversation_id=conversation_id)
 
@@ -912,6 +937,7 @@ class MemoryStore(KeyLayout):
         d.hset(k, last_outbound_at=now)
         first_ms = None
         if agent:
+            self._clear_pause(cid)  # answered while paused: nothing is left to resume
             awaiting = d.hget(k, "awaiting_since")
             if not _empty(awaiting):
                 reply_by = int(d.hget(k, "reply_by") or 0)

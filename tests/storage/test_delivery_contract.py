@@ -413,3 +413,60 @@ async def test_a_warning_raises_a_waiting_conversations_priority_so_next_serves_
     assert first.conversation_id == warned
     second = await store.claim_next("alice", [conv.queue], capacity=0, now_ms=int((T0 + 3002) * 1000), payload="{}")
     assert second.conversation_id == older
+
+
+async def test_pending_pauses_the_deadline_and_the_next_message_resumes_what_was_left(store: Store) -> None:
+    clock = [T0]
+    ingest = make_ingest(store, make_config(reply_tracking={"default": "1h", "warn_at": 0.8}), clock=lambda: clock[0])
+    cid = (await ingest.accept(inbound(sender=("api", "p-1")))).conversation_id
+    assert (await store.set_pending(cid, now_ms=int((T0 + 600) * 1000))).ok  # 50 min left, warning in 38
+    paused = await store.get_conversation(cid)
+    assert paused.reply_by is None and paused.sla_state == "none"
+    clock[0] = T0 + 10_000  # the customer answers hours later
+    await ingest.accept(inbound(sender=("api", "p-1"), text="here is the receipt"))
+    conv = await store.get_conversation(cid)
+    assert conv.sla_state == "active" and conv.reply_by.timestamp() == T0 + 10_000 + 3000
+    due = await store.timers_due(10**15, limit=50, lease_ms=1)
+    newest = max(int(t.argument) for t in due if t.kind == "sla_breach")
+    [warn] = [t for t in due if t.kind == "sla_warn" and int(t.argument) == newest]
+    assert warn.due_ms == int((T0 + 10_000 + 2280) * 1000)
+
+
+async def test_a_pause_after_the_warning_does_not_warn_twice_and_an_answer_ends_the_pause(store: Store) -> None:
+    clock = [T0]
+    ingest = make_ingest(store, make_config(reply_tracking={"default": "1h", "warn_at": 0.5}), clock=lambda: clock[0])
+    cid = (await ingest.accept(inbound(sender=("api", "p-2")))).conversation_id
+    seq = max(await _breach_seq(store, cid), key=int)
+    fired = await store.sla_fire(
+        "warn", cid, seq, now_ms=int((T0 + 1800) * 1000), payload="{}", queue="", priority=0, offer_payload=""
+    )
+    assert fired.ok
+    await store.set_pending(cid, now_ms=int((T0 + 2400) * 1000))  # 20 min left, already warned
+    clock[0] = T0 + 5000
+    await ingest.accept(inbound(sender=("api", "p-2"), text="still broken"))
+    conv = await store.get_conversation(cid)
+    assert conv.sla_state == "warning" and conv.reply_by.timestamp() == T0 + 5000 + 1200
+    newest = max(await _breach_seq(store, cid), key=int)
+    due = await store.timers_due(10**15, limit=50, lease_ms=1)
+    assert not [t for t in due if t.kind == "sla_warn" and t.argument == newest]
+    # Answered while pending: nothing is left to resume; the next message gets a full deadline.
+    await store.set_pending(cid, now_ms=int((T0 + 5100) * 1000))
+    await append(store, cid, "msg_pp1", now_ms=int((T0 + 5200) * 1000))
+    clock[0] = T0 + 9000
+    await ingest.accept(inbound(sender=("api", "p-2"), text="thanks, one more thing"))
+    assert (await store.get_conversation(cid)).reply_by.timestamp() == T0 + 9000 + 3600
+
+
+async def test_a_breached_deadline_is_not_paused(store: Store) -> None:
+    clock = [T0]
+    ingest = make_ingest(store, make_config(reply_tracking={"default": "1h"}), clock=lambda: clock[0])
+    cid = (await ingest.accept(inbound(sender=("api", "p-3")))).conversation_id
+    seq = max(await _breach_seq(store, cid), key=int)
+    await store.sla_fire(
+        "breach", cid, seq, now_ms=int((T0 + 3601) * 1000), payload="{}", queue="", priority=0, offer_payload=""
+    )
+    await store.set_pending(cid, now_ms=int((T0 + 4000) * 1000))
+    assert (await store.stats())["sla_unanswered"] == 1
+    clock[0] = T0 + 8000
+    await ingest.accept(inbound(sender=("api", "p-3"), text="hello?"))
+    assert (await store.get_conversation(cid)).reply_by.timestamp() == T0 + 8000 + 3600

@@ -122,7 +122,7 @@ end
 
 -- Reply tracking: the first unanswered customer message arms the deadline.
 if plan.route and tonumber(plan.reply_by_ms) > 0 and empty(redis.call('HGET', k, 'awaiting_since')) then
-  arm_clock(cid, tonumber(plan.received_ms), tonumber(plan.reply_by_ms), tonumber(plan.warn_ms), -1)
+  arm_or_resume(cid, tonumber(plan.received_ms), tonumber(plan.reply_by_ms), tonumber(plan.warn_ms))
 end
 
 -- One offer per conversation that needs an agent, not one per message.

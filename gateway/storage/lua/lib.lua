@@ -162,6 +162,40 @@ local function arm_clock(cid, since, reply_by, warn_by, now)
   redis.call('ZADD', TIMERS, reply_by, 'sla_breach|' .. cid .. '|' .. int(seq))
 end
 
+-- Pending pauses the clock: what was left of the deadline (and of its warning; -1 when
+-- the warning has fired) is kept, and the customer's next message resumes it. A breached
+-- deadline is not paused; it ends (and counts as unanswered).
+local function pause_clock(cid, now)
+  local k = cvk(cid)
+  local state = redis.call('HGET', k, 'sla_state')
+  if not empty(redis.call('HGET', k, 'awaiting_since')) and (state == 'active' or state == 'warning') then
+    local reply_by = tonumber(redis.call('HGET', k, 'reply_by')) or now
+    local warn_by = tonumber(redis.call('HGET', k, 'warn_by')) or reply_by
+    local warn_left = math.max(0, warn_by - now)
+    if state == 'warning' then warn_left = -1 end
+    redis.call('HSET', k, 'paused_left', int(math.max(0, reply_by - now)), 'paused_warn_left', int(warn_left))
+  end
+  stop_clock(cid)
+end
+
+local function clear_pause(cid)
+  redis.call('HSET', cvk(cid), 'paused_left', '', 'paused_warn_left', '')
+end
+
+-- Arm the clock for a customer message received at `received`: the rest of a paused
+-- deadline when there is one, else a fresh one (`reply_by`, `warn_by`).
+local function arm_or_resume(cid, received, reply_by, warn_by)
+  local k = cvk(cid)
+  local left = redis.call('HGET', k, 'paused_left')
+  if empty(left) then
+    arm_clock(cid, received, reply_by, warn_by, -1)
+    return
+  end
+  local warn_left = tonumber(redis.call('HGET', k, 'paused_warn_left')) or 0
+  clear_pause(cid)
+  arm_clock(cid, received, received + tonumber(left), received + warn_left, received - 1)
+end
+
 -- An agent's reply that ends failed or undelivered did not keep the promise: the
 -- deadline it cleared comes back (once), unless the conversation is resolved or an
 -- earlier unanswered message already holds the clock; the reply's count is undone.

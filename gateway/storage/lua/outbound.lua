@@ -31,6 +31,7 @@ if kind ~= 'outbound' then return {'ok', ''} end
 redis.call('HSET', k, 'last_outbound_at', int(now))
 local first_ms = ''
 if agent ~= '' then
+  clear_pause(cid)  -- answered while paused: nothing is left to resume
   -- An agent's answer keeps the reply promise: clear the deadline, count it.
   local awaiting = redis.call('HGET', k, 'awaiting_since')
   if not empty(awaiting) then

@@ -14,6 +14,7 @@ local q = redis.call('HGET', k, 'queue')
 if not empty(q) then redis.call('ZREM', P .. ':idx:q:' .. q, cid) end
 redis.call('HSET', k, 'resolved_at', int(now), 'updated_at', int(now))
 stop_clock(cid)
+clear_pause(cid)
 set_status(cid, status, 'resolved')
 event('conversation.resolved:' .. cid .. ':' .. int(now), 'conversation.resolved', ARGV[5], {
   conversation_id = cid, contact_id = redis.call('HGET', k, 'contact_id'), by = ARGV[3],
