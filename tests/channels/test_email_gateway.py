@@ -838,3 +838,26 @@ def test_fixtures_are_real_crlf_mail() -> None:
     for name in os.listdir(Path(__file__).parent / "email_fixtures"):
         raw = fixture(name)
         assert b"\r\n\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b""), name
+
+
+async def test_sessions_open_at_shutdown_are_told_421() -> None:
+    from gateway.channels.email.smtp import InboundHandler, SmtpServer
+
+    async def never(raw: bytes, sender: str | None, rcpts: list[str]) -> str:
+        raise AssertionError("no mail is sent in this test")
+
+    server = SmtpServer(
+        InboundHandler(domains=[DOMAIN], on_mail=never), host="127.0.0.1", port=0, max_bytes=1000, hostname="gw"
+    )
+    await server.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        assert (await reader.readline()).startswith(b"220")
+        writer.write(b"EHLO client.example\r\n")
+        while not (line := await reader.readline()).startswith(b"250 "):
+            assert line.startswith(b"250-")
+        await server.stop()
+        assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"421 4.3.2")
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # and the connection is closed
+    finally:
+        writer.close()

@@ -24,6 +24,7 @@ from gateway.model import ServiceUnavailable
 log = logging.getLogger(__name__)
 
 MAX_RECIPIENTS = 100
+SHUTDOWN_REPLY = b"421 4.3.2 gateway shutting down, please try again later\r\n"
 
 
 class Rejected(Exception):
@@ -142,6 +143,9 @@ class SmtpServer:
         self._server.close()
         for session in list(self._sessions):
             if session.transport is not None:
+                # RFC 5321 4.2.2: a server shutting down answers 421, so the client retries
+                # elsewhere or later instead of seeing a dropped connection.
+                session.transport.write(SHUTDOWN_REPLY)
                 session.transport.close()
         await self._server.wait_closed()
         self._server = None
