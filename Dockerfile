@@ -1,5 +1,5 @@
-# Omnichannel message routing gateway. Untested here (no Docker engine on the build
-# machines); linted with hadolint. Build: docker build -t gateway .
+# Omnichannel message routing gateway. Never built here (the build machines have a docker
+# client but no daemon). Build: docker build -t gateway .
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -14,7 +14,7 @@ COPY config ./config
 RUN pip install --no-cache-dir . \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin gateway \
     && mkdir -p /var/lib/gateway/attachments \
-    && chown -R gateway /var/lib/gateway
+    && chown -R gateway /var/lib/gateway /app/config
 
 USER 10001
 # HTTP (webhooks, API, web chat) and SMTP (inbound mail).
