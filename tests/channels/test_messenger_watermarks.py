@@ -30,13 +30,13 @@ from gateway.routing.publisher import MemoryPublisher
 from gateway.storage.base import Page, Store
 from tests.channels.social_fakes import (
     FakeProvider,
-    Recorded,
     conversations_of,
     hub_signature,
     message_status,
     reply,
     start_fake,
 )
+from tests.channels.test_meta_messaging import send_answer
 from tests.conftest import eventually
 from tests.helpers import gateway_config
 
@@ -48,10 +48,6 @@ IG_ACCOUNT = "17841400000000077"
 PSID = "4455667788990011"
 PSID_2 = "1100998877665544"
 IGSID = "6655443322110011"
-
-
-def send_answer(request: Recorded) -> tuple[int, Any]:
-    return 200, {"recipient_id": request.json["recipient"]["id"], "message_id": f"m_OUT{time.monotonic_ns()}"}
 
 
 @pytest.fixture
