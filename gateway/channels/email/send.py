@@ -2,6 +2,16 @@
 
 Relay answers decide retries: a 4xx or a broken connection is temporary (the outbound
 service retries with backoff), a 5xx is final and its text becomes the message's error.
+
+Internationalised mail (RFC 6531/6532): when the envelope sender or recipient, an address
+in From/To/Cc/Reply-To/Sender, or a Message-ID in Message-ID/In-Reply-To/References is not
+ASCII (a customer writing from ``张三@例子.中国``), the reply goes out with ``MAIL FROM:<…>
+SMTPUTF8`` and its headers in raw UTF-8 — such an address has no ASCII form, and RFC 2047
+encoded words are not allowed in an address or a Message-ID. A relay that does not
+advertise SMTPUTF8 gets nothing (no MAIL command): the send fails as final, not retried,
+with an error naming SMTPUTF8, since the relay's extensions do not change between retries.
+Everything else (ASCII addresses and Message-IDs, whatever the display names, subject or
+body hold) goes out exactly as before: 7-bit headers with encoded words, no SMTPUTF8.
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime
 
 import aiosmtplib
@@ -22,6 +32,10 @@ from gateway.model import SendResult
 
 # Every part 7-bit (quoted-printable or base64), so any relay takes it without 8BITMIME.
 POLICY = SMTP.clone(cte_type="7bit")
+# Internationalised mail: the same bodies, headers in raw UTF-8 (RFC 6532).
+UTF8_POLICY = SMTPUTF8.clone(cte_type="7bit")
+_ADDRESS_HEADERS = ("From", "Sender", "Reply-To", "To", "Cc")
+_MESSAGE_ID_HEADERS = ("Message-ID", "In-Reply-To", "References")
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|答复|回复|回覆)\s*(\[\d+\])?\s*[:：]\s*)+", re.I)
 MAX_REFERENCES = 20
 
@@ -115,26 +129,77 @@ def _reason(code: int, message: str) -> str:
     return f"relay answered {code} {message.strip()}"[:500]
 
 
+def smtputf8_reasons(msg: EmailMessage, *, sender: str, recipients: list[str]) -> list[str]:
+    """Why ``msg`` must go out with SMTPUTF8: each envelope address, header address
+    (addr-spec) or Message-ID header that is not ASCII; empty when none is. Non-ASCII
+    display names, subjects and bodies do not count: encoded words and MIME carry them."""
+    reasons: list[str] = []
+    if not sender.isascii():
+        reasons.append(f"sender address {sender}")
+    reasons.extend(f"recipient address {r}" for r in recipients if not r.isascii())
+    for name in _ADDRESS_HEADERS:
+        for header in msg.get_all(name, []):
+            for address in getattr(header, "addresses", ()):
+                spec = address.addr_spec
+                if not spec.isascii() and spec != sender and spec not in recipients:
+                    reasons.append(f"{name} address {spec}")
+    for name in _MESSAGE_ID_HEADERS:
+        if any(not str(value).isascii() for value in msg.get_all(name, [])):
+            reasons.append(f"Message-ID in {name}")
+    return reasons
+
+
+def flatten_utf8(msg: EmailMessage) -> bytes:
+    """The message with its headers in raw UTF-8 (RFC 6532), bodies as composed."""
+    return msg.as_bytes(policy=UTF8_POLICY)
+
+
+async def _offers_smtputf8(client: aiosmtplib.SMTP) -> bool:
+    if client.is_ehlo_or_helo_needed:
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError as exc:
+            if exc.code < 500:
+                raise
+            return False  # a HELO-only relay has no extensions
+    return client.supports_extension("smtputf8")
+
+
 async def deliver(msg: EmailMessage, *, sender: str, recipient: str, relay: RelaySettings) -> SendResult:
     """One attempt through the relay: ok, temporary (retryable) or final failure."""
     tls_context = None
     if relay.ca_file and (relay.starttls or relay.use_tls):
         tls_context = ssl.create_default_context(cafile=relay.ca_file)
+    utf8_reasons = smtputf8_reasons(msg, sender=sender, recipients=[recipient])
+    client = aiosmtplib.SMTP(
+        hostname=relay.host,
+        port=relay.port,
+        username=relay.username or None,
+        password=relay.password or None,
+        start_tls=relay.starttls and not relay.use_tls,
+        use_tls=relay.use_tls,
+        validate_certs=relay.validate_certs,
+        tls_context=tls_context,
+        timeout=relay.timeout,
+    )
     try:
-        await aiosmtplib.send(
-            msg,
-            sender=sender,
-            recipients=[recipient],
-            hostname=relay.host,
-            port=relay.port,
-            username=relay.username or None,
-            password=relay.password or None,
-            start_tls=relay.starttls and not relay.use_tls,
-            use_tls=relay.use_tls,
-            validate_certs=relay.validate_certs,
-            tls_context=tls_context,
-            timeout=relay.timeout,
-        )
+        async with client:  # connects, STARTTLS / TLS and login as configured; QUIT at the end
+            if not utf8_reasons:
+                await client.send_message(msg, sender=sender, recipients=[recipient])
+            else:
+                if not await _offers_smtputf8(client):
+                    return SendResult(
+                        ok=False,
+                        retryable=False,
+                        error=(
+                            "not sent: the relay does not support SMTPUTF8 (RFC 6531), which this mail needs "
+                            f"for its non-ASCII {', '.join(utf8_reasons)}"
+                        )[:500],
+                    )
+                options = ["SMTPUTF8"]
+                if client.supports_extension("8bitmime"):
+                    options.append("BODY=8BITMIME")  # the headers are 8-bit
+                await client.sendmail(sender, [recipient], flatten_utf8(msg), mail_options=options)
     except aiosmtplib.SMTPRecipientsRefused as exc:
         codes = [r.code for r in exc.recipients]
         text = "; ".join(_reason(r.code, r.message) for r in exc.recipients)
