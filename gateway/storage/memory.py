@@ -1018,6 +1018,8 @@ class MemoryStore(KeyLayout):
             d.hset(mk, error=error)
         else:
             new = "failed" if outcome == "failed" else status
+            if outcome == "sent":
+                d.hset(mk, error="")  # an earlier attempt's error is over
             if outcome == "sent" and external_id:
                 d.hset(mk, external_id=external_id)
                 d.set(self.k("ext", channel, external_id), f"{cid}|{mid}", px=ext_ttl_ms)

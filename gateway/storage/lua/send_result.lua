@@ -21,6 +21,7 @@ local function apply(status, error_text)
     if status == 'failed' or status == 'undelivered' then rearm_after_failure(cid, mid, tonumber(ARGV[8])) end
   end
 end
+if outcome == 'sent' then redis.call('HSET', mk, 'error', '') end  -- an earlier attempt's error is over
 if outcome == 'sent' and not empty(ext) then
   redis.call('HSET', mk, 'external_id', ext)
   redis.call('SET', P .. ':ext:' .. channel .. ':' .. ext, cid .. '|' .. mid, 'PX', ARGV[10])
