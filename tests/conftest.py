@@ -40,6 +40,18 @@ async def redis_prefix() -> AsyncIterator[str]:
     await drop_prefix(prefix)
 
 
+@pytest.fixture
+async def redis_store() -> AsyncIterator[RedisStore]:
+    """The real store alone, for tests that run gateways against Redis and RabbitMQ."""
+    prefix = unique_prefix()
+    store = RedisStore(REDIS_URL, prefix=prefix)
+    try:
+        yield store
+    finally:
+        await store.close()
+        await drop_prefix(prefix)
+
+
 @pytest.fixture(params=["memory", "redis"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     """The contract suite runs every test over both implementations."""

@@ -12,8 +12,7 @@ import pytest
 
 from gateway.app import build_app
 from gateway.routing.publisher import AmqpPublisher
-from gateway.storage import RedisStore
-from tests.conftest import REDIS_URL, drop_prefix, eventually, unique_prefix
+from tests.conftest import eventually
 from tests.helpers import gateway_config, signed_api_body
 from tests.servers import PrivateRabbit
 
@@ -39,15 +38,6 @@ async def collect(
     finally:
         await connection.close()
     return got
-
-
-@pytest.fixture
-async def redis_store():  # type: ignore[no-untyped-def]
-    prefix = unique_prefix()
-    store = RedisStore(REDIS_URL, prefix=prefix)
-    yield store
-    await store.close()
-    await drop_prefix(prefix)
 
 
 async def test_offers_and_events_are_published_persistent_with_confirms(

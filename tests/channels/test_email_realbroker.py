@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +20,10 @@ from gateway.services import SERVICES
 from gateway.storage import RedisStore
 from tests.channels.test_email_gateway import email_sections
 from tests.channels.test_email_support import simple_mail, smtp_send
-from tests.conftest import REDIS_URL, drop_prefix, eventually, unique_prefix
+from tests.conftest import eventually
 from tests.helpers import auth, gateway_config
 
 pytestmark = [pytest.mark.redis, pytest.mark.rabbitmq]
-
-
-@pytest.fixture
-async def redis_store() -> AsyncIterator[RedisStore]:
-    prefix = unique_prefix()
-    store = RedisStore(REDIS_URL, prefix=prefix)
-    yield store
-    await store.close()
-    await drop_prefix(prefix)
 
 
 async def offers_for(amqp_url: str, cid: str, *, want: int, settle: float, timeout: float = 20.0) -> list[Any]:

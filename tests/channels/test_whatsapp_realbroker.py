@@ -33,22 +33,13 @@ from tests.channels.test_meta_whatsapp import (
     text_message,
     value,
 )
-from tests.conftest import REDIS_URL, drop_prefix, eventually, unique_prefix
+from tests.conftest import eventually
 from tests.helpers import auth, gateway_config
 
 pytestmark = [pytest.mark.redis, pytest.mark.rabbitmq]
 
 DAY = 24 * 3600
 LEAD = 3.0  # reply_tracking.window_closing_lead
-
-
-@pytest.fixture
-async def redis_store() -> AsyncIterator[RedisStore]:
-    prefix = unique_prefix()
-    store = RedisStore(REDIS_URL, prefix=prefix)
-    yield store
-    await store.close()
-    await drop_prefix(prefix)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import itertools
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from gateway.routing.publisher import AmqpPublisher
 from gateway.services import SERVICES
 from gateway.storage import RedisStore
 from tests.channels.social_fakes import FakeProvider, Recorded, conversations_of, start_fake
-from tests.conftest import REDIS_URL, drop_prefix, eventually, unique_prefix
+from tests.conftest import eventually
 from tests.helpers import ALICE_TOKEN, auth, gateway_config
 
 pytestmark = [pytest.mark.redis, pytest.mark.rabbitmq]
@@ -45,15 +44,6 @@ def bot_answer(request: Recorded) -> tuple[int, Any]:
     sent = request.json
     chat = {"id": int(sent["chat_id"]), "type": "private"}
     return 200, {"ok": True, "result": {"message_id": next(_bot_ids), "chat": chat, "text": sent["text"]}}
-
-
-@pytest.fixture
-async def redis_store() -> AsyncIterator[RedisStore]:
-    prefix = unique_prefix()
-    store = RedisStore(REDIS_URL, prefix=prefix)
-    yield store
-    await store.close()
-    await drop_prefix(prefix)
 
 
 class QueueTap:
