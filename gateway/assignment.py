@@ -35,18 +35,9 @@ class Assignment:
                 metrics.TIME_TO_CLAIM.observe(result.waited_ms / 1000)
         return result
 
-    def qualified(self, agent: str, queue: str | None) -> bool:
-        """Whether ``agent`` may take a conversation waiting in ``queue``: they meet its
-        required skill levels (an unrouted conversation, with no queue, any agent may)."""
-        return not queue or queue in self.router().agent_queues(agent)
-
     async def claim(self, conversation_id: str, agent: str, version: int | None) -> Outcome:
+        """Only from the queues whose skill levels the agent meets (checked where the claim commits)."""
         router = self.router()
-        conv = await self.store.get_conversation(conversation_id)
-        if conv is None:
-            return Outcome(ok=False, reason="not_found", conversation_id=conversation_id)
-        if conv.assignee != agent and not self.qualified(agent, conv.queue):
-            return Outcome(ok=False, reason="not_qualified", conversation_id=conversation_id)
         result = await self.store.claim(
             conversation_id,
             agent,
@@ -54,6 +45,7 @@ class Assignment:
             capacity=router.agent_capacity(agent),
             now_ms=self._now_ms(),
             payload=payload("conversation.assigned"),
+            queues=router.agent_queues(agent),
         )
         return self._count(result, "claim")
 

@@ -37,6 +37,8 @@ from gateway.storage.base import DueTimer, Outcome, Store
 
 log = logging.getLogger(__name__)
 
+NOT_QUALIFIED = "you do not have the skill levels the conversation's queue requires"
+
 MAX_ATTEMPTS = 6
 # Adapters flag automatic mail (bounces, auto-replies) with this; they are never replied to.
 LOOP_GUARD_FLAG = "loop-guard"
@@ -107,7 +109,9 @@ class Outbound:
         sender_kind: str = "agent",
         flags: list[str] | None = None,
         capacity: int = 0,
+        queues: list[str] | None = None,
     ) -> Message:
+        """``capacity`` and ``queues`` (the agent's) bound what a reply that claims may take."""
         now_ms = self._now_ms()
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         if not note:
@@ -137,7 +141,10 @@ class Outbound:
             claim=sender_kind == "agent" and not note,
             assigned_payload=payload("conversation.assigned"),
             capacity=capacity,
+            queues=queues,
         )
+        if result.reason == "not_qualified":
+            raise ReplyRefused(403, "not_qualified", NOT_QUALIFIED)
         if result.reason == "capacity":
             raise ReplyRefused(409, "capacity", "you are at your capacity of open conversations")
         if result.reason == "not_assignee":

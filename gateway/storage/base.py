@@ -132,7 +132,8 @@ class Outcome:
     """What a conditional write did. ``reason`` says why nothing happened when not ``ok``:
     not_found, stale (routing version moved on), taken (someone else's), resolved,
     capacity (agent full), empty (nothing waiting), already, noop, unknown, ignored, same,
-    not_assignee (a reply by an agent other than the assignee; ``assignee`` names them).
+    not_assignee (a reply by an agent other than the assignee; ``assignee`` names them),
+    not_qualified (the conversation waits in a queue the agent may not take from).
     """
 
     ok: bool
@@ -217,8 +218,20 @@ class Store(Protocol):
 
     # assignment and routing
     async def claim(
-        self, conversation_id: str, agent: str, *, version: int | None, capacity: int, now_ms: int, payload: str
-    ) -> Outcome: ...
+        self,
+        conversation_id: str,
+        agent: str,
+        *,
+        version: int | None,
+        capacity: int,
+        now_ms: int,
+        payload: str,
+        queues: list[str] | None = None,
+    ) -> Outcome:
+        """``queues``: the queues the agent may take conversations from (None: any);
+        ``not_qualified`` for a conversation waiting in another."""
+        ...
+
     async def claim_next(
         self, agent: str, queues: list[str], *, capacity: int, now_ms: int, payload: str
     ) -> Outcome: ...
@@ -270,6 +283,7 @@ class Store(Protocol):
         claim: bool,
         assigned_payload: str,
         capacity: int = 0,
+        queues: list[str] | None = None,
     ) -> Outcome: ...
     async def record_send(
         self,

@@ -679,11 +679,27 @@ class MemoryStore(KeyLayout):
     # assignment and routing (claim.lua, claim_next.lua, reroute.lua, ...) -------------
 
     async def claim(
-        self, conversation_id: str, agent: str, *, version: int | None, capacity: int, now_ms: int, payload: str
+        self,
+        conversation_id: str,
+        agent: str,
+        *,
+        version: int | None,
+        capacity: int,
+        now_ms: int,
+        payload: str,
+        queues: list[str] | None = None,
     ) -> Outcome:
-        return claim_outcome(self._claim(conversation_id, agent, version, capacity, now_ms, payload), conversation_id)
+        reply = self._claim(conversation_id, agent, version, capacity, now_ms, payload, queues)
+        return claim_outcome(reply, conversation_id)
 
-    def _claim(self, cid: str, agent: str, version: int | None, capacity: int, now: int, payload: str) -> list[str]:
+    def _may_serve(self, cid: str, queues: list[str] | None) -> bool:
+        """lib.lua ``may_serve``: any queue (None), an unrouted conversation, or one of ``queues``."""
+        queue = self.d.hget(self.cv(cid), "queue")
+        return queues is None or _empty(queue) or queue in queues
+
+    def _claim(
+        self, cid: str, agent: str, version: int | None, capacity: int, now: int, payload: str, queues: list[str] | None
+    ) -> list[str]:
         d, k = self.d, self.cv(cid)
         status = d.hget(k, "status")
         if status is None:
@@ -696,6 +712,8 @@ class MemoryStore(KeyLayout):
             return ["stale", current, assignee]
         if not _empty(assignee):
             return ["ok", current, "already"] if assignee == agent else ["taken", current, assignee]
+        if not self._may_serve(cid, queues):
+            return ["not_qualified", current]
         if capacity > 0 and len(d.smembers(self.k("ag", agent, "active"))) >= capacity:
             return ["capacity", current]
         _, waited = self._assign(cid, agent, now, payload)
@@ -906,6 +924,7 @@ class MemoryStore(KeyLayout):
         claim: bool,
         assigned_payload: str,
         capacity: int = 0,
+        queues: list[str] | None = None,
     ) -> Outcome:
         d, cid, mid, now = self.d, conversation_id, message_id, now_ms
         k = self.cv(cid)
@@ -914,6 +933,8 @@ class MemoryStore(KeyLayout):
         if claim and agent:
             assignee = d.hget(k, "assignee")
             if _empty(assignee):
+                if not self._may_serve(cid, queues):
+                    return Outcome(ok=False, reason="not_qualified", conversation_id=cid)
                 if capacity > 0 and len(d.smembers(self.k("ag", agent, "active"))) >= capacity:
                     return Outcome(ok=False, reason="capacity", conversation_id=cid)
                 self._assign(cid, agent, now, assigned_payload)

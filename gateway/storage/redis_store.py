@@ -61,6 +61,11 @@ def _lua(name: str) -> str:
     return (_LUA_DIR / "lib.lua").read_text() + "\n" + (_LUA_DIR / f"{name}.lua").read_text()
 
 
+def _only_from(queues: list[str] | None) -> list[str]:
+    """The scripts' ``may_serve`` arguments: any queue (None), or only these."""
+    return ["0"] if queues is None else ["1", *queues]
+
+
 class RedisStore(KeyLayout):
     def __init__(self, url: str, *, prefix: str = "gw", socket_timeout: float = 5.0) -> None:
         self.url = url
@@ -259,7 +264,15 @@ class RedisStore(KeyLayout):
     # assignment and routing --------------------------------------------------------
 
     async def claim(
-        self, conversation_id: str, agent: str, *, version: int | None, capacity: int, now_ms: int, payload: str
+        self,
+        conversation_id: str,
+        agent: str,
+        *,
+        version: int | None,
+        capacity: int,
+        now_ms: int,
+        payload: str,
+        queues: list[str] | None = None,
     ) -> Outcome:
         reply = await self._run(
             "claim",
@@ -269,6 +282,7 @@ class RedisStore(KeyLayout):
             str(capacity),
             str(now_ms),
             payload,
+            *_only_from(queues),
         )
         return claim_outcome(reply, conversation_id)
 
@@ -372,6 +386,7 @@ class RedisStore(KeyLayout):
         claim: bool,
         assigned_payload: str,
         capacity: int = 0,
+        queues: list[str] | None = None,
     ) -> Outcome:
         reply = await self._run(
             "outbound",
@@ -386,7 +401,10 @@ class RedisStore(KeyLayout):
             "1" if claim else "0",
             assigned_payload,
             str(capacity),
+            *_only_from(queues),
         )
+        if reply[0] == "not_qualified":
+            return Outcome(ok=False, reason="not_qualified", conversation_id=conversation_id)
         if reply[0] == "capacity":
             return Outcome(ok=False, reason="capacity", conversation_id=conversation_id)
         if reply[0] == "not_assignee":

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from gateway.channels.base import RequestRejected
 from gateway.model import Attachment, Conversation
-from gateway.outbound import ReplyRefused
+from gateway.outbound import NOT_QUALIFIED, ReplyRefused
 from gateway.services import SERVICES
 from gateway.web.auth import Principal, require
 from gateway.web.errors import validation_details
@@ -20,8 +20,8 @@ _CONFLICTS = {
     "taken": "already claimed by {assignee}",
     "resolved": "the conversation is resolved",
     "capacity": "you are at your capacity of open conversations",
+    "not_qualified": NOT_QUALIFIED,
 }
-NOT_QUALIFIED = "you do not have the skill levels the conversation's queue requires"
 
 
 class Strict(BaseModel):
@@ -92,7 +92,7 @@ def _refuse(reason: str, *, version: int | None = None, assignee: str | None = N
     if reason == "not_found":
         return RequestRejected(404, "not_found", "no such conversation")
     if reason == "not_qualified":
-        return RequestRejected(403, "not_qualified", NOT_QUALIFIED)
+        return RequestRejected(403, reason, NOT_QUALIFIED)
     text = _CONFLICTS.get(reason, reason).format(version=version, assignee=assignee)
     return RequestRejected(409, reason, text)
 
@@ -168,19 +168,18 @@ async def post_message(request: web.Request) -> web.Response:
     conv = await _conversation(request)
     _may_work_on(principal, conv)
     services = request.app[SERVICES]
-    # Replying claims an unassigned conversation: the same skills as claiming it.
-    claims = principal.role == "agent" and not body.note and conv.assignee is None
-    if claims and not services.assignment.qualified(principal.agent or "", conv.queue):
-        raise RequestRejected(403, "not_qualified", NOT_QUALIFIED)
+    router = services.router()
     try:
-        message = await request.app[SERVICES].outbound.reply(
+        message = await services.outbound.reply(
             conv,
             agent=principal.agent or "ops",
             text=body.text,
             template=body.template.model_dump() if body.template else None,
             attachments=body.attachments,
             note=body.note,
-            capacity=request.app[SERVICES].router().agent_capacity(principal.agent) if principal.agent else 0,
+            # A reply that claims an unassigned conversation: the same limits as a claim.
+            capacity=router.agent_capacity(principal.agent) if principal.agent else 0,
+            queues=router.agent_queues(principal.agent) if principal.agent else None,
         )
     except ReplyRefused as exc:
         raise RequestRejected(exc.status, exc.code, exc.message) from None

@@ -1,5 +1,6 @@
 -- Claim one conversation for an agent. ARGV: 2 conversation, 3 agent, 4 routing version
--- ('' = whatever is current), 5 capacity (0 = unlimited), 6 now, 7 assigned-event payload.
+-- ('' = whatever is current), 5 capacity (0 = unlimited), 6 now, 7 assigned-event payload,
+-- 8 '1' = only from the queues 9.. (those whose skill levels the agent meets).
 local cid, agent, version = ARGV[2], ARGV[3], ARGV[4]
 local capacity, now = tonumber(ARGV[5]), tonumber(ARGV[6])
 local k = cvk(cid)
@@ -13,6 +14,7 @@ if not empty(assignee) then
   if assignee == agent then return {'ok', current, 'already'} end
   return {'taken', current, assignee}
 end
+if not may_serve(cid, 8) then return {'not_qualified', current} end
 if capacity > 0 and redis.call('SCARD', P .. ':ag:' .. agent .. ':active') >= capacity then
   return {'capacity', current}
 end

@@ -129,6 +129,19 @@ local function assign(cid, agent, now, payload)
   return version, waited
 end
 
+-- Whether an agent may take the conversation, given the queues they serve: ARGV[from]
+-- '1' restricts to the names in ARGV[from+1..], anything else allows any queue. An
+-- unrouted conversation (no queue) any agent may take.
+local function may_serve(cid, from)
+  if ARGV[from] ~= '1' then return true end
+  local q = redis.call('HGET', cvk(cid), 'queue')
+  if empty(q) then return true end
+  for i = from + 1, #ARGV do
+    if ARGV[i] == q then return true end
+  end
+  return false
+end
+
 -- Delivery states in forward-only order; failed/undelivered are final.
 local STATUS_RANK = {queued = 0, sending = 1, sent = 2, undelivered = 3, failed = 3, delivered = 4, read = 5}
 local function moves_forward(current, new)

@@ -2,7 +2,7 @@
 -- ARGV: 2 conversation, 3 message id, 4 message JSON, 5 now, 6 'outbound' | 'note',
 -- 7 agent ('' for the bot), 8 outbound-event payload, 9 '1' = send it, 10 '1' = assign an
 -- unassigned conversation to the agent, 11 assigned-event payload, 12 the agent's capacity
--- (0 = unlimited).
+-- (0 = unlimited), 13 '1' = only conversations in the queues 14.. (the agent's skills).
 local cid, mid, now, kind, agent = ARGV[2], ARGV[3], tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local k = cvk(cid)
 if not redis.call('HGET', k, 'status') then return {'not_found'} end
@@ -11,6 +11,7 @@ if ARGV[10] == '1' and agent ~= '' then
   -- second agent's reply racing it is refused here, where the claim commits.
   local assignee = redis.call('HGET', k, 'assignee')
   if empty(assignee) then
+    if not may_serve(cid, 13) then return {'not_qualified', ''} end
     local capacity = tonumber(ARGV[12]) or 0
     if capacity > 0 and redis.call('SCARD', P .. ':ag:' .. agent .. ':active') >= capacity then
       return {'capacity', ''}
