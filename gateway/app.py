@@ -7,30 +7,29 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-from gateway.assignment import Assignment
-from gateway.channel_setup import build_adapters
 from gateway.channels.base import ChannelAdapter
 from gateway.config import ConfigError, GatewayConfig
-from gateway.conversations import Conversations
-from gateway.event_feed import FEED, EventFeed, open_source
-from gateway.faq import FaqError
-from gateway.ingest import Ingest
+from gateway.core.assignment import Assignment
+from gateway.core.conversations import Conversations
+from gateway.core.ingest import Ingest
+from gateway.core.outbound import Outbound
+from gateway.core.outbox import OutboxRelay
+from gateway.core.reply_tracking import ReplyTracker
+from gateway.core.timers import TimerScanner
 from gateway.model import Channel
-from gateway.outbound import Outbound
-from gateway.outbox import OutboxRelay
-from gateway.ratings import RATINGS, Ratings
-from gateway.reply_tracking import ReplyTracker
 from gateway.routing.publisher import Publisher, open_publisher
-from gateway.routing.static import SingleQueueRouter
-from gateway.rules_reload import RULES, RulesManager, load_at_startup, watch_rules
-from gateway.self_service import SELF_SERVICE, FaqLibrary, SelfService
-from gateway.services import SERVICES, RouterHolder, Services
+from gateway.routing.reload import LoadedRules, RulesManager, load_at_startup
+from gateway.routing.router import RouterHolder, SingleQueueRouter
+from gateway.routing.rules import RulesError
+from gateway.selfservice.faq_book import FaqError
+from gateway.selfservice.ratings import RATINGS, Ratings
+from gateway.selfservice.service import SELF_SERVICE, FaqLibrary, SelfService
 from gateway.storage import Store, open_store
-from gateway.timers import TimerScanner
 from gateway.web import (
     attachments_api,
     console,
@@ -45,7 +44,11 @@ from gateway.web import (
     stats_api,
 )
 from gateway.web.auth import TokenTable, make_auth_middleware
+from gateway.web.console_feed import FEED, EventFeed, open_source
 from gateway.web.errors import error_middleware
+from gateway.wiring.channel_setup import build_adapters
+from gateway.wiring.rules_watch import RULES, watch_rules
+from gateway.wiring.services import SERVICES, Services
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ def build_app(
             path=path,
             holder=router,
             publisher=publisher,
-            initial=load_at_startup(path, required),
+            initial=_rules_at_startup(path, required),
             poll_interval=config.routing.reload_interval,
             required_queues=required,
         )
@@ -156,6 +159,14 @@ def build_app(
     app.cleanup_ctx.append(watch_rules)
     app.on_shutdown.append(_close_long_lived_connections)
     return app
+
+
+def _rules_at_startup(path: Path, required: frozenset[str]) -> LoadedRules:
+    """Start-up refuses a missing or invalid rules file, naming every ``PATH:LINE``."""
+    try:
+        return load_at_startup(path, required)
+    except RulesError as exc:
+        raise ConfigError("routing.rules: the rules file cannot be used:\n" + "\n".join(exc.errors)) from None
 
 
 def _add_ratings_and_self_service(app: web.Application, services: Services, clock: Callable[[], float]) -> None:

@@ -13,15 +13,15 @@ from aiohttp import web
 
 from gateway import logs
 from gateway.config import ConfigError, GatewayConfig, load_config, secret_values
-from gateway.rules_cli import add_rules_commands
+from gateway.routing.cli import add_rules_commands
 
 log = logging.getLogger("gateway")
 
 
 async def _serve(config: GatewayConfig) -> None:
     from gateway.app import build_app
-    from gateway.rules_reload import RULES
-    from gateway.services import SERVICES
+    from gateway.wiring.rules_watch import RULES
+    from gateway.wiring.services import SERVICES
 
     app = build_app(config)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=config.http.shutdown_grace, handle_signals=False)

@@ -422,7 +422,7 @@ def _faq_channels() -> list[Channel]:
 
 
 class FaqConfig(Section):
-    """Self-service answers (``gateway.self_service``); off without ``file``."""
+    """Self-service answers (``gateway.selfservice.service``); off without ``file``."""
 
     file: Path | None = None
     channels: list[Channel] = Field(default_factory=_faq_channels)
@@ -452,7 +452,7 @@ class FaqConfig(Section):
 
 
 class CsatConfig(Section):
-    """Rating requests after a person resolved a conversation (``gateway.ratings``);
+    """Rating requests after a person resolved a conversation (``gateway.selfservice.ratings``);
     off without the section or with ``enabled: false``."""
 
     enabled: bool = True
@@ -602,7 +602,7 @@ def _check_faq(config: GatewayConfig) -> None:
     """A bad FAQ file stops start-up (later, a bad edit keeps the old answers)."""
     if config.faq.file is None:
         return
-    from gateway.faq import FaqError, load_faq
+    from gateway.selfservice.faq_book import FaqError, load_faq
 
     try:
         load_faq(config.resolve_path(config.faq.file))

@@ -6,9 +6,9 @@ import itertools
 from typing import Any
 
 from gateway.config import GatewayConfig, config_from_dict
-from gateway.ingest import Ingest
+from gateway.core.ingest import Ingest
 from gateway.model import Channel, Identity, IdentityKind, InboundMessage
-from gateway.routing.static import SingleQueueRouter
+from gateway.routing.router import SingleQueueRouter
 from gateway.storage.base import Store
 
 _counter = itertools.count(1)

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gateway.config import config_from_dict
+from gateway.core.reply_tracking import ReplyTracker
 from gateway.model import Channel
-from gateway.reply_tracking import ReplyTracker
 from gateway.routing.engine import RulesRouter
 from gateway.routing.rules import parse_rules
 from gateway.storage import MemoryStore

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, load_config
-from gateway.faq import FaqError, KeywordMatcher, load_faq, only_phrases, parse_faq
+from gateway.selfservice.faq_book import FaqError, KeywordMatcher, load_faq, only_phrases, parse_faq
 from tests.helpers import gateway_config
 
 ROOT = Path(__file__).resolve().parent.parent

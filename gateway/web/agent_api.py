@@ -14,9 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from gateway.model import Conversation, Direction
-from gateway.services import SERVICES, Services
 from gateway.web.auth import PRINCIPAL, require
 from gateway.web.views import conversation_view, ok, queue_views
+from gateway.wiring.services import SERVICES, Services
 
 PREVIEW_CHARS = 140
 

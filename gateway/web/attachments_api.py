@@ -27,9 +27,9 @@ from gateway.channels.base import RequestRejected
 from gateway.channels.email import EmailChannel
 from gateway.channels.email.attachments import AttachmentStore
 from gateway.model import Attachment, Channel
-from gateway.services import SERVICES, Services
 from gateway.web.auth import require
 from gateway.web.errors import json_error
+from gateway.wiring.services import SERVICES, Services
 
 # ``type/subtype`` made of RFC 9110 token characters; anything else is served as bytes.
 _MEDIA_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")

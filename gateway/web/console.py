@@ -14,8 +14,8 @@ from importlib import resources
 
 from aiohttp import web
 
-from gateway.event_feed import FEED, EventFeed
 from gateway.web import agent_api, console_ws
+from gateway.web.console_feed import FEED, EventFeed
 
 # Nothing from elsewhere: scripts and styles from this origin only, no framing, and the
 # socket back to this origin ('self' covers ws:/wss: of the same host in CSP level 3).

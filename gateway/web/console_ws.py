@@ -24,10 +24,11 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from gateway.channels.base import RequestRejected
-from gateway.event_feed import FEED, FeedEvent
-from gateway.services import SERVICES, RouterHolder
+from gateway.routing.router import RouterHolder
 from gateway.web.auth import Principal, TokenTable
+from gateway.web.console_feed import FEED, FeedEvent
 from gateway.web.views import dumps
+from gateway.wiring.services import SERVICES
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gateway.channels.base import RequestRejected
+from gateway.core.outbound import NOT_QUALIFIED, ReplyRefused
 from gateway.model import Attachment, Conversation
-from gateway.outbound import NOT_QUALIFIED, ReplyRefused
-from gateway.services import SERVICES
 from gateway.web.auth import Principal, require
 from gateway.web.errors import validation_details
 from gateway.web.views import conversation_view, message_view, ok
+from gateway.wiring.services import SERVICES
 
 _CONFLICTS = {
     "stale": "the offer is stale: the conversation was re-routed since (routing_version {version})",

@@ -13,7 +13,7 @@ import pydantic
 from aiohttp import web
 
 from gateway.channels.base import RequestRejected
-from gateway.ingest import InvalidInbound
+from gateway.core.ingest import InvalidInbound
 from gateway.model import ServiceUnavailable
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.services import SERVICES
 from gateway.web.views import ok
+from gateway.wiring.services import SERVICES
 
 
 async def healthz(request: web.Request) -> web.Response:

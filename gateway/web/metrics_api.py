@@ -9,9 +9,9 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway import metrics
+from gateway.core.reply_tracking import sla_attainment
 from gateway.model import ServiceUnavailable
-from gateway.reply_tracking import sla_attainment
-from gateway.services import SERVICES
+from gateway.wiring.services import SERVICES
 
 
 @web.middleware

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.channels.base import RequestRejected
-from gateway.services import SERVICES
 from gateway.web.auth import require
 from gateway.web.views import conversation_view, ok, queue_views
+from gateway.wiring.services import SERVICES
 
 DUE_SOON_WINDOW = 3600.0  # "due soon": reply-by within the next hour
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.channels.base import RequestRejected
-from gateway.services import SERVICES
 from gateway.web.auth import require
 from gateway.web.views import contact_view, conversation_view, message_view, ok
+from gateway.wiring.services import SERVICES
 
 STATUSES = {"open", "pending", "resolved"}
 

@@ -17,13 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.channels.base import RequestRejected, parse_json_body
 from gateway.routing.engine import RulesRouter
+from gateway.routing.reload import LoadedRules
 from gateway.routing.rules import RulesError, parse_rules_bytes
 from gateway.routing.simulate import SimulationInputError, context_for, decision_json
-from gateway.rules_reload import RULES, LoadedRules
-from gateway.services import SERVICES
 from gateway.web.auth import require
 from gateway.web.errors import json_error
 from gateway.web.views import ok
+from gateway.wiring.rules_watch import RULES
+from gateway.wiring.services import SERVICES
 
 log = logging.getLogger(__name__)
 

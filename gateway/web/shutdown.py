@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.services import SERVICES
 from gateway.web.errors import json_error
+from gateway.wiring.services import SERVICES
 
 
 @web.middleware

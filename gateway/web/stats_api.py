@@ -1,18 +1,19 @@
 """``GET /api/v1/stats``: ratings, self-service deflection and reply tracking in one place.
 
 Every figure comes from the store's cluster-wide counters, so any gateway process answers
-the same; the definitions are in ``gateway.ratings.summary`` and
-``gateway.self_service.summary``.
+the same; the definitions are in ``gateway.selfservice.ratings.summary`` and
+``gateway.selfservice.service.summary``.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from gateway import ratings, self_service
-from gateway.services import SERVICES
+from gateway.selfservice import ratings
+from gateway.selfservice import service as self_service
 from gateway.web.auth import require
 from gateway.web.views import ok
+from gateway.wiring.services import SERVICES
 
 
 async def stats(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.model import Contact, Conversation, Message
-from gateway.routing.static import Router
+from gateway.routing.router import Router
 from gateway.storage.base import Store
 
 

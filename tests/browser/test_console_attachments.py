@@ -17,8 +17,8 @@ from gateway.app import build_app
 from gateway.channels.email import EmailChannel
 from gateway.model import Channel
 from gateway.routing.publisher import MemoryPublisher
-from gateway.services import SERVICES
 from gateway.storage import MemoryStore
+from gateway.wiring.services import SERVICES
 from tests.browser.conftest import screenshot_path
 from tests.channels.test_email_support import DOMAIN, SUPPORT, fixture, smtp_send
 from tests.helpers import ALICE_TOKEN, auth, gateway_config

@@ -23,8 +23,8 @@ from gateway.app import build_app
 from gateway.channels.email import EmailChannel
 from gateway.model import Channel
 from gateway.routing.publisher import MemoryPublisher
-from gateway.services import SERVICES
 from gateway.storage import RedisStore, Store
+from gateway.wiring.services import SERVICES
 from tests.channels.test_email_support import (
     DOMAIN,
     SUPPORT,

@@ -16,8 +16,8 @@ from gateway.app import build_app
 from gateway.channels.email import EmailChannel
 from gateway.model import Channel
 from gateway.routing.publisher import AmqpPublisher
-from gateway.services import SERVICES
 from gateway.storage import RedisStore
+from gateway.wiring.services import SERVICES
 from tests.channels.test_email_gateway import email_sections
 from tests.channels.test_email_support import simple_mail, smtp_send
 from tests.conftest import eventually

@@ -26,8 +26,8 @@ from gateway.channels.email import EmailChannel
 from gateway.channels.email.send import RelaySettings, compose, deliver, smtputf8_reasons
 from gateway.model import Channel
 from gateway.routing.publisher import MemoryPublisher
-from gateway.services import SERVICES
 from gateway.storage import Store
+from gateway.wiring.services import SERVICES
 from tests.channels.test_email_gateway import (
     UTF8_MAIL,
     Gateway,

@@ -12,8 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.model import Channel, Identity, IdentityKind, InboundMessage
-from gateway.services import SERVICES
 from gateway.storage.base import Store
+from gateway.wiring.services import SERVICES
 from tests.channels.social_fakes import (
     FakeProvider,
     Recorded,

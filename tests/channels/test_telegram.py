@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient
 
 from gateway.channels.telegram import parse
 from gateway.model import Channel, IdentityKind
-from gateway.services import SERVICES
 from gateway.storage.base import Store
+from gateway.wiring.services import SERVICES
 from tests.channels.social_fakes import (
     FakeProvider,
     Recorded,

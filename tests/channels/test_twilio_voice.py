@@ -14,10 +14,10 @@ from aiohttp.test_utils import TestClient
 
 from gateway.model import RoutingContext, RoutingDecision
 from gateway.routing.publisher import AmqpPublisher
-from gateway.routing.static import SingleQueueRouter
-from gateway.services import SERVICES
+from gateway.routing.router import SingleQueueRouter
 from gateway.storage import RedisStore
 from gateway.storage.base import Store
+from gateway.wiring.services import SERVICES
 from tests.channels.twilio_helpers import (
     CUSTOMER,
     OUR_NUMBER,

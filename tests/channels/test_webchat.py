@@ -17,9 +17,9 @@ from gateway.app import build_app
 from gateway.channels.webchat import WebchatChannel
 from gateway.model import Channel
 from gateway.routing.publisher import MemoryPublisher
-from gateway.services import SERVICES
 from gateway.storage import RedisStore
 from gateway.storage.base import Store
+from gateway.wiring.services import SERVICES
 from tests.conftest import REDIS_URL, eventually
 from tests.helpers import ALICE_TOKEN, BOB_TOKEN, auth, gateway_config, signed_api_body
 

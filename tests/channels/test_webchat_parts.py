@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.channel_setup import webchat_token_key
 from gateway.channels.webchat import VisitorTokens, derive_token_key
 from gateway.channels.webchat.frames import (
     MAX_DEPTH,
@@ -26,7 +25,8 @@ from gateway.channels.webchat.frames import (
 from gateway.channels.webchat.limits import ConnectionCounter, OriginPolicy, TokenBucket
 from gateway.config import ConfigError
 from gateway.model import Identity
-from gateway.webchat_bus import RedisBus
+from gateway.wiring.channel_setup import webchat_token_key
+from gateway.wiring.webchat_bus import RedisBus
 from tests.conftest import REDIS_URL, eventually
 from tests.helpers import gateway_config
 from tests.servers import PrivateRedis

@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestClient
 
 from gateway.app import build_app
 from gateway.routing.publisher import AmqpPublisher
-from gateway.services import SERVICES
 from gateway.storage import RedisStore
+from gateway.wiring.services import SERVICES
 from tests.channels.social_fakes import FakeProvider, reply, start_fake
 from tests.channels.test_meta_whatsapp import (
     ACCESS_TOKEN,

@@ -22,10 +22,11 @@ from aiohttp.test_utils import TestClient
 
 from gateway.app import build_app
 from gateway.routing.publisher import AmqpPublisher, MemoryPublisher
+from gateway.routing.reload import RulesManager, load_at_startup
+from gateway.routing.router import RouterHolder
 from gateway.routing.rules import rules_version
-from gateway.rules_reload import RulesManager, load_at_startup
-from gateway.services import SERVICES, RouterHolder
 from gateway.storage import MemoryStore
+from gateway.wiring.services import SERVICES
 from tests.conftest import eventually
 from tests.helpers import auth, gateway_config
 from tests.processes import ROOT, GatewayProcess, process_config
@@ -73,7 +74,7 @@ async def test_a_broken_file_keeps_the_old_rules_and_says_why(tmp_path: Path, ca
     before = manager.holder.current
     watcher = asyncio.create_task(manager.watch())
     try:
-        with caplog.at_level(logging.ERROR, logger="gateway.rules_reload"):
+        with caplog.at_level(logging.ERROR, logger="gateway.routing.reload"):
             await asyncio.to_thread(write, path, BROKEN_RULES)
             await eventually(lambda: any(r.getMessage().startswith("routing rules rejected") for r in caplog.records))
         record = next(r for r in caplog.records if r.getMessage().startswith("routing rules rejected"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from gateway.events import offer_payload, payload
+from gateway.core.outbox_payloads import offer_payload, payload
 from gateway.model import Channel, Identity, IdentityKind, RouteTarget, RoutingContext, RoutingDecision
 from gateway.storage.base import Store
 from tests.helpers import inbound, make_config, make_ingest
@@ -35,7 +35,7 @@ class PriorityRouter:
 
 
 def ingest_with(store: Store, clock=None, **config):  # type: ignore[no-untyped-def]
-    from gateway.ingest import Ingest
+    from gateway.core.ingest import Ingest
 
     router = PriorityRouter()
     kwargs = {"clock": clock} if clock else {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.events import payload
+from gateway.core.outbox_payloads import payload
 from gateway.model import Channel, Direction, Message, Sender
 from gateway.storage.base import Store
 from tests.helpers import inbound, make_config, make_ingest
@@ -234,8 +234,8 @@ async def test_window_closing_announces_and_raises_priority_once_per_window(stor
 
 
 async def test_the_window_closing_lead_is_configurable(store: Store) -> None:
-    from gateway.ingest import Ingest
-    from gateway.routing.static import SingleQueueRouter
+    from gateway.core.ingest import Ingest
+    from gateway.routing.router import SingleQueueRouter
 
     router = SingleQueueRouter()
     ingest = Ingest(store=store, router=lambda: router, config=make_config(), clock=lambda: T0, window_warning=600)
@@ -378,7 +378,7 @@ async def test_a_reply_that_would_claim_respects_the_agents_capacity(store: Stor
 
 
 async def test_a_breach_closed_without_an_answer_counts_against_attainment(store: Store) -> None:
-    from gateway.reply_tracking import sla_attainment
+    from gateway.core.reply_tracking import sla_attainment
 
     ingest = make_ingest(store, make_config(reply_tracking={"default": "1h"}), clock=lambda: T0)
     answered = (await ingest.accept(inbound(sender=("api", "att-1")))).conversation_id

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+from gateway.core.outbox import build_body
 from gateway.model import Channel, Identity, IdentityKind
-from gateway.outbox import build_body
 from gateway.storage.base import Store
 from tests.helpers import inbound, make_config, make_ingest
 

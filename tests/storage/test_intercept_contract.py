@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.ingest import Verdict
+from gateway.core.ingest import Verdict
 from gateway.model import Channel, InboundMessage
 from gateway.storage.base import Prepared, Store
 from tests.helpers import inbound, make_ingest

@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.model import Channel
-from gateway.services import SERVICES
+from gateway.wiring.services import SERVICES
 from tests.conftest import eventually
 from tests.helpers import ALICE_TOKEN, API_SECRET, BOB_TOKEN, auth, signed_api_body
 from tests.web.fakes import FakeCallback, FakeEmail, FakeWhatsApp, start_crm

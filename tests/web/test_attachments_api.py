@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from gateway.channels.email import EmailChannel
 from gateway.model import Channel
-from gateway.services import SERVICES
+from gateway.wiring.services import SERVICES
 from tests.channels.test_email_support import DOMAIN, SUPPORT, fixture, smtp_send
 from tests.helpers import ALICE_TOKEN, API_SECRET, BOB_TOKEN, OPS_TOKEN, auth, signed_api_body
 

@@ -15,12 +15,12 @@ from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 
 from gateway.app import build_app
-from gateway.event_feed import FEED, AmqpEventSource, EventFeed, FeedEvent, MemoryEventSource
 from gateway.model import Conversation
 from gateway.routing.publisher import MemoryPublisher, Outgoing
 from gateway.storage import MemoryStore
 from gateway.web import console_ws
 from gateway.web.auth import Principal
+from gateway.web.console_feed import FEED, AmqpEventSource, EventFeed, FeedEvent, MemoryEventSource
 from tests.conftest import eventually
 from tests.helpers import ALICE_TOKEN, BOB_TOKEN, OPS_TOKEN, gateway_config, signed_api_body
 from tests.web.test_console_api import RULES
@@ -278,7 +278,7 @@ def test_visibility_follows_queues_and_assignment() -> None:
 async def test_the_feed_unsubscribes_when_the_last_console_leaves(
     feed_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import gateway.event_feed as event_feed
+    import gateway.web.console_feed as event_feed
 
     monkeypatch.setattr(event_feed, "IDLE_GRACE", 0.2)
     ws = await signed_in(feed_client, OPS_TOKEN)

@@ -6,7 +6,7 @@ import re
 
 from aiohttp.test_utils import TestClient
 
-from gateway.services import SERVICES
+from gateway.wiring.services import SERVICES
 from tests.helpers import ALICE_TOKEN, auth, signed_api_body
 
 

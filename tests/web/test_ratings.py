@@ -14,10 +14,10 @@ from aiohttp.test_utils import TestClient
 
 from gateway.app import build_app
 from gateway.model import Channel
-from gateway.ratings import RATINGS, parse_rating
 from gateway.routing.publisher import MemoryPublisher
-from gateway.services import SERVICES
+from gateway.selfservice.ratings import RATINGS, parse_rating
 from gateway.storage.base import DueTimer, Store
+from gateway.wiring.services import SERVICES
 from tests.conftest import eventually
 from tests.helpers import ALICE_TOKEN, API_SECRET, auth, gateway_config, inbound, signed_api_body
 from tests.web.fakes import FakeCallback, FakeEmail, FakeWhatsApp, start_crm

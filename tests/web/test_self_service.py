@@ -18,9 +18,9 @@ from aiohttp.test_utils import TestClient
 
 from gateway.model import Channel
 from gateway.routing.publisher import MemoryPublisher
-from gateway.self_service import SELF_SERVICE
-from gateway.services import SERVICES
+from gateway.selfservice.service import SELF_SERVICE
 from gateway.storage.base import DueTimer
+from gateway.wiring.services import SERVICES
 from tests.conftest import eventually
 from tests.helpers import ALICE_TOKEN, API_SECRET, auth, inbound, signed_api_body
 from tests.web.fakes import FakeCallback, FakeEmail, start_crm

@@ -19,10 +19,10 @@ from aiohttp.test_utils import TestClient
 
 from gateway.app import build_app
 from gateway.config import CsatConfig, FaqConfig
-from gateway.faq import load_faq
 from gateway.routing.publisher import AmqpPublisher
-from gateway.services import SERVICES
+from gateway.selfservice.faq_book import load_faq
 from gateway.storage import RedisStore
+from gateway.wiring.services import SERVICES
 from tests.channels.social_fakes import FakeProvider, Recorded, conversations_of, start_fake
 from tests.conftest import eventually
 from tests.helpers import ALICE_TOKEN, auth, gateway_config

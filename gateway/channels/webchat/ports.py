@@ -1,7 +1,7 @@
 """What the web chat adapter needs from the rest of the gateway, as small protocols.
 
 Adapters never import storage or one another's infrastructure; the composition root
-hands these in (``gateway/webchat_history.py`` reads the store, ``gateway/webchat_bus.py``
+hands these in (``gateway/wiring/webchat_history.py`` reads the store, ``gateway/wiring/webchat_bus.py``
 carries replies between processes).
 """
 

@@ -28,10 +28,10 @@ from aiohttp import web
 from gateway import metrics
 from gateway.channels.base import ChannelAdapter
 from gateway.config import CsatConfig
-from gateway.ingest import Verdict
+from gateway.core.ingest import Verdict
+from gateway.core.outbound import LOOP_GUARD_FLAG, Outbound, ReplyRefused
 from gateway.model import FINAL_STATUSES, Channel, Conversation, ConversationStatus, InboundMessage
-from gateway.outbound import LOOP_GUARD_FLAG, Outbound, ReplyRefused
-from gateway.self_service import AUTO_FLAG, BY, ONCE_TTL_MS, auto_reply_allowed, last_customer_message, ms
+from gateway.selfservice.service import AUTO_FLAG, BY, ONCE_TTL_MS, auto_reply_allowed, last_customer_message, ms
 from gateway.storage.base import DueTimer, Prepared, Store, timer_member
 
 log = logging.getLogger(__name__)

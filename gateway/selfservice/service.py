@@ -38,10 +38,10 @@ from aiohttp import web
 from gateway import metrics
 from gateway.channels.base import ChannelAdapter
 from gateway.config import GatewayConfig
-from gateway.conversations import Conversations
-from gateway.events import offer_payload
-from gateway.faq import FaqBook, FaqEntry, FaqError, KeywordMatcher, load_faq, only_phrases
-from gateway.ingest import Verdict
+from gateway.core.conversations import Conversations
+from gateway.core.ingest import Verdict
+from gateway.core.outbound import LOOP_GUARD_FLAG, Outbound, ReplyRefused
+from gateway.core.outbox_payloads import offer_payload
 from gateway.model import (
     FINAL_STATUSES,
     Channel,
@@ -51,8 +51,8 @@ from gateway.model import (
     Message,
     RoutingContext,
 )
-from gateway.outbound import LOOP_GUARD_FLAG, Outbound, ReplyRefused
-from gateway.routing.static import Router
+from gateway.routing.router import Router
+from gateway.selfservice.faq_book import FaqBook, FaqEntry, FaqError, KeywordMatcher, load_faq, only_phrases
 from gateway.storage.base import DueTimer, Glance, Prepared, Store
 
 log = logging.getLogger(__name__)

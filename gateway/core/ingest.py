@@ -31,7 +31,7 @@ from gateway.model import (
     new_id,
 )
 from gateway.redaction import mask_card_numbers
-from gateway.routing.static import Router
+from gateway.routing.router import Router
 from gateway.storage.base import EventTemplates, IngestPlan, Prepared, Store, encode_attrs
 
 log = logging.getLogger(__name__)

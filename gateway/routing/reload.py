@@ -13,19 +13,15 @@ import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiohttp import web
-
-from gateway.config import ConfigError
 from gateway.routing.engine import RulesRouter
 from gateway.routing.lint import lint
 from gateway.routing.publisher import Publisher
+from gateway.routing.router import RouterHolder
 from gateway.routing.rules import RulesError, RuleSet, load_rules, parse_rules_bytes
-from gateway.services import RouterHolder
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +64,8 @@ def require_queues(rules: RuleSet, required: frozenset[str]) -> RuleSet:
 
 
 def load_at_startup(path: Path, required_queues: frozenset[str] = frozenset()) -> LoadedRules:
-    """Start-up refuses a missing or invalid rules file, naming every ``PATH:LINE``."""
-    try:
-        loaded = compile_rules(require_queues(load_rules(path), required_queues), reason="start-up")
-    except RulesError as exc:
-        raise ConfigError("routing.rules: the rules file cannot be used:\n" + "\n".join(exc.errors)) from None
+    """Start-up refuses a missing or invalid rules file (``RulesError`` naming every ``PATH:LINE``)."""
+    loaded = compile_rules(require_queues(load_rules(path), required_queues), reason="start-up")
     for warning in loaded.warnings:
         log.warning("routing rules warning", extra={"warning": warning})
     return loaded
@@ -207,19 +200,3 @@ class RulesManager:
                     await self.reload("file change")
                 except Exception:
                     log.exception("routing rules reload failed; the rules in force stay")
-
-
-RULES = web.AppKey("rules", RulesManager)
-
-
-async def watch_rules(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: poll the rules file while the app runs."""
-    manager = app.get(RULES)
-    task = asyncio.create_task(manager.watch(), name="rules-watch") if manager is not None else None
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

@@ -20,8 +20,8 @@ from gateway.channels.webchat import VisitorTokens, WebchatChannel, WebchatSetti
 from gateway.channels.wechat import WeChatChannel
 from gateway.config import EmailChannelConfig, GatewayConfig
 from gateway.storage import Store
-from gateway.webchat_bus import open_bus
-from gateway.webchat_history import StoreHistory
+from gateway.wiring.webchat_bus import open_bus
+from gateway.wiring.webchat_history import StoreHistory
 
 log = logging.getLogger(__name__)
 

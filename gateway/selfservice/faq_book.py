@@ -1,7 +1,7 @@
 """Self-service answers: the FAQ file, its validation, and keyword matching.
 
 Pure: it reads one file and matches text; storage, sending and timing live in
-``gateway.self_service``. Matching is one Aho–Corasick pass over the normalised text
+``gateway.selfservice.service``. Matching is one Aho–Corasick pass over the normalised text
 (NFKC, case-folded, whitespace collapsed), so its cost does not grow with the number of
 keywords. CJK keywords match anywhere (Chinese has no spaces); a keyword that starts or
 ends with a Latin letter or digit must start or end on a word boundary, where the end may

@@ -1,6 +1,6 @@
 """Payload templates for outbox entries: the parts known before the atomic write.
 
-The store adds ids, versions and times (see ``gateway.outbox.build_body``).
+The store adds ids, versions and times (see ``gateway.core.outbox.build_body``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The router used when no rules file is configured: everything to one queue."""
+"""What a router is, the holder of the one in force, and the router used when no rules
+file is configured (everything to one queue)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,17 @@ class Router(Protocol):
     def agent_capacity(self, agent: str) -> int:
         """Open claimed conversations the agent may hold at once; 0 = no limit."""
         ...
+
+
+class RouterHolder:
+    """The router in force. Swapping is one assignment, so a decision never sees half a
+    rule set; every decision records the version that made it."""
+
+    def __init__(self, router: Router) -> None:
+        self.current = router
+
+    def __call__(self) -> Router:
+        return self.current
 
 
 class SingleQueueRouter:

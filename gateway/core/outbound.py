@@ -18,7 +18,7 @@ from typing import Any
 
 from gateway import metrics
 from gateway.channels.base import ChannelAdapter, SendNotSupported
-from gateway.events import payload
+from gateway.core.outbox_payloads import payload
 from gateway.model import (
     Attachment,
     Channel,

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from gateway.events import payload
+from gateway.core.outbox_payloads import payload
 from gateway.model import Conversation
 from gateway.storage.base import Outcome, Store
 

@@ -8,30 +8,19 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from gateway.assignment import Assignment
 from gateway.channels.base import ChannelAdapter
 from gateway.config import GatewayConfig
-from gateway.conversations import Conversations
-from gateway.ingest import Ingest
+from gateway.core.assignment import Assignment
+from gateway.core.conversations import Conversations
+from gateway.core.ingest import Ingest
+from gateway.core.outbound import Outbound
+from gateway.core.outbox import OutboxRelay
+from gateway.core.reply_tracking import ReplyTracker
+from gateway.core.timers import TimerScanner
 from gateway.model import Channel
-from gateway.outbound import Outbound
-from gateway.outbox import OutboxRelay
-from gateway.reply_tracking import ReplyTracker
 from gateway.routing.publisher import Publisher
-from gateway.routing.static import Router
+from gateway.routing.router import RouterHolder
 from gateway.storage.base import Store
-from gateway.timers import TimerScanner
-
-
-class RouterHolder:
-    """The router in force. Swapping is one assignment, so a decision never sees half a
-    rule set; every decision records the version that made it."""
-
-    def __init__(self, router: Router) -> None:
-        self.current = router
-
-    def __call__(self) -> Router:
-        return self.current
 
 
 @dataclass

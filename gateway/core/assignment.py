@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 
 from gateway import metrics
-from gateway.events import offer_payload, payload
-from gateway.routing.static import Router
+from gateway.core.outbox_payloads import offer_payload, payload
+from gateway.routing.router import Router
 from gateway.storage.base import DueTimer, Outcome, Store
 
 log = logging.getLogger(__name__)

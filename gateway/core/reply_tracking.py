@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from gateway import metrics
 from gateway.config import ReplyTrackingConfig
-from gateway.events import offer_payload, payload
+from gateway.core.outbox_payloads import offer_payload, payload
 from gateway.model import Channel, Conversation
 from gateway.storage.base import DueTimer, Store
 

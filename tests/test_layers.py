@@ -1,0 +1,98 @@
+"""The dependency direction of DESIGN §2, checked on every module's imports.
+
+Each layer names the gateway packages it may import (its own always included). A new
+import that breaks the direction fails here, before it becomes a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "gateway"
+
+PURE = {"gateway.model"}
+HELPERS = {"gateway.model", "gateway.identity", "gateway.redaction", "gateway.metrics", "gateway.logs"}
+
+# layer prefix → the gateway modules/packages it may import (prefix match)
+ALLOWED: dict[str, set[str]] = {
+    "gateway.model": set(),
+    "gateway.identity": PURE,
+    "gateway.redaction": PURE,
+    "gateway.metrics": PURE,
+    "gateway.logs": {"gateway.redaction"},
+    "gateway.channels": HELPERS | {"gateway.errors"},
+    "gateway.routing": PURE,
+    "gateway.storage": PURE,
+    "gateway.core": HELPERS | {"gateway.errors", "gateway.config", "gateway.channels", "gateway.routing", "gateway.storage"},
+    "gateway.selfservice": HELPERS
+    | {"gateway.errors", "gateway.config", "gateway.channels", "gateway.routing", "gateway.storage", "gateway.core"},
+    "gateway.wiring": HELPERS
+    | {
+        "gateway.errors",
+        "gateway.config",
+        "gateway.channels",
+        "gateway.routing",
+        "gateway.storage",
+        "gateway.core",
+        "gateway.selfservice",
+    },
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def gateway_imports(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "gateway":
+                found.update(f"gateway.{alias.name}" for alias in node.names)
+            elif node.module.startswith("gateway."):
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("gateway."))
+    return found
+
+
+def layer_of(module: str) -> str | None:
+    matches = [layer for layer in ALLOWED if module == layer or module.startswith(layer + ".")]
+    return max(matches, key=len) if matches else None
+
+
+def within(module: str, allowed: set[str]) -> bool:
+    return any(module == a or module.startswith(a + ".") for a in allowed)
+
+
+MODULES = sorted(ROOT.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
+def test_imports_follow_the_layers(path: Path) -> None:
+    module = module_name(path)
+    layer = layer_of(module)
+    if layer is None:
+        return  # the composition root, CLI, config and the web layer may import any layer below
+    allowed = ALLOWED[layer] | {layer}
+    wrong = sorted(m for m in gateway_imports(path) if not within(m, allowed))
+    assert not wrong, f"{module} ({layer}) imports {wrong}; it may import only {sorted(allowed)}"
+
+
+def test_nothing_below_the_web_imports_the_web_or_the_composition_root() -> None:
+    top = {"gateway.web", "gateway.app", "gateway.cli"}
+    for path in MODULES:
+        module = module_name(path)
+        if within(module, top) or module == "gateway.__main__":
+            continue
+        wrong = sorted(m for m in gateway_imports(path) if within(m, top))
+        assert not wrong, f"{module} imports {wrong}"
+
+
+def test_few_modules_stay_at_the_top() -> None:
+    top = sorted(p.name for p in ROOT.glob("*.py"))
+    assert len(top) <= 11, top
