@@ -70,6 +70,22 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         await drop_prefix(prefix)
 
 
+@pytest.fixture(params=["memory", "redis"])
+async def unreachable_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """A store whose storage is down, both ways: the in-memory engine switched off, and a
+    RedisStore pointed at a port nothing listens on."""
+    if request.param == "memory":
+        memory = MemoryStore()
+        memory.available = False
+        s: Store = memory
+    else:
+        s = RedisStore("redis://127.0.0.1:1/0", socket_timeout=0.5)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
 def _rabbitmqctl(*args: str) -> bool:
     ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
     if not os.path.exists(ctl):

@@ -1,10 +1,10 @@
 """The storage contract: what the gateway needs from a store, whatever backs it.
 
-Two implementations, ``RedisStore`` and ``MemoryStore``, pass one contract test suite
-(``tests/storage``). Every method that changes more than one record is atomic: a Lua
-script in Redis, a section without ``await`` in memory. Callers prepare everything that
-needs no stored state (ids, JSON, the routing decision) as a plan, so the atomic part
-stays small and the same in both.
+One implementation, ``RedisStore``, runs on a Redis server or, as ``MemoryStore``, on
+fakeredis's in-memory engine; the contract tests (``tests/storage``) run over both.
+Every method that changes more than one record is atomic: one Lua script, the same
+scripts in both. Callers prepare everything that needs no stored state (ids, JSON, the
+routing decision) as a plan, so the atomic part stays small.
 
 Times are integers of epoch milliseconds at this boundary; the ``Store`` turns stored
 records back into ``gateway.model`` types.

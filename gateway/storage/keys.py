@@ -1,4 +1,4 @@
-"""The key layout both stores share (the Lua scripts' ``lib.lua`` spells the same names).
+"""The key layout of the store (the Lua scripts' ``lib.lua`` spells the same names).
 
 ``{…}`` marks a Redis Cluster hash tag: every key of one conversation (or contact) lands
 in one slot, so the layout could later be spread over a cluster by conversation.

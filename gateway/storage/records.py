@@ -1,6 +1,6 @@
 """Stored records (flat string hashes, as in Redis) to and from domain types.
 
-Both stores keep the same flat shape, so this is the only place that knows it.
+The scripts and the plain reads see the same flat shape; this is the only Python that knows it.
 """
 
 from __future__ import annotations
@@ -171,14 +171,16 @@ def status_outcome(reply: list[str]) -> Outcome:
 
 
 def _pairs(flat: list[str] | dict[str, str]) -> dict[str, str]:
-    """Redis HGETALL through cjson: a flat list, or an empty object for an empty hash."""
+    """Redis HGETALL through cjson: a flat list, or an empty object (Redis) or empty list
+    (fakeredis) for an empty hash."""
     if isinstance(flat, dict):
         return flat
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def prepared_result(raw: str | dict[str, Any]) -> Prepared:
-    data = json.loads(raw) if isinstance(raw, str) else raw
+    # An empty Lua table encodes as {} in Redis's cjson and as [] in fakeredis's.
+    data = (json.loads(raw) if isinstance(raw, str) else raw) or {}
     if "duplicate" in data:
         return Prepared(duplicate=duplicate_result(data["duplicate"]))
     glance = None

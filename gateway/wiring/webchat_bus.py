@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
 from gateway.channels.webchat.ports import BusUnavailable, Deliver, ReplyBus, Resync
-from gateway.storage import RedisStore
+from gateway.storage import MemoryStore, RedisStore
 from gateway.storage.base import Store
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,10 @@ class RedisBus:
 
 
 def open_bus(store: Store) -> ReplyBus:
-    """Redis pub/sub next to a Redis store (shared by every process); else in-process."""
-    if isinstance(store, RedisStore):
+    """Redis pub/sub next to a Redis store (shared by every process); else in-process.
+
+    The in-memory store is a ``RedisStore`` on fakeredis, but it lives in one process,
+    so its bus does too."""
+    if isinstance(store, RedisStore) and not isinstance(store, MemoryStore):
         return RedisBus(store.url, prefix=store.prefix)
     return MemoryBus()

@@ -23,7 +23,7 @@ from gateway.app import build_app
 from gateway.channels.email import EmailChannel
 from gateway.model import Channel
 from gateway.routing.publisher import MemoryPublisher
-from gateway.storage import RedisStore, Store
+from gateway.storage import Store
 from gateway.wiring.services import SERVICES
 from tests.channels.test_email_support import (
     DOMAIN,
@@ -299,11 +299,10 @@ async def test_recipients_outside_our_domains_are_550_no_open_relay(gw: Gateway)
 
 
 async def test_storage_down_answers_451_so_the_sender_retries(
-    aiohttp_client: Any, relay: RelaySink, tmp_path: Path
+    aiohttp_client: Any, relay: RelaySink, tmp_path: Path, unreachable_store: Store
 ) -> None:
-    dead = RedisStore("redis://127.0.0.1:1/0", socket_timeout=0.5)
     config = gateway_config(**email_sections(relay.port, tmp_path))
-    client = await aiohttp_client(build_app(config, store=dead, publisher=MemoryPublisher()))
+    client = await aiohttp_client(build_app(config, store=unreachable_store, publisher=MemoryPublisher()))
     adapter = client.app[SERVICES].adapter_for(Channel.EMAIL)
     assert isinstance(adapter, EmailChannel) and adapter.smtp_port
     answer = await smtp_send(adapter.smtp_port, fixture("gbk_gb2312_subject.eml"))

@@ -14,7 +14,6 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from gateway.app import build_app
 from gateway.routing.publisher import MemoryPublisher
-from gateway.storage import RedisStore
 from gateway.storage.base import Store
 from tests.channels.twilio_helpers import (
     CUSTOMER,
@@ -179,13 +178,12 @@ async def test_a_body_over_the_limit_is_413(client: TestClient) -> None:
     assert resp.status == 413
 
 
-async def test_storage_down_is_503_so_twilio_retries(aiohttp_client: Any) -> None:
-    dead = RedisStore("redis://127.0.0.1:1/0", socket_timeout=0.5)
+async def test_storage_down_is_503_so_twilio_retries(aiohttp_client: Any, unreachable_store: Store) -> None:
     config = gateway_config(
         http={"public_url": PUBLIC_URL},
         channels={"twilio": {"account_sid": "AC1", "auth_token": "twilio-auth-token-for-tests-51d0"}},
     )
-    client = await aiohttp_client(build_app(config, store=dead, publisher=MemoryPublisher()))
+    client = await aiohttp_client(build_app(config, store=unreachable_store, publisher=MemoryPublisher()))
     resp = await post_signed(client, SMS, sms_params(sid("SM")))
     assert resp.status == 503 and resp.headers["Retry-After"]
     assert resp.content_type == "text/xml" and "storage_unavailable" in await resp.text()
