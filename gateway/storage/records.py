@@ -140,7 +140,7 @@ def outbox_entry(entry_id: str, fields: dict[str, str]) -> OutboxEntry:
     )
 
 
-# Replies of the conditional scripts, shared by both stores: [reason, *details].
+# Replies of the conditional scripts: [reason, *details].
 
 
 def claim_outcome(reply: list[str], conversation_id: str) -> Outcome:
