@@ -26,7 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "gateway.channels": HELPERS | {"gateway.errors"},
     "gateway.routing": PURE,
     "gateway.storage": PURE,
-    "gateway.core": HELPERS | {"gateway.errors", "gateway.config", "gateway.channels", "gateway.routing", "gateway.storage"},
+    "gateway.core": HELPERS
+    | {"gateway.errors", "gateway.config", "gateway.channels", "gateway.routing", "gateway.storage"},
     "gateway.selfservice": HELPERS
     | {"gateway.errors", "gateway.config", "gateway.channels", "gateway.routing", "gateway.storage", "gateway.core"},
     "gateway.wiring": HELPERS
