@@ -124,6 +124,13 @@ STATUS_RANK: dict[DeliveryStatus, int] = {
 }
 FINAL_STATUSES = frozenset({DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED})
 
+# Message flags every layer reads. Adapters flag automatic mail (bounces, auto-replies)
+# with LOOP_GUARD_FLAG: it is stored and never replied to. AUTO_FLAG marks a message the
+# gateway sent by itself (FAQ answers, rating requests): Auto-Submitted by email, and
+# rate-limited per address there.
+LOOP_GUARD_FLAG = "loop-guard"
+AUTO_FLAG = "auto"
+
 
 def status_moves_forward(current: DeliveryStatus | None, new: DeliveryStatus) -> bool:
     if current is None:

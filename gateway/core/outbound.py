@@ -20,6 +20,7 @@ from gateway import metrics
 from gateway.channels.base import ChannelAdapter, SendNotSupported
 from gateway.core.outbox_payloads import payload
 from gateway.model import (
+    LOOP_GUARD_FLAG,
     Attachment,
     Channel,
     Conversation,
@@ -40,8 +41,6 @@ log = logging.getLogger(__name__)
 NOT_QUALIFIED = "you do not have the skill levels the conversation's queue requires"
 
 MAX_ATTEMPTS = 6
-# Adapters flag automatic mail (bounces, auto-replies) with this; they are never replied to.
-LOOP_GUARD_FLAG = "loop-guard"
 EXT_ID_TTL_MS = 30 * 86400 * 1000  # delivery reports keep coming for days
 EARLY_STATUS_TTL_MS = 3600 * 1000
 

@@ -29,9 +29,17 @@ from gateway import metrics
 from gateway.channels.base import ChannelAdapter
 from gateway.config import CsatConfig
 from gateway.core.ingest import Verdict
-from gateway.core.outbound import LOOP_GUARD_FLAG, Outbound, ReplyRefused
-from gateway.model import FINAL_STATUSES, Channel, Conversation, ConversationStatus, InboundMessage
-from gateway.selfservice.service import AUTO_FLAG, BY, ONCE_TTL_MS, auto_reply_allowed, last_customer_message, ms
+from gateway.core.outbound import Outbound
+from gateway.model import FINAL_STATUSES, LOOP_GUARD_FLAG, Channel, Conversation, ConversationStatus, InboundMessage
+from gateway.selfservice.bot_replies import (
+    ONCE_TTL_MS,
+    SELF_SERVICE_RESOLVER,
+    auto_reply_allowed,
+    bot_reply,
+    bot_reply_once,
+    last_customer_message,
+    ms,
+)
 from gateway.storage.base import DueTimer, Prepared, Store, timer_member
 
 log = logging.getLogger(__name__)
@@ -174,7 +182,7 @@ class Ratings:
     # the resolve hook and timers ---------------------------------------------------
 
     async def on_resolved(self, conv: Conversation, by: str) -> None:
-        if by == BY:
+        if by == SELF_SERVICE_RESOLVER:
             return  # a quiet self-service conversation: no person to rate
         now_ms = self._now_ms()
         await self.store.timer_set(timer_member("csat_request", conv.id, now_ms), now_ms)
@@ -191,12 +199,7 @@ class Ratings:
             return None
         reason = self._skip_reason(conv, messages, now_ms - resolved_ms)
         if reason is None:
-            try:
-                await self.outbound.reply(
-                    conv, agent=BOT, text=self.config.prompt, sender_kind="bot", flags=[AUTO_FLAG, REQUEST_FLAG]
-                )
-            except ReplyRefused as exc:
-                reason = exc.code
+            reason = await bot_reply(self.outbound, conv, bot=BOT, text=self.config.prompt, flags=[REQUEST_FLAG])
         counter = "csat_requested" if reason is None else "csat_skipped"
         if await self.store.add_counts(
             {counter: 1}, once=f"csat-request:{conv.id}:{resolved_ms}", once_ttl_ms=ONCE_TTL_MS
@@ -234,16 +237,12 @@ class Ratings:
         if not isinstance(rating, dict) or str(rating.get("for")) != timer.argument:
             return None
         score = int(rating["score"])
-        tag = f"csat-thanks:{timer.argument}"
         if self.config.thanks.strip():
-            messages = await self.store.get_messages(conv.id, limit=200)
-            if not any(tag in m.flags for m in messages):
-                try:
-                    await self.outbound.reply(
-                        conv, agent=BOT, text=self.config.thanks, sender_kind="bot", flags=[AUTO_FLAG, tag]
-                    )
-                except ReplyRefused as exc:
-                    log.info("rating thanks not sent (%s)", exc.code, extra={"conversation_id": conv.id})
+            refused = await bot_reply_once(
+                self.store, self.outbound, conv, bot=BOT, text=self.config.thanks, tag=f"csat-thanks:{timer.argument}"
+            )
+            if refused is not None:
+                log.info("rating thanks not sent (%s)", refused, extra={"conversation_id": conv.id})
         counts = {"csat_responses": 1, f"csat_score_{score}": 1, "csat_score_sum": score}
         if await self.store.add_counts(counts, once=f"csat-rated:{conv.id}:{timer.argument}", once_ttl_ms=ONCE_TTL_MS):
             metrics.CSAT_RATINGS.labels(str(score)).inc()

@@ -23,14 +23,11 @@ as **deflected**; if no answer could be delivered it goes to agents instead
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -40,10 +37,11 @@ from gateway.channels.base import ChannelAdapter
 from gateway.config import GatewayConfig
 from gateway.core.conversations import Conversations
 from gateway.core.ingest import Verdict
-from gateway.core.outbound import LOOP_GUARD_FLAG, Outbound, ReplyRefused
+from gateway.core.outbound import Outbound
 from gateway.core.outbox_payloads import offer_payload
 from gateway.model import (
     FINAL_STATUSES,
+    LOOP_GUARD_FLAG,
     Channel,
     Conversation,
     ConversationStatus,
@@ -52,112 +50,25 @@ from gateway.model import (
     RoutingContext,
 )
 from gateway.routing.router import Router
-from gateway.selfservice.faq_book import FaqBook, FaqEntry, FaqError, KeywordMatcher, load_faq, only_phrases
+from gateway.selfservice.bot_replies import (
+    ONCE_TTL_MS,
+    SELF_SERVICE_RESOLVER,
+    auto_reply_allowed,
+    bot_reply,
+    bot_reply_once,
+    has_sent,
+    last_customer_message,
+)
+from gateway.selfservice.faq_book import FaqEntry, KeywordMatcher, only_phrases
+from gateway.selfservice.faq_library import FaqLibrary
 from gateway.storage.base import DueTimer, Glance, Prepared, Store
 
 log = logging.getLogger(__name__)
 
 FLAG = "self_service"  # conversation flag: its latest episode is with the FAQ, no person yet
 EPISODE = "self_service"  # conversation attribute describing that episode
-BY = "self-service"  # who resolves a quiet self-service conversation (no rating request then)
 BOT = "faq"  # sender name of FAQ answers
-AUTO_FLAG = "auto"  # automatic message: Auto-Submitted by email, rate-limited per address
-# "Counted already" markers outlive any rerun of a timer and the idle period by far.
-ONCE_TTL_MS = 8 * 86400 * 1000
 _END_COUNTERS = {"deflected": "faq_deflected", "handoff": "faq_handoffs", "undelivered": "faq_undelivered"}
-
-
-def ms(value: datetime) -> int:
-    return round(value.timestamp() * 1000)
-
-
-def last_customer_message(messages: list[Message]) -> Message | None:
-    return next((m for m in reversed(messages) if m.direction == "inbound"), None)
-
-
-def auto_reply_allowed(adapter: ChannelAdapter | None, address: str, inbound_flags: list[str]) -> bool:
-    """Whether the channel may send an automatic message to ``address`` now (email
-    limits them per address and never answers machines; other channels always may)."""
-    if adapter is None or not adapter.can_send:
-        return False
-    check = getattr(adapter, "auto_reply_allowed", None)
-    return check is None or bool(check(address, inbound_flags))
-
-
-class FaqLibrary:
-    """The FAQ in force. The file is polled (mtime and size); a changed file that does not
-    validate keeps the old entries, logs each ``PATH:LINE`` problem and shows it in stats."""
-
-    def __init__(self, path: Path, *, interval: float = 2.0) -> None:
-        self.path = path
-        self.interval = interval
-        self.book: FaqBook = load_faq(path)  # FaqError at start-up: the config check reports it
-        self._previous: FaqBook | None = None
-        self._stamp = self._stat()
-        self.error: str | None = None
-        self.loaded_at = time.time()
-
-    def _stat(self) -> tuple[int, int] | None:
-        try:
-            st = self.path.stat()
-        except OSError:
-            return None
-        return st.st_mtime_ns, st.st_size
-
-    def check(self) -> bool:
-        """Reload if the file changed; True when new entries are in force."""
-        stamp = self._stat()
-        if stamp == self._stamp:
-            return False
-        self._stamp = stamp
-        try:
-            book = load_faq(self.path)
-        except FaqError as exc:
-            self.error = "; ".join(exc.problems)
-            for problem in exc.problems:
-                log.error("FAQ file not reloaded, the previous answers stay: %s", problem)
-            return False
-        self.error = None
-        if book.version == self.book.version:
-            return False
-        self._previous, self.book = self.book, book
-        self.loaded_at = time.time()
-        log.info("FAQ reloaded", extra={"faq_version": book.version, "entries": len(book.entries)})
-        return True
-
-    def entry(self, entry_id: str) -> FaqEntry | None:
-        """An entry of the FAQ in force, or of the one before (a reload between a match and
-        its answer must not lose the answer)."""
-        found = self.book.get(entry_id)
-        if found is None and self._previous is not None:
-            found = self._previous.get(entry_id)
-        return found
-
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await asyncio.to_thread(self.check)
-            except Exception:
-                log.exception("FAQ reload check failed")
-
-    async def lifecycle(self, app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(self.run(), name="faq-reload")
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    def status(self) -> dict[str, Any]:
-        return {
-            "file": str(self.path),
-            "version": self.book.version,
-            "entries": len(self.book.entries),
-            "loaded_at": datetime.fromtimestamp(self.loaded_at, UTC).isoformat(),
-            "error": self.error,
-        }
 
 
 class SelfService:
@@ -308,29 +219,36 @@ class SelfService:
             await self.store.add_counts({"faq_answered": 1}, once=f"faq-start:{token}", once_ttl_ms=ONCE_TTL_MS)
         messages = await self.store.get_messages(conv.id, limit=200)
         tag = f"faq-answer:{token}:{n}"
-        if not any(tag in m.flags for m in messages):
-            entry = self.library.entry(entry_id)
-            question = last_customer_message(messages)
-            if entry is None and question is not None:
-                entry = self.library.book.match(question.text)
-            if entry is None:
-                log.warning("FAQ entry gone before its answer went out", extra={"conversation_id": conv.id})
-                await self._to_agents(conv, messages, token, now_ms)
-                return None
-            text = f"{entry.answer}\n\n{self.faq.hint}" if self.faq.hint.strip() else entry.answer
-            flags = [AUTO_FLAG, "faq", f"faq:{entry.id}", f"faq-episode:{token}", tag]
-            try:
-                await self.outbound.reply(conv, agent=BOT, text=text, sender_kind="bot", flags=flags)
-            except ReplyRefused as exc:
-                log.warning(
-                    "FAQ answer refused (%s); handing over to a person", exc.code, extra={"conversation_id": conv.id}
-                )
-                await self._to_agents(conv, messages, token, now_ms)
-                return None
+        if not has_sent(messages, tag) and not await self._send_answer(conv, messages, token, entry_id, tag, now_ms):
+            return None
         if await self.store.add_counts({"faq_answers": 1}, once=tag, once_ttl_ms=ONCE_TTL_MS):
             metrics.FAQ_ANSWERS.labels(conv.channel.value).inc()
             log.info("FAQ answered", extra={"conversation_id": conv.id, "faq": entry_id, "answer": int(n)})
         return None
+
+    async def _send_answer(
+        self, conv: Conversation, messages: list[Message], token: str, entry_id: str, tag: str, now_ms: int
+    ) -> bool:
+        """Send the answer of FAQ entry ``entry_id`` (or of the entry the question matches now,
+        after a reload); False when none could go and the conversation went to agents."""
+        entry = self.library.entry(entry_id)
+        question = last_customer_message(messages)
+        if entry is None and question is not None:
+            entry = self.library.book.match(question.text)
+        if entry is None:
+            log.warning("FAQ entry gone before its answer went out", extra={"conversation_id": conv.id})
+            await self._to_agents(conv, messages, token, now_ms)
+            return False
+        text = f"{entry.answer}\n\n{self.faq.hint}" if self.faq.hint.strip() else entry.answer
+        flags = ["faq", f"faq:{entry.id}", f"faq-episode:{token}", tag]
+        refused = await bot_reply(self.outbound, conv, bot=BOT, text=text, flags=flags)
+        if refused is not None:
+            log.warning(
+                "FAQ answer refused (%s); handing over to a person", refused, extra={"conversation_id": conv.id}
+            )
+            await self._to_agents(conv, messages, token, now_ms)
+            return False
+        return True
 
     async def on_idle(self, timer: DueTimer, now_ms: int) -> int | None:
         """``faq_idle|conversation|episode``: a quiet episode ends — resolved as deflected,
@@ -360,7 +278,7 @@ class SelfService:
             await self._to_agents(conv, messages, token, now_ms)
             return None
         if conv.status is not ConversationStatus.RESOLVED:
-            await self.conversations.resolve(conv, by=BY)
+            await self.conversations.resolve(conv, by=SELF_SERVICE_RESOLVER)
         await self._end(token, "deflected", conv.id)
         return None
 
@@ -372,15 +290,11 @@ class SelfService:
         if conv is None:
             return None
         if reason == "asked" and self.faq.handoff_reply.strip():
-            messages = await self.store.get_messages(conv.id, limit=200)
-            tag = f"faq-handoff:{token}"
-            if not any(tag in m.flags for m in messages):
-                try:
-                    await self.outbound.reply(
-                        conv, agent=BOT, text=self.faq.handoff_reply, sender_kind="bot", flags=[AUTO_FLAG, tag]
-                    )
-                except ReplyRefused as exc:
-                    log.info("handoff confirmation not sent (%s)", exc.code, extra={"conversation_id": conv.id})
+            refused = await bot_reply_once(
+                self.store, self.outbound, conv, bot=BOT, text=self.faq.handoff_reply, tag=f"faq-handoff:{token}"
+            )
+            if refused is not None:
+                log.info("handoff confirmation not sent (%s)", refused, extra={"conversation_id": conv.id})
         await self._end(token, outcome, conv.id)
         return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,11 @@ from gateway.routing.router import RouterHolder
 from gateway.storage.base import Store
 
 
+def adapter_among(adapters: Iterable[ChannelAdapter], channel: Channel) -> ChannelAdapter | None:
+    """The adapter of ``adapters`` that serves ``channel``; None when the channel is not configured."""
+    return next((adapter for adapter in adapters if channel in adapter.channels), None)
+
+
 @dataclass
 class Services:
     config: GatewayConfig
@@ -42,10 +48,7 @@ class Services:
     tasks: list[Any] = field(default_factory=list)
 
     def adapter_for(self, channel: Channel) -> ChannelAdapter | None:
-        for adapter in self.adapters:
-            if channel in adapter.channels:
-                return adapter
-        return None
+        return adapter_among(self.adapters, channel)
 
     def known_agents(self) -> set[str]:
         return {t.agent for t in self.config.auth.tokens if t.agent}

@@ -39,6 +39,7 @@ from gateway.channels.email.smtp import InboundHandler, SmtpServer
 from gateway.channels.email.tokens import ReplyTokens, derive_secret
 from gateway.identity import InvalidIdentity, make_identity
 from gateway.model import (
+    AUTO_FLAG,
     Attachment,
     Channel,
     DeliveryStatus,
@@ -53,7 +54,6 @@ from gateway.model import (
 
 log = logging.getLogger(__name__)
 
-AUTO_FLAG = "auto"  # on outbound messages the gateway sent by itself
 MAX_EXTERNAL_ID = 512
 DIGEST_CHARS = 32  # of the hex SHA-256 after the Message-ID in external_id: 128 bits
 MAX_KEPT_REFERENCES = 20

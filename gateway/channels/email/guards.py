@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass, field
 
 from gateway.channels.email.headers import decode_header_value, message_ids
+from gateway.model import LOOP_GUARD_FLAG
 
-LOOP_GUARD = "loop-guard"  # on every flagged message, whatever the reason
+LOOP_GUARD = LOOP_GUARD_FLAG  # on every flagged message, whatever the reason
 
 # Not noreply@: contact forms send customers' messages from such addresses.
 _SYSTEM_LOCAL = re.compile(r"^(mailer-daemon|postmaster|owner-.+|.+-request|.+-owner)$", re.I)
