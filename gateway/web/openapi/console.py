@@ -1,0 +1,61 @@
+"""Paths of the agent and ops console: who is calling, the agent's own summary, the live
+events websocket and the console's page, script and style sheet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.web.openapi.parts import FORBIDDEN, error, json_of, operation
+
+
+def paths() -> dict[str, Any]:
+    console = ["console"]
+    return {
+        "/api/v1/me": {
+            "get": operation("The role (and agent name) of the calling token", {"200": json_of("Whoami")}, tags=console)
+        },
+        "/api/v1/agents/me": {
+            "get": operation(
+                "The calling agent: capacity, servable queues with depth, the conversations held",
+                {"200": json_of("AgentSummary"), **FORBIDDEN},
+                tags=console,
+            )
+        },
+        "/api/v1/events/ws": {
+            "get": {
+                "summary": "Live events for the console (websocket upgrade)",
+                "description": 'Send {"type": "auth", "token": "<bearer token>"} first (no header, never the URL); '
+                'then {"type": "ready"} and {"type": "event", "event", "conversation_id", "contact_id", "queue", '
+                '"assignee", "status", "data"} frames arrive: all events for ops, for an agent those of conversations '
+                'assigned to them or in a queue they serve. {"type": "resync"}: reload everything. '
+                "A wrong token closes with 4401, no auth frame with 1008, shutdown with 1001.",
+                "tags": console,
+                "responses": {
+                    "101": {"description": "switching protocols"},
+                    "400": error("not a websocket request"),
+                    "503": {"description": "shutting down"},
+                },
+            }
+        },
+        "/console": {
+            "get": {
+                "summary": "The agent and ops console (HTML)",
+                "tags": console,
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
+            }
+        },
+        "/static/console.js": {
+            "get": {
+                "summary": "The console's script",
+                "tags": console,
+                "responses": {"200": {"description": "JavaScript"}, "304": {"description": "not modified"}},
+            }
+        },
+        "/static/console.css": {
+            "get": {
+                "summary": "The console's style sheet",
+                "tags": console,
+                "responses": {"200": {"description": "CSS"}, "304": {"description": "not modified"}},
+            }
+        },
+    }
