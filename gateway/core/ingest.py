@@ -162,11 +162,7 @@ class Ingest:
                 extra={"channel": message.channel.value, "conversation_id": prepared.duplicate.conversation_id},
             )
             return prepared.duplicate
-        verdict = None
-        for interceptor in self.interceptors:
-            verdict = await interceptor.inspect(message, prepared)
-            if verdict is not None:
-                break
+        verdict = await self._verdict(message, prepared)
         if verdict is not None:
             message = message.model_copy(
                 update={
@@ -174,28 +170,11 @@ class Ingest:
                     "conversation_attributes": {**message.conversation_attributes, **verdict.conversation_attributes},
                 }
             )
-        attributes = {**(prepared.contact_attributes or {}), **message.contact_attributes}
-
         now_ms = int(self.clock() * 1000)
-        decision = self.router().decide(
-            RoutingContext(
-                channel=message.channel,
-                text=message.text,
-                subject=message.subject,
-                language_hint=message.language_hint,
-                contact_attributes=attributes,
-                attributes=message.conversation_attributes,
-                new_contact=prepared.contact_id is None,
-                at=datetime.fromtimestamp(now_ms / 1000, UTC),
-            )
-        )
+        decision = self._decide(message, prepared, now_ms)
         plan = self._plan(message, identity_keys, decision, now_ms)
         if verdict is not None:
-            if verdict.opens is not None:
-                plan.opens = verdict.opens
-            plan.flags_add = list(verdict.flags_add)
-            plan.flags_remove = list(verdict.flags_remove)
-            plan.timers = [[kind, argument, str(int(delay * 1000))] for kind, argument, delay in verdict.timers]
+            _apply_verdict(plan, verdict)
         result = await self.store.ingest(plan)
         metrics.INBOUND.labels(message.channel.value, "duplicate" if result.duplicate else "accepted").inc()
         log.info(
@@ -209,59 +188,42 @@ class Ingest:
         )
         return result
 
+    async def _verdict(self, message: InboundMessage, prepared: Prepared) -> Verdict | None:
+        """The first interceptor's verdict on the message (a rating, an FAQ question …)."""
+        for interceptor in self.interceptors:
+            verdict = await interceptor.inspect(message, prepared)
+            if verdict is not None:
+                return verdict
+        return None
+
+    def _decide(self, message: InboundMessage, prepared: Prepared, now_ms: int) -> RoutingDecision:
+        """The routing decision, with the contact's stored attributes under the message's."""
+        attributes = {**(prepared.contact_attributes or {}), **message.contact_attributes}
+        return self.router().decide(
+            RoutingContext(
+                channel=message.channel,
+                text=message.text,
+                subject=message.subject,
+                language_hint=message.language_hint,
+                contact_attributes=attributes,
+                attributes=message.conversation_attributes,
+                new_contact=prepared.contact_id is None,
+                at=datetime.fromtimestamp(now_ms / 1000, UTC),
+            )
+        )
+
     def _plan(
         self, message: InboundMessage, identity_keys: list[str], decision: RoutingDecision, now_ms: int
     ) -> IngestPlan:
+        """Everything the store writes for the message, in one atomic step."""
         received_ms = now_ms
-        stored = Message(
-            id=new_id("msg"),
-            direction="inbound",
-            channel=message.channel,
-            external_id=message.external_id,
-            sender=Sender(kind="customer", id=message.sender.key, name=message.sender_name),
-            text=message.text,
-            html=message.html,
-            subject=message.subject,
-            attachments=message.attachments,
-            provider_ts=message.provider_ts,
-            received_at=datetime.fromtimestamp(received_ms / 1000, UTC),
-            flags=message.flags,
-            meta=message.meta,
-        )
+        stored = _stored_message(message, received_ms)
         message_json = stored.model_dump_json()
         reply_by_ms, warn_ms = self._reply_deadline(message.channel, received_ms)
-        window = MESSAGING_WINDOWS.get(message.channel)
-        window_expires_ms = window_warn_ms = 0
-        if window:
-            basis = message.provider_ts.timestamp() if message.provider_ts else received_ms / 1000
-            # A provider clock ahead of ours must not stretch the window.
-            basis = min(basis, received_ms / 1000)
-            window_expires_ms = int((basis + window) * 1000)
-            window_warn_ms = window_expires_ms - int(self.window_warning * 1000)
+        window_expires_ms, window_warn_ms = self._messaging_window(message, received_ms)
         first = decision.targets[0] if decision.targets else None
         escalate_after_ms = int(first.timeout * 1000) if first and first.timeout else 0
-        common = {"channel": message.channel.value}
-        preview = (message.text or message.subject or "")[:PREVIEW_CHARS]
-        events = EventTemplates(
-            # The stored message JSON goes in as it is: no decode and re-encode per message.
-            inbound=f'{{"type":"message.inbound","channel":"{message.channel.value}","message":{message_json}}}',
-            opened=json.dumps(
-                {"type": "conversation.opened", **common, "endpoint": message.endpoint}, ensure_ascii=False
-            ),
-            reopened=json.dumps(
-                {"type": "conversation.reopened", **common, "endpoint": message.endpoint}, ensure_ascii=False
-            ),
-            offer=json.dumps(
-                {
-                    "type": "conversation.offer",
-                    **common,
-                    "skills": decision.skills,
-                    "rule": decision.rule,
-                    "preview": preview,
-                },
-                ensure_ascii=False,
-            ),
-        )
+        events = _event_templates(message, message_json, decision)
         return IngestPlan(
             channel=message.channel.value,
             external_id=message.external_id,
@@ -296,9 +258,73 @@ class Ingest:
             events=events,
         )
 
+    def _messaging_window(self, message: InboundMessage, received_ms: int) -> tuple[int, int]:
+        """(expires, warn) in epoch ms of the channel's customer-service window, (0, 0) for
+        a channel without one."""
+        window = MESSAGING_WINDOWS.get(message.channel)
+        if not window:
+            return 0, 0
+        basis = message.provider_ts.timestamp() if message.provider_ts else received_ms / 1000
+        # A provider clock ahead of ours must not stretch the window.
+        basis = min(basis, received_ms / 1000)
+        window_expires_ms = int((basis + window) * 1000)
+        return window_expires_ms, window_expires_ms - int(self.window_warning * 1000)
+
     async def accept_status(self, update: StatusUpdate) -> bool:
         """A provider's delivery report; True when it moved one of our messages forward."""
         if self.status_handler is None:
             return False
         outcome = await self.status_handler(update)
         return bool(outcome.ok)
+
+
+def _stored_message(message: InboundMessage, received_ms: int) -> Message:
+    """The customer's message as the conversation keeps it."""
+    return Message(
+        id=new_id("msg"),
+        direction="inbound",
+        channel=message.channel,
+        external_id=message.external_id,
+        sender=Sender(kind="customer", id=message.sender.key, name=message.sender_name),
+        text=message.text,
+        html=message.html,
+        subject=message.subject,
+        attachments=message.attachments,
+        provider_ts=message.provider_ts,
+        received_at=datetime.fromtimestamp(received_ms / 1000, UTC),
+        flags=message.flags,
+        meta=message.meta,
+    )
+
+
+def _event_templates(message: InboundMessage, message_json: str, decision: RoutingDecision) -> EventTemplates:
+    """The events the store publishes with the message, depending on what it does with it."""
+    common = {"channel": message.channel.value}
+    preview = (message.text or message.subject or "")[:PREVIEW_CHARS]
+    return EventTemplates(
+        # The stored message JSON goes in as it is: no decode and re-encode per message.
+        inbound=f'{{"type":"message.inbound","channel":"{message.channel.value}","message":{message_json}}}',
+        opened=json.dumps({"type": "conversation.opened", **common, "endpoint": message.endpoint}, ensure_ascii=False),
+        reopened=json.dumps(
+            {"type": "conversation.reopened", **common, "endpoint": message.endpoint}, ensure_ascii=False
+        ),
+        offer=json.dumps(
+            {
+                "type": "conversation.offer",
+                **common,
+                "skills": decision.skills,
+                "rule": decision.rule,
+                "preview": preview,
+            },
+            ensure_ascii=False,
+        ),
+    )
+
+
+def _apply_verdict(plan: IngestPlan, verdict: Verdict) -> None:
+    """What an interceptor decided beyond routing: opening, flags, its timers."""
+    if verdict.opens is not None:
+        plan.opens = verdict.opens
+    plan.flags_add = list(verdict.flags_add)
+    plan.flags_remove = list(verdict.flags_remove)
+    plan.timers = [[kind, argument, str(int(delay * 1000))] for kind, argument, delay in verdict.timers]

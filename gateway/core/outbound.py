@@ -142,14 +142,7 @@ class Outbound:
             capacity=capacity,
             queues=queues,
         )
-        if result.reason == "not_qualified":
-            raise ReplyRefused(403, "not_qualified", NOT_QUALIFIED)
-        if result.reason == "capacity":
-            raise ReplyRefused(409, "capacity", "you are at your capacity of open conversations")
-        if result.reason == "not_assignee":
-            raise ReplyRefused(403, "not_assignee", f"the conversation is assigned to {result.assignee}")
-        if not result.ok:
-            raise ReplyRefused(404, "not_found", "no such conversation")
+        _raise_if_refused(result)
         if result.first_response_ms is not None:
             metrics.FIRST_RESPONSE.observe(result.first_response_ms / 1000)
         if not note:
@@ -175,26 +168,7 @@ class Outbound:
         message = await self.store.get_message(timer.conversation_id, timer.argument)
         if conv is None or message is None or message.status is not DeliveryStatus.QUEUED:
             return None
-        adapter = self.adapter_for(conv.channel)
-        recipient = await self._recipient(conv)
-        if adapter is None or recipient is None:
-            result = SendResult(ok=False, error="no channel or recipient to send to", retryable=False)
-        else:
-            contact = await self.store.get_contact(conv.contact_id)
-            request = OutboundRequest(
-                message=message,
-                conversation=conv,
-                recipient=recipient,
-                contact_name=contact.name if contact else "",
-                thread_ids=await self.store.thread_ids(conv.id) if conv.channel is Channel.EMAIL else [],
-            )
-            try:
-                result = await adapter.send(request)
-            except SendNotSupported as exc:
-                result = SendResult(ok=False, error=str(exc), retryable=False)
-            except Exception as exc:
-                log.exception("adapter send failed", extra={"conversation_id": conv.id, "message_id": message.id})
-                result = SendResult(ok=False, error=f"{type(exc).__name__}", retryable=True)
+        result = await self._deliver(conv, message)
         attempt = message.attempts + 1
         if result.ok:
             outcome, again = "sent", None
@@ -227,6 +201,29 @@ class Outbound:
         )
         return again
 
+    async def _deliver(self, conv: Conversation, message: Message) -> SendResult:
+        """Hand the message to its channel's adapter for the customer's address; a failure
+        says whether trying again may help."""
+        adapter = self.adapter_for(conv.channel)
+        recipient = await self._recipient(conv)
+        if adapter is None or recipient is None:
+            return SendResult(ok=False, error="no channel or recipient to send to", retryable=False)
+        contact = await self.store.get_contact(conv.contact_id)
+        request = OutboundRequest(
+            message=message,
+            conversation=conv,
+            recipient=recipient,
+            contact_name=contact.name if contact else "",
+            thread_ids=await self.store.thread_ids(conv.id) if conv.channel is Channel.EMAIL else [],
+        )
+        try:
+            return await adapter.send(request)
+        except SendNotSupported as exc:
+            return SendResult(ok=False, error=str(exc), retryable=False)
+        except Exception as exc:
+            log.exception("adapter send failed", extra={"conversation_id": conv.id, "message_id": message.id})
+            return SendResult(ok=False, error=f"{type(exc).__name__}", retryable=True)
+
     async def apply_status(self, update: StatusUpdate) -> Outcome:
         at_ms = int(update.at.timestamp() * 1000) if update.at else self._now_ms()
         result = await self.store.apply_status(
@@ -241,3 +238,15 @@ class Outbound:
         effect = "applied" if result.ok else ("early" if result.reason == "unknown" else "ignored")
         metrics.DELIVERY_REPORTS.labels(update.channel.value, effect).inc()
         return result
+
+
+def _raise_if_refused(result: Outcome) -> None:
+    """``ReplyRefused`` for a reply the store did not append, naming why."""
+    if result.reason == "not_qualified":
+        raise ReplyRefused(403, "not_qualified", NOT_QUALIFIED)
+    if result.reason == "capacity":
+        raise ReplyRefused(409, "capacity", "you are at your capacity of open conversations")
+    if result.reason == "not_assignee":
+        raise ReplyRefused(403, "not_assignee", f"the conversation is assigned to {result.assignee}")
+    if not result.ok:
+        raise ReplyRefused(404, "not_found", "no such conversation")
