@@ -18,7 +18,7 @@ from typing import Protocol
 import aiormq
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection, ExchangeType
 
-from gateway.routing.connect import connect_until_ready
+from gateway.routing.broker_connection import connect_until_ready
 from gateway.routing.topology import (
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_QUEUE,

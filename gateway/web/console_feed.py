@@ -30,7 +30,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection, Exch
 from aiohttp import web
 
 from gateway.model import Conversation
-from gateway.routing.connect import connect_until_ready
+from gateway.routing.broker_connection import connect_until_ready
 from gateway.routing.publisher import MemoryPublisher, Outgoing, Publisher
 from gateway.routing.topology import EVENTS_EXCHANGE
 
