@@ -12,14 +12,11 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -27,7 +24,15 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.model import Channel, parse_duration
+from gateway.channels.api import ApiChannelConfig
+from gateway.channels.config import Duration, Section
+from gateway.channels.email import EmailChannelConfig, SmtpConfig
+from gateway.channels.meta import InstagramConfig, MessengerConfig, WhatsAppConfig
+from gateway.channels.telegram import TelegramConfig
+from gateway.channels.twilio import TwilioConfig
+from gateway.channels.webchat import WebchatConfig
+from gateway.channels.wechat import WeChatConfig
+from gateway.model import Channel
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +43,10 @@ ENV_OVERRIDES = {
     "GATEWAY_HTTP_PORT": ("http", "port"),
     "GATEWAY_SMTP_PORT": ("smtp", "port"),
 }
-# Values that are clearly copied from an example and must never guard a real endpoint.
-PLACEHOLDER_SECRETS = {"...", "changeme", "change-me", "secret", "xxx", "todo"}
 
 
 class ConfigError(Exception):
     """A configuration problem; the message names the key."""
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-
-
-class Section(BaseModel):
-    # Unknown keys are kept (and reported as warnings) rather than refused, so a newer
-    # config file still starts an older gateway; typos show up in the start-up log.
-    model_config = ConfigDict(extra="allow")
 
 
 class HttpConfig(Section):
@@ -68,20 +62,6 @@ class HttpConfig(Section):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
-
-
-class SmtpConfig(Section):
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = Field(2525, ge=0, le=65535)
-    domains: list[str] = Field(default_factory=lambda: ["support.example.com"])
-    max_message_bytes: int = Field(10 * 1024 * 1024, gt=0)
-    hostname: str | None = None
-
-    @field_validator("domains")
-    @classmethod
-    def _lower(cls, value: list[str]) -> list[str]:
-        return [d.strip().lower() for d in value]
 
 
 class StorageConfig(Section):
@@ -149,240 +129,10 @@ class AuthConfig(Section):
     tokens: list[TokenConfig] = Field(default_factory=list)
 
 
-def _real_secret(value: SecretStr | None) -> SecretStr | None:
-    if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
-        raise ValueError("is a placeholder; set a real secret")
-    if value is not None and not value.get_secret_value():
-        raise ValueError("is empty")
-    return value
-
-
-# YAML may read a numeric secret as an int; secrets are always text.
-Secret = Annotated[SecretStr, BeforeValidator(lambda v: v if isinstance(v, SecretStr) else SecretStr(str(v)))]
-RealSecret = Annotated[Secret, AfterValidator(_real_secret)]
-
-
-class ApiChannelConfig(Section):
-    secret: RealSecret
-    callback_url: str | None = None
-
-
-class RelayConfig(Section):
-    host: str
-    port: int = 587
-    username: str | None = None
-    password: Secret | None = None
-    starttls: bool = True
-    use_tls: bool = False
-    timeout: Duration = 30.0
-    validate_certs: bool = True
-    ca_file: Path | None = None  # trust this CA (a private relay's certificate)
-
-
-class EmailChannelConfig(Section):
-    address: str = "support@support.example.com"
-    relay: RelayConfig | None = None
-    reply_token_secret: RealSecret | None = None  # else derived from channels.api.secret or a token
-    attachments_dir: Path | None = None
-    max_attachment_bytes: int = Field(10 * 1024 * 1024, gt=0)
-    from_name: str | None = None
-    auto_reply_limit: int = Field(3, ge=0)  # automatic messages per address per window
-    auto_reply_window: Duration = 3600.0
-
-    @field_validator("address")
-    @classmethod
-    def _mailbox(cls, value: str) -> str:
-        if "@" not in value or value.startswith("@") or value.endswith("@"):
-            raise ValueError("must be a mailbox like support@support.example.com")
-        return value.strip().lower()
-
-
-class TwilioMenuOption(Section):
-    """One choice of the phone menu: the key to press, and what it means for routing."""
-
-    digit: str = Field(pattern=r"^[0-9*#]$")
-    topic: str = Field(min_length=1, max_length=64)  # the conversation attribute's value
-    label_zh: str
-    label_en: str
-    # Spoken instead of the generated "{label}请按{digit}" / "For {label}, press {digit}."
-    prompt_zh: str | None = None
-    prompt_en: str | None = None
-    keywords: list[str] = Field(default_factory=list)  # speech that picks it (and hints)
-
-
-def _default_menu() -> list[TwilioMenuOption]:
-    return [
-        TwilioMenuOption(
-            digit="1",
-            topic="payments",
-            label_zh="付款问题",
-            label_en="payments",
-            keywords=["payment", "pay", "card", "付款", "支付", "转账", "扣款"],
-        ),
-        TwilioMenuOption(
-            digit="2",
-            topic="account",
-            label_zh="账户与密码",
-            label_en="account and password",
-            keywords=["account", "password", "login", "locked", "账户", "账号", "密码", "登录", "冻结"],
-        ),
-        TwilioMenuOption(
-            digit="3",
-            topic="refunds",
-            label_zh="退款",
-            label_en="refunds",
-            keywords=["refund", "money back", "退款", "退钱"],
-        ),
-        TwilioMenuOption(
-            digit="0",
-            topic="voicemail",
-            label_zh="留言",
-            label_en="leave a message",
-            prompt_zh="留言请按0。",
-            prompt_en="To leave a message, press 0.",
-            keywords=["message", "voicemail", "留言"],
-        ),
-    ]
-
-
-class TwilioVoiceConfig(Section):
-    """The support phone line: bilingual greeting, menu, voicemail."""
-
-    attribute: str = Field("menu", min_length=1, max_length=64)  # conversation attribute set by the choice
-    greeting_zh: str = "您好，欢迎致电客户服务中心。"
-    greeting_en: str = "Hello, thank you for calling customer support."
-    options: list[TwilioMenuOption] = Field(default_factory=_default_menu, min_length=1, max_length=12)
-    retry_zh: str = "抱歉，没有听清您的选择。"
-    retry_en: str = "Sorry, we did not get your choice."
-    voicemail_zh: str = "请在提示音后说明您的问题，按井号键结束，我们会尽快回复您。"
-    voicemail_en: str = (
-        "Please describe your problem after the tone and press the pound key when done. We will get back to you soon."
-    )
-    thanks_zh: str = "谢谢您的留言，再见。"
-    thanks_en: str = "Thank you for your message. Goodbye."
-    no_message_zh: str = "我们没有收到您的留言，再见。"
-    no_message_en: str = "We did not receive a message. Goodbye."
-    withheld_zh: str = "抱歉，我们无法受理隐藏号码的来电，请显示号码后再拨，或给我们发短信。"
-    withheld_en: str = (
-        "Sorry, we cannot take calls from withheld numbers. Please call again showing your number, or text us."
-    )
-    voice_zh: str | None = "Polly.Zhiyu"
-    language_zh: str = "cmn-CN"
-    voice_en: str | None = "Polly.Joanna"
-    language_en: str = "en-US"
-    speech_language: str = "cmn-Hans-CN"  # what <Gather> listens for; hints cover English words
-    gather_timeout: int = Field(6, ge=1, le=60)
-    menu_attempts: int = Field(2, ge=1, le=5)
-    max_recording_seconds: int = Field(120, ge=5, le=14400)  # Twilio transcribes at most 2 minutes
-    transcribe: bool = True
-    missed_calls: bool = True  # a call status callback for a call without a menu choice becomes a message
-
-    @field_validator("options")
-    @classmethod
-    def _distinct_digits(cls, value: list[TwilioMenuOption]) -> list[TwilioMenuOption]:
-        digits = [o.digit for o in value]
-        if len(set(digits)) != len(digits):
-            raise ValueError("two menu options use the same digit")
-        return value
-
-
-class TwilioConfig(Section):
-    account_sid: str = Field(min_length=1)
-    auth_token: RealSecret
-    api_base_url: str = "https://api.twilio.com"
-    from_number: str | None = None
-    messaging_service_sid: str | None = None
-    # The secret of a webhook SharedKey, when requests name one in
-    # X-Twilio-Webhooks-Signature-Settings; else the auth token signs.
-    webhook_signing_key: Secret | None = None
-    send_timeout: Duration = 15.0
-    voice: TwilioVoiceConfig = Field(default_factory=TwilioVoiceConfig)
-
-    @field_validator("api_base_url")
-    @classmethod
-    def _no_slash(cls, value: str) -> str:
-        return value.rstrip("/")
-
-
-class MetaConfigBase(Section):
-    app_secret: RealSecret
-    verify_token: RealSecret
-    api_base_url: str = "https://graph.facebook.com/v21.0"
-
-
-class WhatsAppConfig(MetaConfigBase):
-    access_token: Secret
-    phone_number_id: str
-
-
-class MessengerConfig(MetaConfigBase):
-    page_access_token: Secret
-    page_id: str | None = None
-    human_agent_tag: bool = False
-
-
-class InstagramConfig(MetaConfigBase):
-    access_token: Secret
-    account_id: str | None = None
-    human_agent_tag: bool = False
-
-
-class TelegramConfig(Section):
-    bot_token: RealSecret
-    secret_token: RealSecret
-    api_base_url: str = "https://api.telegram.org"
-
-
-class WeChatConfig(Section):
-    token: RealSecret
-    app_id: str
-    app_secret: RealSecret
-    api_base_url: str = "https://api.weixin.qq.com"
-    # Safe (encrypted) mode: the account's EncodingAESKey, 43 characters of base64.
-    encoding_aes_key: Secret | None = None
-
-    @field_validator("encoding_aes_key")
-    @classmethod
-    def _aes_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not _AES_KEY.fullmatch(value.get_secret_value().strip()):
-            raise ValueError("is not an EncodingAESKey (43 characters: A-Z, a-z, 0-9, + and /)")
-        return value
-
-
-_AES_KEY = re.compile(r"[A-Za-z0-9+/]{43}")
-_ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
-
-
-class WebchatConfig(Section):
-    # Pages whose widget may open the socket; the origin of http.public_url (the demo
-    # page) is always allowed. "*" allows any origin (only for trying things out).
-    allowed_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8080"])
-    # Signs visitor tokens; unset = derived from channels.api.secret or an ops token.
-    token_secret: RealSecret | None = None
-    max_message_chars: int = Field(4000, ge=1, le=100_000)
-    max_frame_bytes: int = Field(32 * 1024, ge=1024, le=1024 * 1024)
-    messages_per_second: float = Field(1.0, gt=0, le=1000)
-    message_burst: int = Field(10, ge=1, le=10_000)
-    max_connections_per_ip: int = Field(20, ge=1, le=1_000_000)
-    # Behind a reverse proxy: the header holding the client address (e.g. X-Forwarded-For).
-    client_ip_header: str | None = None
-    history_limit: int = Field(100, ge=0, le=500)
-    hello_timeout: Duration = 10.0
-    heartbeat: Duration = 30.0
-
-    @field_validator("allowed_origins")
-    @classmethod
-    def _origins(cls, value: list[str]) -> list[str]:
-        cleaned = []
-        for origin in value:
-            origin = origin.strip().rstrip("/").lower()
-            if origin != "*" and not _ORIGIN.match(origin):
-                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
-            cleaned.append(origin)
-        return cleaned
-
-
 class ChannelsConfig(Section):
+    """``channels``: each channel's section is its own package's model; a missing one
+    means the channel is off (its paths answer 404)."""
+
     api: ApiChannelConfig | None = None
     email: EmailChannelConfig | None = None
     twilio: TwilioConfig | None = None

@@ -1,11 +1,9 @@
-"""What every channel adapter shares: the sink it reports to, the adapter shape,
-and the webhook and HTTP-send plumbing written once instead of per provider.
+"""What every channel adapter shares: the sink it reports to, the adapter shape, the
+provider HTTP call, and the send results every channel answers the same way.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 from typing import Any, ClassVar, Protocol
@@ -13,7 +11,15 @@ from typing import Any, ClassVar, Protocol
 import aiohttp
 from aiohttp import web
 
-from gateway.model import Channel, InboundMessage, IngestResult, OutboundRequest, SendResult, StatusUpdate
+from gateway.model import (
+    Channel,
+    IdentityKind,
+    InboundMessage,
+    IngestResult,
+    OutboundRequest,
+    SendResult,
+    StatusUpdate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +33,17 @@ class InboundSink(Protocol):
     async def accept_status(self, update: StatusUpdate) -> bool: ...
 
 
-class RequestRejected(Exception):
-    """A request the provider or customer got wrong: answered with ``status`` and a JSON error."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
 class SendNotSupported(Exception):
     """The adapter cannot send this (yet); the API answers 501."""
 
 
 class ChannelAdapter:
-    """One provider. Subclasses set ``name`` (config section) and ``channels``."""
+    """One provider. Subclasses set ``name`` (config section) and ``channels``.
+
+    A webhook channel has three steps, named alike everywhere: ``verify_*`` (is it from
+    the provider? 401 when the signature is missing, 403 when it is wrong), ``parse_*``
+    (the payload → ``InboundMessage`` / ``StatusUpdate``), and ``send`` (a reply out).
+    """
 
     name: ClassVar[str] = ""
     channels: ClassVar[tuple[Channel, ...]] = ()
@@ -76,28 +77,30 @@ class ChannelAdapter:
         return template is not None and self.supports_templates
 
 
-def parse_json_body(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestRejected(400, "malformed_json", f"body is not valid JSON: {exc}") from None
+# --- send results every channel gives alike ----------------------------------------
 
 
-def hmac_sha256_hex(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def not_started(channel: str) -> SendResult:
+    """A send before ``start()`` (no HTTP session yet): tried again later, never lost."""
+    return SendResult(ok=False, retryable=True, error=f"the {channel} channel is not started yet")
 
 
-def signature_matches(header: str | None, secret: str, body: bytes, *, prefix: str = "sha256=") -> bool:
-    """``<prefix><hex HMAC-SHA256 of the raw body>``, compared in constant time."""
-    if not header or not header.startswith(prefix):
-        return False
-    expected = prefix + hmac_sha256_hex(secret, body)
-    return hmac.compare_digest(header.strip().encode(), expected.encode())
+def wrong_recipient(request: OutboundRequest, kind: IdentityKind, *, address: str = "") -> SendResult | None:
+    """None when the reply goes to a ``kind`` identity; else a final failure naming what
+    the customer lacks (``address``, by default "<kind> address")."""
+    if request.recipient.kind is kind:
+        return None
+    lacking = address or f"{kind.value} address"
+    return SendResult(
+        ok=False,
+        retryable=False,
+        error=f"the customer has no {lacking} on this conversation ({request.recipient.kind.value} given)",
+    )
 
 
-def public_url(base: str, request: web.Request) -> str:
-    """The URL the provider signed: the configured public base, not our own host."""
-    return base + request.path_qs
+def nothing_to_send(*, templates: bool = False) -> SendResult:
+    what = "text, template or attachment link" if templates else "text or attachment link"
+    return SendResult(ok=False, retryable=False, error=f"nothing to send: no {what}")
 
 
 async def send_http(

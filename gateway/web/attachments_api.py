@@ -23,9 +23,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from gateway.channels.base import RequestRejected
 from gateway.channels.email import EmailChannel
 from gateway.channels.email.attachments import AttachmentStore
+from gateway.errors import RequestRejected
 from gateway.model import Attachment, Channel
 from gateway.web.auth import require
 from gateway.web.errors import json_error

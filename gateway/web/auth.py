@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.channels.base import RequestRejected
 from gateway.config import AuthConfig
+from gateway.errors import RequestRejected
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from gateway.channels.base import RequestRejected
+from gateway.errors import RequestRejected
 from gateway.routing.router import RouterHolder
 from gateway.web.auth import Principal, TokenTable
 from gateway.web.console_feed import FEED, FeedEvent

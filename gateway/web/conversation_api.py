@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from gateway.channels.base import RequestRejected
 from gateway.core.outbound import NOT_QUALIFIED, ReplyRefused
+from gateway.errors import RequestRejected
 from gateway.model import Attachment, Conversation
 from gateway.web.auth import Principal, require
 from gateway.web.errors import validation_details

@@ -12,8 +12,8 @@ from typing import Any
 import pydantic
 from aiohttp import web
 
-from gateway.channels.base import RequestRejected
 from gateway.core.ingest import InvalidInbound
+from gateway.errors import RequestRejected
 from gateway.model import ServiceUnavailable
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.channels.base import RequestRejected
+from gateway.errors import RequestRejected
 from gateway.web.auth import require
 from gateway.web.views import contact_view, conversation_view, message_view, ok
 from gateway.wiring.services import SERVICES

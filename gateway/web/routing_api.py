@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.channels.base import RequestRejected, parse_json_body
+from gateway.errors import RequestRejected, parse_json_body
 from gateway.routing.engine import RulesRouter
 from gateway.routing.reload import LoadedRules
 from gateway.routing.rules import RulesError, parse_rules_bytes

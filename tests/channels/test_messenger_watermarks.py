@@ -243,7 +243,7 @@ async def test_a_failing_watermark_lookup_costs_only_the_watermark(
     async def broken(*_: Any) -> Any:
         raise RuntimeError("a record that does not parse")
 
-    monkeypatch.setattr("gateway.channels.meta.webhook.covered_updates", broken)
+    monkeypatch.setattr("gateway.channels.meta.channel.covered_updates", broken)
     answer = await messenger(
         client, delivery([event(PSID, read={"watermark": ms()}), text_event(PSID, "m_AFTER", "还在吗")])
     )

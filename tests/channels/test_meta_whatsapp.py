@@ -130,9 +130,9 @@ async def test_verification_handshake_echoes_the_challenge_only_for_the_right_to
     for params in (
         {**good, "hub.verify_token": "wa-verify-wrong"},
         {**good, "hub.mode": "unsubscribe"},
-        {"hub.challenge": "1158201444"},
     ):
         assert (await client.get("/webhooks/whatsapp", params=params)).status == 403, params
+    assert (await client.get("/webhooks/whatsapp", params={"hub.challenge": "1158201444"})).status == 401
     missing = {k: v for k, v in good.items() if k != "hub.challenge"}
     assert (await client.get("/webhooks/whatsapp", params=missing)).status == 400
 
@@ -451,7 +451,7 @@ def test_secrets_stay_out_of_the_adapter_repr(client: TestClient) -> None:
 
 
 def test_buttons_contacts_stickers_removed_reactions_and_unsupported_types_are_read() -> None:
-    from gateway.channels.meta.whatsapp_events import parse
+    from gateway.channels.meta.whatsapp_parse import parse_whatsapp
 
     now = ts()
     messages = [
@@ -504,7 +504,7 @@ def test_buttons_contacts_stickers_removed_reactions_and_unsupported_types_are_r
         {"id": "wamid.S1", "status": "deleted", "timestamp": now},  # not a state we track
         {"id": "wamid.S2", "status": "failed", "timestamp": now},  # failed without errors[]
     ]
-    batch = parse(delivery([value(messages, statuses=statuses)]))
+    batch = parse_whatsapp(delivery([value(messages, statuses=statuses)]))
     found = {m.external_id: m for m in batch.messages}
     assert found["wamid.I1"].text == "是的，申请退款" and found["wamid.I1"].meta["interactive"]["id"] == "refund_yes"
     assert found["wamid.I2"].text == "联系客服" and found["wamid.I2"].meta["button"]["payload"] == "AGENT"

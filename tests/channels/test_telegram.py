@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from gateway.channels.telegram import parse
+from gateway.channels.telegram.parse import parse_update
 from gateway.model import Channel, IdentityKind
 from gateway.storage.base import Store
 from gateway.wiring.services import SERVICES
@@ -88,7 +88,7 @@ async def test_the_secret_token_header_is_required_and_must_match(client: TestCl
     assert (await client.post("/webhooks/telegram", data=body)).status == 401
     wrong = {"X-Telegram-Bot-Api-Secret-Token": "tg-secret-41c8"}
     resp = await client.post("/webhooks/telegram", data=body, headers=wrong)
-    assert resp.status == 403 and (await resp.json())["error"]["code"] == "bad_secret"
+    assert resp.status == 403 and (await resp.json())["error"]["code"] == "bad_signature"
     assert await stored(store) == []
 
 
@@ -104,9 +104,9 @@ async def test_a_text_message_becomes_a_message_of_the_chat(client: TestClient, 
 
 
 def test_the_language_code_is_the_routing_hint() -> None:
-    message = parse(update(870003, text="help", sender=user(language_code="zh-hant")), endpoint="bot")
+    message = parse_update(update(870003, text="help", sender=user(language_code="zh-hant")), endpoint="bot")
     assert message is not None and message.language_hint == "zh-hant"
-    assert parse(update(870004, text="help", sender=user()), endpoint="bot").language_hint is None  # type: ignore[union-attr]
+    assert parse_update(update(870004, text="help", sender=user()), endpoint="bot").language_hint is None  # type: ignore[union-attr]
 
 
 async def test_media_become_attachments_with_their_file_ids(client: TestClient, store: Store) -> None:

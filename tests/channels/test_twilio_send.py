@@ -236,7 +236,7 @@ async def test_a_status_callback_that_beats_the_send_response_is_applied(
 
 async def test_status_callbacks_must_be_signed_and_name_a_message(client: TestClient) -> None:
     resp = await client.post(STATUS, data={"MessageSid": sid("SM"), "MessageStatus": "delivered"})
-    assert resp.status == 403 and resp.content_type == "text/xml"
+    assert resp.status == 401 and resp.content_type == "text/xml"
     missing = await post_signed(client, STATUS, [("MessageStatus", "delivered")])
     assert missing.status == 422
     unknown = await status_callback(client, sid("SM"), "delivered")

@@ -81,14 +81,21 @@ async def test_media_only_mms_with_a_wrong_num_media_loses_no_media(client: Test
     ]
 
 
-async def test_unsigned_tampered_and_wrong_url_requests_are_403_and_store_nothing(client: TestClient) -> None:
+async def test_unsigned_requests_are_401_tampered_and_wrong_url_ones_403_and_all_store_nothing(
+    client: TestClient,
+) -> None:
     params = sms_params(sid("SM"))
     body, fields = form(params)
     good = sign(PUBLIC_URL + SMS, fields)
     tampered = form([(k, "我要退款" if k == "Body" else v) for k, v in params])[0]
+    for unsigned in ({}, {"X-Twilio-Signature": ""}):
+        headers = {**unsigned, "Content-Type": "application/x-www-form-urlencoded"}
+        resp = await client.post(SMS, data=body, headers=headers)
+        assert resp.status == 401, headers
+        assert resp.content_type == "text/xml"
+        assert "unsigned" in await resp.text()
+        twiml(await resp.text())
     cases = [
-        ({}, body),  # unsigned
-        ({"X-Twilio-Signature": ""}, body),
         ({"X-Twilio-Signature": good}, tampered),
         ({"X-Twilio-Signature": good[:-4] + "AAA="}, body),
         ({"X-Twilio-Signature": sign("https://evil.example.com" + SMS, fields)}, body),

@@ -283,7 +283,7 @@ async def test_the_recording_status_callback_alone_stores_the_voicemail_with_its
 async def test_voice_requests_must_be_signed_and_well_formed(client: TestClient) -> None:
     for path in (VOICE, f"{VOICE}/menu", f"{VOICE}/recording", f"{VOICE}/transcription", f"{VOICE}/status"):
         resp = await client.post(path, data={"CallSid": sid("CA"), "From": CUSTOMER, "Digits": "1"})
-        await xml_of(resp, 403)
+        await xml_of(resp, 401)
     resp = await post_signed(client, VOICE, [(k, v) for k, v in call_params("x") if k != "CallSid"])
     await xml_of(resp, 422)
     assert await all_conversations(client) == []

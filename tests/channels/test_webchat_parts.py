@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.channels.webchat import VisitorTokens, derive_token_key
+from gateway.channels.webchat import VisitorTokens, derive_token_key, token_key
 from gateway.channels.webchat.frames import (
     MAX_DEPTH,
     Delivered,
@@ -23,9 +23,9 @@ from gateway.channels.webchat.frames import (
     parse_frame,
 )
 from gateway.channels.webchat.limits import ConnectionCounter, OriginPolicy, TokenBucket
-from gateway.config import ConfigError
+from gateway.config import ConfigError, GatewayConfig
 from gateway.model import Identity
-from gateway.wiring.channel_setup import webchat_token_key
+from gateway.wiring.channel_setup import other_secrets
 from gateway.wiring.webchat_bus import RedisBus
 from tests.conftest import REDIS_URL, eventually
 from tests.helpers import gateway_config
@@ -66,6 +66,11 @@ def test_tokens_of_another_key_are_refused_and_non_strings_too() -> None:
     assert VisitorTokens(KEY).verify(token) is None
     for junk in (None, 42, ["wc1"], {"token": token}):
         assert VisitorTokens(KEY).verify(junk) is None
+
+
+def webchat_token_key(config: GatewayConfig) -> bytes:
+    assert config.channels.webchat is not None
+    return token_key(config.channels.webchat, other_secrets(config))
 
 
 def test_the_token_key_comes_from_token_secret_else_the_api_secret_else_an_ops_token() -> None:

@@ -134,13 +134,13 @@ async def test_url_verification_echoes_echostr_only_when_signed(client: TestClie
     assert resp.status == 200 and await resp.text() == "6417839264915163711"
     forged = signed_query(token="not-the-token", echostr="6417839264915163711")
     assert (await client.get("/webhooks/wechat", params=forged)).status == 403
-    assert (await client.get("/webhooks/wechat", params={"echostr": "1"})).status == 403
+    assert (await client.get("/webhooks/wechat", params={"echostr": "1"})).status == 401
     assert (await client.get("/webhooks/wechat", params=signed_query())).status == 400
 
 
 async def test_pushes_without_a_valid_signature_are_refused(client: TestClient, store: Store) -> None:
     body = push("text", Content="你好", MsgId="24123456789012345")
-    assert (await client.post("/webhooks/wechat", data=body)).status == 403
+    assert (await client.post("/webhooks/wechat", data=body)).status == 401
     forged = signed_query(token="guess")
     assert (await client.post("/webhooks/wechat", params=forged, data=body)).status == 403
     tampered = {**signed_query(), "nonce": "999"}
@@ -321,7 +321,7 @@ async def test_safe_mode_refusals_store_nothing(safe_client: TestClient, store: 
     resp = await safe_client.post("/webhooks/wechat", params=forged, data=body)
     assert resp.status == 403 and (await resp.json())["error"]["code"] == "bad_signature"
     unsigned = {k: v for k, v in query.items() if k != "msg_signature"}
-    assert (await safe_client.post("/webhooks/wechat", params=unsigned, data=body)).status == 403
+    assert (await safe_client.post("/webhooks/wechat", params=unsigned, data=body)).status == 401
     body, query = encrypted_push(push("text", Content="退款", MsgId="24100000000000103"), app_id="wx0000000000000000")
     resp = await safe_client.post("/webhooks/wechat", params=query, data=body)
     assert resp.status == 403 and (await resp.json())["error"]["code"] == "wrong_app_id"

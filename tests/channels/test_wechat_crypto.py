@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.channels.base import RequestRejected
 from gateway.channels.wechat.crypto import WeChatCrypto, aes_key, msg_signature
+from gateway.errors import RequestRejected
 
 SAMPLE_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 

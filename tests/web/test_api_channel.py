@@ -72,19 +72,21 @@ async def test_card_number_is_masked_in_storage(client: TestClient) -> None:
     assert "**** **** **** ***0 128" in conv["messages"][0]["text"]
 
 
-async def test_missing_or_wrong_signature_is_401_and_stores_nothing(client: TestClient) -> None:
+async def test_a_missing_signature_is_401_a_wrong_one_403_and_both_store_nothing(client: TestClient) -> None:
     body, headers = signed_api_body(PAYLOAD)
+    resp = await client.post("/webhooks/api", data=body)
+    assert resp.status == 401
+    assert (await resp.json())["error"]["code"] == "unsigned"
     for bad in (
-        {},
         {"X-Gateway-Signature": "sha256=" + "0" * 64},
         {"X-Gateway-Signature": headers["X-Gateway-Signature"][7:]},
     ):
         resp = await client.post("/webhooks/api", data=body, headers=bad)
-        assert resp.status == 401
+        assert resp.status == 403
         assert (await resp.json())["error"]["code"] == "bad_signature"
     tampered = body.replace("付款失败".encode(), "退款".encode())
     resp = await client.post("/webhooks/api", data=tampered, headers=headers)
-    assert resp.status == 401
+    assert resp.status == 403
     listing = await (await client.get("/api/v1/conversations", headers=auth())).json()
     assert listing["conversations"] == []
 

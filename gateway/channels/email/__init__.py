@@ -1,5 +1,13 @@
-"""The email channel (SMTP in, relay out). See ``adapter`` for the whole picture."""
+"""The email channel: SMTP in, relay out.
 
-from gateway.channels.email.adapter import AUTO_FLAG, EmailChannel
+``smtp`` receives, ``parse`` and ``inbound`` read a mail (with ``headers``,
+``charsets``, ``html_text``, ``quotes``, ``guards`` and ``attachments``), ``tokens``
+and ``thread_context`` thread replies, ``send`` composes and relays, ``channel`` holds
+the adapter (``send`` and ``build``), ``config`` the ``smtp`` and ``channels.email``
+sections.
+"""
 
-__all__ = ["AUTO_FLAG", "EmailChannel"]
+from gateway.channels.email.channel import EmailChannel, build
+from gateway.channels.email.config import EmailChannelConfig, EmailSections, SmtpConfig
+
+__all__ = ["EmailChannel", "EmailChannelConfig", "EmailSections", "SmtpConfig", "build"]

@@ -67,11 +67,10 @@ class AttachmentStore:
             return None
         return self.root / key
 
-    def _write(self, data: bytes) -> str:
-        assert self.root is not None
+    def _write(self, root: Path, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
         key = f"{digest[:2]}/{digest}"
-        target = self.root / key
+        target = root / key
         if target.exists() and target.stat().st_size == len(data):
             return key
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -88,8 +87,11 @@ class AttachmentStore:
         return key
 
     async def save(self, data: bytes) -> str:
-        """Store ``data`` durably and return its key; ``OSError`` when the disk fails."""
-        return await asyncio.to_thread(self._write, data)
+        """Store ``data`` durably and return its key; ``OSError`` when the disk fails (or
+        no ``attachments_dir`` is set: see ``enabled``)."""
+        if self.root is None:
+            raise OSError("channels.email.attachments_dir is not set")
+        return await asyncio.to_thread(self._write, self.root, data)
 
     async def load(self, key: str) -> bytes | None:
         path = self.path_for(key)

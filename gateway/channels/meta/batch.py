@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.channels.base import RequestRejected
 from gateway.channels.meta.watermarks import Watermark
+from gateway.errors import RequestRejected
 from gateway.model import InboundMessage, StatusUpdate
 
 

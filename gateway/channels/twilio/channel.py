@@ -1,6 +1,7 @@
 """The Twilio adapter: SMS/MMS in and out, delivery reports, and the support phone line.
 
-Every path verifies ``X-Twilio-Signature`` first and answers TwiML. Messages are
+Every path verifies ``X-Twilio-Signature`` first (``verify``), parses the fields
+(``sms_parse``, ``voice_parse``) and answers TwiML (``twiml``, ``voice_twiml``). Messages are
 acknowledged only after the sink stored them; the one exception is the live call,
 where a caller is waiting: if storage is down at the menu or at the end of the
 voicemail, the call still goes on (the topic rides along in the signed callback URLs,
@@ -15,10 +16,14 @@ from typing import ClassVar
 
 from aiohttp import web
 
-from gateway.channels.base import ChannelAdapter, InboundSink
-from gateway.channels.twilio import sms, voice
+from gateway.channels.base import ChannelAdapter, InboundSink, not_started
+from gateway.channels.config import BuildContext, secret_text
+from gateway.channels.twilio import voice_parse, voice_twiml
+from gateway.channels.twilio.config import TwilioConfig, TwilioVoiceConfig
 from gateway.channels.twilio.send import Sender, TwilioSender
-from gateway.channels.twilio.webhook import TwilioSignature, empty_twiml, twiml_errors, twiml_response
+from gateway.channels.twilio.sms_parse import first, parse_sms, parse_status
+from gateway.channels.twilio.twiml import empty_twiml, twiml_errors, twiml_response
+from gateway.channels.twilio.verify import Fields, TwilioSignature
 from gateway.model import Channel, InboundMessage, OutboundRequest, SendResult, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -36,7 +41,7 @@ class TwilioChannel(ChannelAdapter):
         account_sid: str,
         auth_token: str,
         public_url: str,
-        voice_settings: voice.VoiceSettings,
+        voice_settings: TwilioVoiceConfig,
         api_base_url: str = "https://api.twilio.com",
         from_number: str | None = None,
         messaging_service_sid: str | None = None,
@@ -55,14 +60,14 @@ class TwilioChannel(ChannelAdapter):
             timeout=send_timeout,
         )
         self.voice = voice_settings
-        self.urls = voice.CallbackUrls(public_url)
+        self.urls = voice_twiml.CallbackUrls(public_url)
         self.default_region = default_region
 
     def __repr__(self) -> str:
         return f"TwilioChannel(public_url={self.signature.public_url!r})"
 
     def routes(self) -> list[web.AbstractRouteDef]:
-        base = voice.BASE_PATH
+        base = voice_twiml.BASE_PATH
         return [
             web.post("/webhooks/twilio/sms", twiml_errors(self.handle_sms)),
             web.post("/webhooks/twilio/status", twiml_errors(self.handle_status)),
@@ -76,20 +81,20 @@ class TwilioChannel(ChannelAdapter):
 
     async def send(self, request: OutboundRequest) -> SendResult:
         if self.http is None:
-            return SendResult(ok=False, retryable=True, error="the Twilio channel is not started yet")
+            return not_started(self.name)
         return await self.sender.send(self.http, request)
 
     # --- messaging ---------------------------------------------------------------
 
     async def handle_sms(self, request: web.Request) -> web.Response:
-        fields = await self.signature.read(request)
-        await self.sink.accept(sms.parse_message(fields, default_region=self.default_region))
+        fields = await self.signature.verify_request(request)
+        await self.sink.accept(parse_sms(fields, default_region=self.default_region))
         return twiml_response(empty_twiml())
 
     async def handle_status(self, request: web.Request) -> web.Response:
-        fields = await self.signature.read(request)
+        fields = await self.signature.verify_request(request)
         channel = Channel.VOICE if request.query.get("channel") == Channel.VOICE.value else Channel.SMS
-        update = sms.parse_status(fields, channel=channel)
+        update = parse_status(fields, channel=channel)
         if update is not None:
             await self.sink.accept_status(update)
         return twiml_response(empty_twiml())
@@ -97,60 +102,62 @@ class TwilioChannel(ChannelAdapter):
     # --- the phone line ----------------------------------------------------------
 
     async def handle_call(self, request: web.Request) -> web.Response:
-        fields = await self.signature.read(request)
-        voice.call_sid(fields)
-        if voice.caller_of(fields, request.query, default_region=self.default_region) is None:
-            return twiml_response(voice.withheld_twiml(self.voice))
-        return twiml_response(voice.menu_twiml(self.voice, self.urls, attempt=1))
+        fields = await self.signature.verify_request(request)
+        voice_parse.call_sid(fields)
+        if voice_parse.parse_caller(fields, request.query, default_region=self.default_region) is None:
+            return twiml_response(voice_twiml.withheld_twiml(self.voice))
+        return twiml_response(voice_twiml.menu_twiml(self.voice, self.urls, attempt=1))
 
     async def handle_menu(self, request: web.Request) -> web.Response:
-        fields = await self.signature.read(request)
-        caller = voice.caller_of(fields, request.query, default_region=self.default_region)
+        fields = await self.signature.verify_request(request)
+        caller = voice_parse.parse_caller(fields, request.query, default_region=self.default_region)
         if caller is None:
-            return twiml_response(voice.withheld_twiml(self.voice))
+            return twiml_response(voice_twiml.withheld_twiml(self.voice))
         try:
             attempt = max(1, int(request.query.get("attempt", "1")))
         except ValueError:
             attempt = 1
-        choice = voice.choose(self.voice, digits=fields.get("Digits") or "", speech=fields.get("SpeechResult") or "")
+        choice = voice_parse.parse_choice(
+            self.voice, digits=fields.get("Digits") or "", speech=fields.get("SpeechResult") or ""
+        )
         if choice is None and attempt < self.voice.menu_attempts:
-            return twiml_response(voice.menu_twiml(self.voice, self.urls, attempt=attempt + 1, apology=True))
-        await self._accept_during_call(voice.call_message(self.voice, fields, caller, choice))
+            return twiml_response(voice_twiml.menu_twiml(self.voice, self.urls, attempt=attempt + 1, apology=True))
+        await self._accept_during_call(voice_parse.parse_call(self.voice, fields, caller, choice))
         topic = choice.option.topic if choice else None
-        return twiml_response(voice.voicemail_twiml(self.voice, self.urls, caller, topic))
+        return twiml_response(voice_twiml.voicemail_twiml(self.voice, self.urls, caller, topic))
 
     async def handle_recording(self, request: web.Request) -> web.Response:
-        fields = await self.signature.read(request)
-        caller = voice.caller_of(fields, request.query, default_region=self.default_region)
-        message = voice.voicemail_message(self.voice, fields, request.query, caller) if caller else None
+        fields = await self.signature.verify_request(request)
+        caller = voice_parse.parse_caller(fields, request.query, default_region=self.default_region)
+        message = voice_parse.parse_voicemail(self.voice, fields, request.query, caller) if caller else None
         if message is None:
-            return twiml_response(voice.goodbye_twiml(self.voice, received=False))
+            return twiml_response(voice_twiml.goodbye_twiml(self.voice, received=False))
         await self._accept_during_call(message)
-        return twiml_response(voice.goodbye_twiml(self.voice))
+        return twiml_response(voice_twiml.goodbye_twiml(self.voice))
 
     async def handle_recording_status(self, request: web.Request) -> web.Response:
-        fields = await self.signature.read(request)
-        if sms.first(fields, "RecordingStatus").lower() == "completed":
-            await self._accept_callback(request, fields, voice.voicemail_message)
+        fields = await self.signature.verify_request(request)
+        if first(fields, "RecordingStatus").lower() == "completed":
+            await self._accept_callback(request, fields, voice_parse.parse_voicemail)
         return twiml_response(empty_twiml())
 
     async def handle_transcription(self, request: web.Request) -> web.Response:
-        fields = await self.signature.read(request)
-        await self._accept_callback(request, fields, voice.transcription_message)
+        fields = await self.signature.verify_request(request)
+        await self._accept_callback(request, fields, voice_parse.parse_transcription)
         return twiml_response(empty_twiml())
 
     async def handle_call_status(self, request: web.Request) -> web.Response:
-        fields = await self.signature.read(request)
-        status = sms.first(fields, "CallStatus").lower()
-        if self.voice.missed_calls and status in voice.TERMINAL_CALL_STATUSES:
-            caller = voice.caller_of(fields, request.query, default_region=self.default_region)
+        fields = await self.signature.verify_request(request)
+        status = first(fields, "CallStatus").lower()
+        if self.voice.missed_calls and status in voice_parse.TERMINAL_CALL_STATUSES:
+            caller = voice_parse.parse_caller(fields, request.query, default_region=self.default_region)
             if caller is not None:
                 # Stored under the CallSid: a call that reached the menu is already there.
-                await self.sink.accept(voice.missed_call_message(fields, caller))
+                await self.sink.accept(voice_parse.parse_missed_call(fields, caller))
         return twiml_response(empty_twiml())
 
-    async def _accept_callback(self, request: web.Request, fields: voice.Fields, build: voice.MessageBuilder) -> None:
-        caller = voice.caller_of(fields, request.query, default_region=self.default_region)
+    async def _accept_callback(self, request: web.Request, fields: Fields, build: voice_parse.MessageBuilder) -> None:
+        caller = voice_parse.parse_caller(fields, request.query, default_region=self.default_region)
         if caller is None:
             log.warning("twilio voice callback without a usable caller", extra={"path": request.path})
             return
@@ -166,3 +173,19 @@ class TwilioChannel(ChannelAdapter):
                 "storage unavailable during a call; carrying on, the callbacks store it later",
                 extra={"channel": message.channel.value},
             )
+
+
+def build(config: TwilioConfig, ctx: BuildContext) -> TwilioChannel:
+    return TwilioChannel(
+        ctx.sink,
+        account_sid=config.account_sid,
+        auth_token=config.auth_token.get_secret_value(),
+        public_url=ctx.public_url,
+        voice_settings=config.voice,
+        api_base_url=config.api_base_url,
+        from_number=config.from_number,
+        messaging_service_sid=config.messaging_service_sid,
+        signing_key=secret_text(config.webhook_signing_key),
+        send_timeout=config.send_timeout,
+        default_region=ctx.default_region,
+    )

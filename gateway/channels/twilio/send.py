@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 
 from gateway.channels.base import send_http
-from gateway.channels.twilio.sms import error_text
+from gateway.channels.twilio.sms_parse import error_text
 from gateway.model import Channel, IdentityKind, OutboundRequest, SendResult
 
 MAX_BODY_CHARS = 1600

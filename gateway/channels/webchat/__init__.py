@@ -1,7 +1,15 @@
-"""Web chat: the embeddable widget's websocket channel (see ``adapter``)."""
+"""Web chat: the embeddable widget's websocket channel.
 
-from gateway.channels.webchat.adapter import WebchatChannel, WebchatSettings, endpoint_for
+``channel`` holds the adapter (its paths, ``send`` and ``build``), ``session`` one
+socket's chat, ``frames`` what the widget and the gateway say to each other, ``limits``
+origins and rates, ``tokens`` visitor tokens, ``ports`` what the adapter needs from the
+rest of the gateway, ``config`` the ``channels.webchat`` section.
+"""
+
+from gateway.channels.webchat.channel import WebchatChannel, build, token_key
+from gateway.channels.webchat.config import WebchatConfig
 from gateway.channels.webchat.ports import BusUnavailable, ReplyBus, VisitorHistory
+from gateway.channels.webchat.session import endpoint_for
 from gateway.channels.webchat.tokens import VisitorTokens, derive_token_key
 
 __all__ = [
@@ -10,7 +18,9 @@ __all__ = [
     "VisitorHistory",
     "VisitorTokens",
     "WebchatChannel",
-    "WebchatSettings",
+    "WebchatConfig",
+    "build",
     "derive_token_key",
     "endpoint_for",
+    "token_key",
 ]

@@ -19,14 +19,25 @@ import json
 import logging
 from typing import Any, ClassVar
 
+import aiohttp
 from aiohttp import web
 
-from gateway.channels.base import ChannelAdapter, InboundSink, RequestRejected, send_http
+from gateway.channels.base import (
+    ChannelAdapter,
+    InboundSink,
+    not_started,
+    nothing_to_send,
+    send_http,
+    wrong_recipient,
+)
+from gateway.channels.config import BuildContext, secret_text
 from gateway.channels.textparts import PartProgress, send_parts, split_text, text_with_links, utf8_bytes
+from gateway.channels.wechat.config import WeChatConfig
 from gateway.channels.wechat.crypto import WeChatCrypto
-from gateway.channels.wechat.messages import parse, read_xml
-from gateway.channels.wechat.signature import signature_valid
+from gateway.channels.wechat.parse import parse_push, read_xml
 from gateway.channels.wechat.tokens import TOKEN_ERRORS, AccessTokens, SharedValues, TokenUnavailable
+from gateway.channels.wechat.verify import verify_msg_signature, verify_signature
+from gateway.errors import RequestRejected
 from gateway.model import Channel, IdentityKind, OutboundRequest, SendResult
 
 log = logging.getLogger(__name__)
@@ -81,26 +92,20 @@ class WeChatChannel(ChannelAdapter):
     def routes(self) -> list[web.AbstractRouteDef]:
         return [web.get("/webhooks/wechat", self.handle_verify), web.post("/webhooks/wechat", self.handle)]
 
-    def _check(self, request: web.Request) -> None:
-        q = request.query
-        if not signature_valid(
-            self._token, signature=q.get("signature"), timestamp=q.get("timestamp"), nonce=q.get("nonce")
-        ):
-            raise RequestRejected(403, "bad_signature", "signature, timestamp and nonce do not verify")
-
     async def handle_verify(self, request: web.Request) -> web.Response:
         """The server-URL check when the account is configured: echo ``echostr``."""
-        self._check(request)
+        verify_signature(self._token, request.query)
         echostr = request.query.get("echostr")
         if echostr is None:
             raise RequestRejected(400, "bad_request", "echostr is missing")
         return web.Response(text=echostr, content_type="text/plain")
 
     async def handle(self, request: web.Request) -> web.Response:
-        self._check(request)
+        verify_signature(self._token, request.query)
         fields = read_xml(await request.read())
         if "Encrypt" in fields and self.crypto is not None:
-            fields = self._decrypted(request, fields["Encrypt"])
+            verify_msg_signature(self.crypto, request.query, fields["Encrypt"])
+            fields = read_xml(self.crypto.decrypt(fields["Encrypt"]))
         elif request.query.get("encrypt_type", "raw").lower() == "aes" and not fields.get("MsgType"):
             raise RequestRejected(
                 501,
@@ -108,48 +113,40 @@ class WeChatChannel(ChannelAdapter):
                 "safe (encrypted) mode needs channels.wechat.encoding_aes_key; "
                 "set it to the account's EncodingAESKey, or use plaintext or compatible mode",
             )
-        message = parse(fields)
+        message = parse_push(fields)
         if message is not None:
             await self.sink.accept(message)
         return web.Response(text="success", content_type="text/plain")
 
-    def _decrypted(self, request: web.Request, encrypted: str) -> dict[str, str]:
-        """The fields of a safe-mode push, once its ``msg_signature`` verifies."""
-        assert self.crypto is not None
-        q = request.query
-        if not self.crypto.signature_valid(
-            signature=q.get("msg_signature"), timestamp=q.get("timestamp"), nonce=q.get("nonce"), encrypted=encrypted
-        ):
-            raise RequestRejected(403, "bad_signature", "msg_signature does not verify the encrypted push")
-        return read_xml(self.crypto.decrypt(encrypted))
-
     async def send(self, request: OutboundRequest) -> SendResult:
-        assert self.http is not None
-        if request.recipient.kind is not IdentityKind.WECHAT:
-            return SendResult(ok=False, retryable=False, error="the customer has no wechat OpenID on this conversation")
+        http = self.http
+        if http is None:
+            return not_started(self.name)
+        wrong = wrong_recipient(request, IdentityKind.WECHAT, address="wechat OpenID")
+        if wrong:
+            return wrong
         text = text_with_links(request.message)
         if not text.strip():
-            return SendResult(ok=False, retryable=False, error="nothing to send: no text or attachment link")
+            return nothing_to_send()
         openid = request.recipient.value
 
         async def post(part: str) -> SendResult:
             payload = {"touser": openid, "msgtype": "text", "text": {"content": part}}
-            return await self._custom_send(payload)
+            return await self._custom_send(http, payload)
 
         parts = split_text(text, MAX_TEXT_BYTES, measure=utf8_bytes)
         return await send_parts(self.parts, request.message.id, parts, post)
 
-    async def _custom_send(self, payload: dict[str, Any]) -> SendResult:
+    async def _custom_send(self, http: aiohttp.ClientSession, payload: dict[str, Any]) -> SendResult:
         """One customer-service message; a refused token is replaced and tried once more."""
-        assert self.http is not None
         body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         for _attempt in (1, 2):
             try:
-                token = await self.tokens.get(self.http)
+                token = await self.tokens.get(http)
             except TokenUnavailable as exc:
                 return SendResult(ok=False, retryable=exc.retryable, error=str(exc))
             _, answer, failure = await send_http(
-                self.http,
+                http,
                 "POST",
                 f"{self.api_base_url}/cgi-bin/message/custom/send",
                 params={"access_token": token},
@@ -175,3 +172,15 @@ class WeChatChannel(ChannelAdapter):
             # -1 is "system busy"; an unknown code is worth the backoff retries too.
             return SendResult(ok=False, retryable=hint is None, error=f"{message} ({hint})" if hint else message)
         return SendResult(ok=False, retryable=True, error="wechat refused a fresh access token too")
+
+
+def build(config: WeChatConfig, ctx: BuildContext) -> WeChatChannel:
+    return WeChatChannel(
+        ctx.sink,
+        token=config.token.get_secret_value(),
+        app_id=config.app_id,
+        app_secret=config.app_secret.get_secret_value(),
+        api_base_url=config.api_base_url,
+        shared=ctx.shared,  # the access token is one for all gateway processes
+        encoding_aes_key=secret_text(config.encoding_aes_key),
+    )

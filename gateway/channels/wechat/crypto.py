@@ -21,7 +21,7 @@ import os
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from gateway.channels.base import RequestRejected
+from gateway.errors import RequestRejected
 
 KEY_LENGTH = 43  # characters of an EncodingAESKey
 BLOCK_BITS = 256  # WeChat pads to 32 bytes, not AES's 16

@@ -1,37 +1,27 @@
-"""What WhatsApp, Messenger and Instagram webhooks share: the subscription handshake,
-the ``X-Hub-Signature-256`` check over the raw bytes, and handing a parsed batch to the
-sink event by event (a Messenger delivery/read watermark as status updates for the
-replies it covers, see ``watermarks``).
-
-Meta signs the bytes it sends, and it sends non-ASCII text escaped (``"\\u4ed8"``):
-the HMAC is taken over ``await request.read()`` before anything is decoded, so Chinese
-text verifies exactly as it arrived.
+"""What the WhatsApp, Messenger and Instagram adapters share: their paths, and the
+three steps of a webhook — ``verify`` (the handshake and ``X-Hub-Signature-256``),
+``parse_batch`` (each product's parser) and handing the batch to the sink event by event
+(a Messenger delivery/read watermark as status updates for the replies it covers, see
+``watermarks``). Sending is each product's own (``whatsapp``, ``messenger``).
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Any, ClassVar
 
 from aiohttp import web
 
-from gateway.channels.base import (
-    ChannelAdapter,
-    InboundSink,
-    RequestRejected,
-    parse_json_body,
-    signature_matches,
-)
+from gateway.channels.base import ChannelAdapter, InboundSink
 from gateway.channels.fields import MAX_EXTERNAL_ID
 from gateway.channels.meta.batch import Batch
+from gateway.channels.meta.verify import SIGNATURE_HEADER, verify_signature, verify_subscription
 from gateway.channels.meta.watermarks import ConversationReader, Watermark, covered_updates
 from gateway.channels.textparts import PartProgress
+from gateway.errors import parse_json_body
 from gateway.model import InboundMessage, ServiceUnavailable
 
 log = logging.getLogger(__name__)
-
-SIGNATURE_HEADER = "X-Hub-Signature-256"
 
 
 class MetaChannel(ChannelAdapter):
@@ -58,7 +48,8 @@ class MetaChannel(ChannelAdapter):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(api_base_url={self.api_base_url!r})"
 
-    def parse(self, data: Any) -> Batch:
+    def parse_batch(self, data: Any) -> Batch:
+        """A verified delivery's JSON → its events, in order."""
         raise NotImplementedError
 
     def routes(self) -> list[web.AbstractRouteDef]:
@@ -67,13 +58,7 @@ class MetaChannel(ChannelAdapter):
 
     async def handle_subscription(self, request: web.Request) -> web.Response:
         """Meta's ``hub.challenge`` handshake when the webhook URL is registered."""
-        mode = request.query.get("hub.mode", "")
-        token = request.query.get("hub.verify_token", "")
-        if mode != "subscribe" or not hmac.compare_digest(token.encode(), self._verify_token.encode()):
-            raise RequestRejected(403, "bad_verify_token", "hub.mode must be subscribe and hub.verify_token must match")
-        challenge = request.query.get("hub.challenge")
-        if not challenge:
-            raise RequestRejected(400, "bad_request", "hub.challenge is missing")
+        challenge = verify_subscription(self._verify_token, request.query)
         return web.Response(text=challenge, content_type="text/plain")
 
     async def apply_watermark(self, mark: Watermark) -> int:
@@ -104,12 +89,8 @@ class MetaChannel(ChannelAdapter):
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        header = request.headers.get(SIGNATURE_HEADER)
-        if not header:
-            raise RequestRejected(401, "unsigned", f"{SIGNATURE_HEADER} is missing")
-        if not signature_matches(header, self._app_secret, body):
-            raise RequestRejected(403, "bad_signature", f"{SIGNATURE_HEADER} does not match the body")
-        batch = self.parse(parse_json_body(body))
+        verify_signature(self._app_secret, body, request.headers.get(SIGNATURE_HEADER))
+        batch = self.parse_batch(parse_json_body(body))
         for problem in batch.problems:
             log.warning("unreadable event skipped", extra={"channel": self.name, "problem": problem[:300]})
         stored = duplicates = statuses = 0

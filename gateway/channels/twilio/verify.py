@@ -1,22 +1,16 @@
-"""Reading one Twilio webhook: the raw body, its signature, then its fields; answering in TwiML.
+"""Verifying one Twilio webhook: the raw body, its ``X-Twilio-Signature``, then its fields.
 
 Twilio signs the URL it was told to call (so we rebuild it from ``http.public_url`` and
 the request's raw path and query, never from our own host) followed by every POST
 parameter. Verification uses the ``twilio`` package's ``RequestValidator``: it knows the
 parameter ordering, tries the URL with the default port added and removed (Twilio is
 inconsistent about it), and checks ``bodySHA256`` for JSON bodies. Its comparison is
-constant-time.
-
-Every answer, errors included, is TwiML (``text/xml``): Twilio expects XML on these
-paths, and an operator reading Twilio's debugger sees the reason as an XML comment.
+constant-time. 401 without a signature, 403 with one that does not verify.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
-from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -27,63 +21,12 @@ from twilio.request_validator import (
     RequestValidator,
     get_signature_algorithm,
 )
-from twilio.twiml.messaging_response import MessagingResponse
 
-from gateway.channels.base import RequestRejected
-from gateway.model import ServiceUnavailable
-
-log = logging.getLogger(__name__)
+from gateway.channels.signatures import bad_signature, signature_present
+from gateway.errors import RequestRejected
 
 MAX_FIELDS = 1000
-XML_CONTENT_TYPE = "text/xml"
 Fields = MultiDict[str] | MultiDictProxy[str]
-
-
-def empty_twiml() -> str:
-    """``<Response />``: "nothing to do", the answer to a message we only store."""
-    return str(MessagingResponse())
-
-
-def twiml_response(xml: str, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(text=xml, status=status, content_type=XML_CONTENT_TYPE, charset="utf-8", headers=headers)
-
-
-def _comment(text: str) -> str:
-    """Text safe inside an XML comment: no ``--`` and no trailing ``-``."""
-    while "--" in text:
-        text = text.replace("--", "- -")
-    return text.rstrip("-")
-
-
-def error_twiml(code: str, message: str) -> str:
-    return f'<?xml version="1.0" encoding="UTF-8"?><Response><!-- {_comment(f"{code}: {message}")} --></Response>'
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def twiml_errors(handler: Handler) -> Handler:
-    """Answer rejections and a storage outage in TwiML instead of the JSON the API uses.
-
-    503 (storage down) tells Twilio the message was not taken, so its retry may land.
-    """
-
-    @functools.wraps(handler)
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except RequestRejected as exc:
-            log.warning("twilio webhook rejected", extra={"path": request.path, "status": exc.status, "code": exc.code})
-            return twiml_response(error_twiml(exc.code, exc.message), status=exc.status)
-        except ServiceUnavailable:
-            log.warning("twilio webhook: storage unavailable", extra={"path": request.path})
-            return twiml_response(
-                error_twiml("storage_unavailable", "storage is unavailable; retry later"),
-                status=503,
-                headers={"Retry-After": "5"},
-            )
-
-    return wrapped
 
 
 def parse_form(body: bytes) -> MultiDict[str]:
@@ -136,12 +79,10 @@ class TwilioSignature:
             return self._shared_key
         return self._validator
 
-    async def read(self, request: web.Request) -> MultiDict[str]:
-        """The verified fields of the request, or ``RequestRejected`` (400 / 403)."""
+    async def verify_request(self, request: web.Request) -> MultiDict[str]:
+        """The verified fields of the request, or ``RequestRejected`` (400 / 401 / 403)."""
         body = await request.read()
-        signature = request.headers.get(SIGNATURE_HEADER)
-        if not signature:
-            raise RequestRejected(403, "bad_signature", f"missing {SIGNATURE_HEADER}")
+        signature = signature_present(request.headers.get(SIGNATURE_HEADER), what=SIGNATURE_HEADER)
         settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
         algorithm = get_signature_algorithm(settings)
         url = self.url_of(request)
@@ -151,15 +92,15 @@ class TwilioSignature:
             # bodySHA256 in the query. Without it, anyone holding one signed URL could
             # attach any body, so it is required.
             if "bodySHA256" not in request.query:
-                raise RequestRejected(403, "bad_signature", "a JSON webhook must carry bodySHA256 in its URL")
+                raise bad_signature("a JSON webhook must carry bodySHA256 in its URL")
             try:
                 text = body.decode("utf-8")
             except UnicodeDecodeError:
                 raise RequestRejected(400, "malformed_json", "the body is not UTF-8") from None
             if not validator.validate(url, text, signature, algorithm):
-                raise RequestRejected(403, "bad_signature", f"{SIGNATURE_HEADER} does not match")
+                raise bad_signature(f"{SIGNATURE_HEADER} does not match")
             return fields_from_json(text)
         fields = parse_form(body)
         if not validator.validate(url, fields, signature, algorithm):
-            raise RequestRejected(403, "bad_signature", f"{SIGNATURE_HEADER} does not match this URL and body")
+            raise bad_signature(f"{SIGNATURE_HEADER} does not match this URL and body")
         return fields

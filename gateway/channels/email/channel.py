@@ -8,42 +8,40 @@ routed — nor threaded into the customer's conversation, so an out-of-office no
 cannot reopen a resolved conversation and a bounce never becomes the address a reply
 goes to. A bounce of one of our replies marks that reply failed.
 
-A mail's ``external_id`` (the dedupe key) is its Message-ID followed by ``#`` and a
-digest of the sender's address and the mail's ``fingerprint`` (what the sender wrote,
-none of what servers on the way add): a redelivery of one mail is the same message, two
-mails that share a Message-ID — contact-form scripts and badly configured mailers reuse
-one such as ``<1@localhost>`` — are two. Threading still goes by the bare Message-ID.
+The steps: ``parse`` (raw mail → ``ParsedMail``) and ``inbound`` (→ what the message
+says about its sender, dedupe key and details), then ``send`` (compose and relay).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 import aiohttp
 
-from gateway.channels.base import ChannelAdapter, InboundSink, SendNotSupported
+from gateway.channels.base import ChannelAdapter, InboundSink, SendNotSupported, wrong_recipient
+from gateway.channels.config import BuildContext, secret_text
 from gateway.channels.email import thread_context
 from gateway.channels.email.attachments import AttachmentStore, masked_text_attachment
 from gateway.channels.email.autoreply import AutoReplyLimiter
 from gateway.channels.email.charsets import surrogate_free
-from gateway.channels.email.guards import LOOP_GUARD, guard_flags
+from gateway.channels.email.config import EmailChannelConfig, EmailSections, RelayConfig, SmtpConfig
+from gateway.channels.email.guards import DeliveryReport, guard_flags
 from gateway.channels.email.headers import message_ids
+from gateway.channels.email.inbound import dedupe_key, mail_details, sender_identity
 from gateway.channels.email.parse import ParsedMail, parse_mail
 from gateway.channels.email.quotes import strip_quoted
 from gateway.channels.email.send import OutgoingAttachment, RelaySettings, compose, deliver
 from gateway.channels.email.smtp import InboundHandler, SmtpServer
 from gateway.channels.email.tokens import ReplyTokens, derive_secret
-from gateway.identity import InvalidIdentity, make_identity
 from gateway.model import (
     AUTO_FLAG,
     Attachment,
     Channel,
     DeliveryStatus,
-    Identity,
     IdentityKind,
     InboundMessage,
     OutboundRequest,
@@ -54,49 +52,44 @@ from gateway.model import (
 
 log = logging.getLogger(__name__)
 
-MAX_EXTERNAL_ID = 512
-DIGEST_CHARS = 32  # of the hex SHA-256 after the Message-ID in external_id: 128 bits
-MAX_KEPT_REFERENCES = 20
 
-
-def _secret(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+def relay_settings(relay: RelayConfig) -> RelaySettings:
+    return RelaySettings(
+        host=relay.host,
+        port=relay.port,
+        username=relay.username,
+        password=secret_text(relay.password),
+        starttls=relay.starttls,
+        use_tls=relay.use_tls,
+        timeout=relay.timeout,
+        validate_certs=relay.validate_certs,
+        ca_file=str(relay.ca_file) if relay.ca_file else None,
+    )
 
 
 class EmailChannel(ChannelAdapter):
     name: ClassVar[str] = "email"
     channels: ClassVar[tuple[Channel, ...]] = (Channel.EMAIL,)
 
-    def __init__(self, sink: InboundSink, *, smtp: Any, email: Any, fallback_secrets: list[str] | None = None) -> None:
-        """``smtp`` and ``email`` are the ``smtp`` and ``channels.email`` config sections."""
+    def __init__(
+        self,
+        sink: InboundSink,
+        *,
+        smtp: SmtpConfig,
+        email: EmailChannelConfig,
+        fallback_secrets: list[str] | None = None,
+    ) -> None:
         super().__init__(sink)
         self.address: str = email.address.strip().lower()
         self.domain = self.address.rpartition("@")[2]
-        self.from_name: str | None = getattr(email, "from_name", None)
+        self.from_name = email.from_name
         self.smtp_enabled: bool = bool(smtp.enabled)
         self.domains: list[str] = list(smtp.domains)
-        self.tokens = ReplyTokens(derive_secret(_secret(email.reply_token_secret), fallback_secrets or []))
+        self.tokens = ReplyTokens(derive_secret(secret_text(email.reply_token_secret), fallback_secrets or []))
         root = Path(email.attachments_dir) if email.attachments_dir else None
         self.attachments = AttachmentStore(root, email.max_attachment_bytes)
-        self.auto_replies = AutoReplyLimiter(
-            limit=getattr(email, "auto_reply_limit", 3), window=getattr(email, "auto_reply_window", 3600.0)
-        )
-        relay = email.relay
-        self.relay: RelaySettings | None = None
-        if relay is not None:
-            self.relay = RelaySettings(
-                host=relay.host,
-                port=relay.port,
-                username=relay.username,
-                password=_secret(relay.password),
-                starttls=relay.starttls,
-                use_tls=relay.use_tls,
-                timeout=relay.timeout,
-                validate_certs=getattr(relay, "validate_certs", True),
-                ca_file=str(relay.ca_file) if getattr(relay, "ca_file", None) else None,
-            )
+        self.auto_replies = AutoReplyLimiter(limit=email.auto_reply_limit, window=email.auto_reply_window)
+        self.relay = relay_settings(email.relay) if email.relay is not None else None
         self.server = SmtpServer(
             InboundHandler(domains=self.domains, on_mail=self.receive),
             host=smtp.host,
@@ -159,7 +152,7 @@ class EmailChannel(ChannelAdapter):
         )
         result = await self.sink.accept(message)
         if mail.report is not None and mail.report.failed:
-            await self._mark_bounced(mail)
+            await self._mark_bounced(mail.report, at=mail.date)
         log.info(
             "mail stored",
             extra={
@@ -171,9 +164,8 @@ class EmailChannel(ChannelAdapter):
         )
         return f"queued as {result.message_id}"
 
-    async def _mark_bounced(self, mail: ParsedMail) -> None:
-        assert mail.report is not None
-        for original in mail.report.original_message_ids:
+    async def _mark_bounced(self, report: DeliveryReport, *, at: datetime | None) -> None:
+        for original in report.original_message_ids:
             if self.tokens.conversation_from_message_id(original) is None:
                 continue  # not one of ours (or forged): nothing of ours to mark
             await self.sink.accept_status(
@@ -181,8 +173,8 @@ class EmailChannel(ChannelAdapter):
                     channel=Channel.EMAIL,
                     external_id=original,
                     status=DeliveryStatus.FAILED,
-                    error=f"bounced: {mail.report.diagnostic}"[:500],
-                    at=mail.date,
+                    error=f"bounced: {report.diagnostic}"[:500],
+                    at=at,
                 )
             )
 
@@ -203,34 +195,6 @@ class EmailChannel(ChannelAdapter):
                     skipped.append(f"{item.name}: {item.size} bytes is over the {self.attachments.max_bytes} limit")
             kept.append(Attachment(content_type=item.content_type, name=item.name, size=len(data), storage_key=key))
         return kept, skipped
-
-    def _sender(self, mail: ParsedMail, envelope_sender: str | None, flags: list[str]) -> Identity:
-        for candidate in (mail.from_address, envelope_sender):
-            # An address with bytes that could not be read (U+FFFD) is no identity: two
-            # different people's addresses could read the same.
-            if candidate and candidate.strip("<> ") and "\ufffd" not in candidate:
-                try:
-                    return make_identity(IdentityKind.EMAIL, candidate)
-                except InvalidIdentity:
-                    continue
-        # No usable address: a contact of its own (never merged with other unknowns, the
-        # same for a redelivery), not routed.
-        flags.extend(f for f in (LOOP_GUARD, "no-sender") if f not in flags)
-        return Identity(kind=IdentityKind.EMAIL, value=f"unknown-{mail.fingerprint[:16]}@invalid")
-
-    @staticmethod
-    def dedupe_key(mail: ParsedMail, sender: Identity) -> str:
-        """The ``external_id`` of a mail: ``<Message-ID>#<digest>``, or ``sha256:<digest>``
-        without a Message-ID. The digest covers the sender's address and the mail's
-        fingerprint, so a redelivery (other Received headers, other envelope) is a
-        duplicate and another mail under a reused Message-ID is not."""
-        digest = hashlib.sha256(f"{sender.value}\n{mail.fingerprint}".encode()).hexdigest()
-        if not mail.message_id:
-            return "sha256:" + digest
-        message_id = mail.message_id
-        if len(message_id) + 1 + DIGEST_CHARS > MAX_EXTERNAL_ID:
-            message_id = "sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
-        return f"{message_id}#{digest[:DIGEST_CHARS]}"
 
     def _endpoint(self, recipients: list[str]) -> str:
         for address in recipients:
@@ -260,48 +224,24 @@ class EmailChannel(ChannelAdapter):
         attachments: list[Attachment],
         skipped: list[str] | None = None,
     ) -> InboundMessage:
-        sender = self._sender(mail, envelope_sender, flags)
-        external_id = self.dedupe_key(mail, sender)
+        sender = sender_identity(mail, envelope_sender, flags)
         routed = not flags
         agent_text = strip_quoted(mail.text)
         references = message_ids(" ".join(mail.headers.get("references", [])))
-        details: dict[str, Any] = {
-            "message_id": mail.message_id,
-            "envelope_from": envelope_sender,
-            "envelope_to": recipients,
-            "to": mail.to,
-            "cc": mail.cc,
-            "in_reply_to": mail.in_reply_to,
-            "references": references[-MAX_KEPT_REFERENCES:],
-            "content_type": mail.content_type,
-        }
-        if agent_text != mail.text.strip():
-            details["full_text"] = mail.text
-        if mail.text_from_html:
-            details["text_from_html"] = True
-        if mail.defects:
-            details["defects"] = mail.defects[:20]
-        if mail.truncated:
-            details["truncated"] = True
-        if skipped:
-            details["attachments_not_kept"] = skipped
-        if mail.report is not None:
-            details["delivery_report"] = {
-                "action": mail.report.action,
-                "diagnostic": mail.report.diagnostic,
-                "recipients": mail.report.recipients[:20],
-                "original_message_ids": mail.report.original_message_ids[:20],
-            }
-        for name in ("auto-submitted", "precedence", "list-id"):
-            value = mail.header(name)
-            if value:
-                details[name] = value[:200]
+        details = mail_details(
+            mail,
+            envelope_sender=envelope_sender,
+            recipients=recipients,
+            references=references,
+            agent_text=agent_text,
+            skipped=skipped,
+        )
         conversation_attributes: dict[str, Any] = {}
         if routed and mail.message_id:
             conversation_attributes = {thread_context.ATTRIBUTE: thread_context.encode(mail.message_id, references)}
         return InboundMessage(
             channel=Channel.EMAIL,
-            external_id=external_id,
+            external_id=dedupe_key(mail, sender),
             endpoint=self._endpoint(recipients),
             sender=sender,
             sender_name=mail.from_name,
@@ -348,10 +288,9 @@ class EmailChannel(ChannelAdapter):
         if self.relay is None:
             raise SendNotSupported("channels.email.relay is not configured, so replies cannot be sent")
         message, conv, recipient = request.message, request.conversation, request.recipient
-        if recipient.kind is not IdentityKind.EMAIL:
-            return SendResult(
-                ok=False, retryable=False, error=f"recipient {recipient.kind.value} is not an email address"
-            )
+        wrong = wrong_recipient(request, IdentityKind.EMAIL)
+        if wrong:
+            return wrong
         automatic = AUTO_FLAG in message.flags
         our_id = self.tokens.message_id(message.id, conv.id, self.domain)
         try:
@@ -394,3 +333,16 @@ class EmailChannel(ChannelAdapter):
         if not result.ok:
             return result
         return SendResult(ok=True, external_id=our_id, meta={"message_id": our_id})
+
+
+def build(sections: EmailSections, ctx: BuildContext) -> EmailChannel:
+    """Without ``reply_token_secret`` the reply-token key is derived from
+    ``channels.api.secret``, else from an auth token."""
+    fallback_secrets = [ctx.secrets.api_secret] if ctx.secrets.api_secret is not None else []
+    fallback_secrets += ctx.secrets.tokens
+    return EmailChannel(
+        ctx.sink,
+        smtp=sections.smtp,
+        email=sections.email or EmailChannelConfig(),
+        fallback_secrets=fallback_secrets,
+    )

@@ -6,8 +6,8 @@ anything not read here is simply ignored.
 
 from __future__ import annotations
 
-from gateway.channels.base import RequestRejected
-from gateway.channels.twilio.webhook import Fields
+from gateway.channels.twilio.verify import Fields
+from gateway.errors import RequestRejected
 from gateway.identity import InvalidIdentity, make_identity, normalize_phone
 from gateway.model import Attachment, Channel, DeliveryStatus, Identity, IdentityKind, InboundMessage, StatusUpdate
 
@@ -100,7 +100,7 @@ def media(fields: Fields) -> list[Attachment]:
     return attachments
 
 
-def parse_message(fields: Fields, *, default_region: str | None = None) -> InboundMessage:
+def parse_sms(fields: Fields, *, default_region: str | None = None) -> InboundMessage:
     """An inbound SMS/MMS webhook → ``InboundMessage`` (dedupe key: ``MessageSid``)."""
     sid = first(fields, "MessageSid", "SmsMessageSid", "SmsSid")
     if not sid:

@@ -14,6 +14,8 @@ not create work for an agent. An empty emoji is Meta's "reaction removed" (``act
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.channels.fields import (
@@ -53,7 +55,7 @@ STATUSES = {
 }
 
 
-def parse(data: Any) -> Batch:
+def parse_whatsapp(data: Any) -> Batch:
     batch = Batch()
     for entry in entries(data, OBJECT):
         for change in list_of(entry.get("changes")):
@@ -97,81 +99,148 @@ def _message(m: dict[str, Any], endpoint: str, names: dict[str, str]) -> Inbound
     # wa_id is E.164 without the plus: never read it with a default region.
     sender = make_identity(IdentityKind.PHONE, wa_id, default_region=None)
     kind = optional_text(m.get("type")) or "unknown"
-    text = ""
-    attachments: list[Attachment] = []
-    meta: dict[str, Any] = {}
-    flags: list[str] = []
-    route = True
+    content = CONTENT_READERS.get(kind, _unsupported)(m, kind)
+    _context(m, content.meta)
+    return InboundMessage(
+        channel=Channel.WHATSAPP,
+        external_id=wamid,
+        endpoint=endpoint,
+        sender=sender,
+        sender_name=names.get(wa_id),
+        text=content.text,
+        attachments=content.attachments,
+        provider_ts=from_epoch(m.get("timestamp")),
+        flags=content.flags,
+        route=content.route,
+        meta={"type": kind, **content.meta},
+    )
 
-    if kind == "text":
-        text = optional_text(dict_of(m.get("text")).get("body"))
-    elif kind in MEDIA_TYPES:
-        media = dict_of(m.get(kind))
-        attachments.append(
-            Attachment(
-                media_id=text_of(media.get("id"), f"{kind}.id"),
-                content_type=optional_text(media.get("mime_type")) or DEFAULT_MIME[kind],
-                name=optional_text(media.get("filename")) or None,
-            )
+
+@dataclass
+class _Content:
+    """What one message of a kind carries."""
+
+    text: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    route: bool = True
+
+
+def _text(m: dict[str, Any], kind: str) -> _Content:
+    return _Content(text=optional_text(dict_of(m.get("text")).get("body")))
+
+
+def _media(m: dict[str, Any], kind: str) -> _Content:
+    media = dict_of(m.get(kind))
+    content = _Content(text=optional_text(media.get("caption")))
+    content.attachments.append(
+        Attachment(
+            media_id=text_of(media.get("id"), f"{kind}.id"),
+            content_type=optional_text(media.get("mime_type")) or DEFAULT_MIME[kind],
+            name=optional_text(media.get("filename")) or None,
         )
-        text = optional_text(media.get("caption"))
-        if kind == "audio" and media.get("voice"):
-            meta["voice"] = True
-        if kind == "sticker" and media.get("animated"):
-            meta["animated"] = True
-    elif kind == "location":
-        loc = dict_of(m.get("location"))
-        if "latitude" not in loc or "longitude" not in loc:
-            raise BadEvent("location without coordinates")
-        name, address = optional_text(loc.get("name")), optional_text(loc.get("address"))
-        text = location_text(loc["latitude"], loc["longitude"], name=name, address=address)
-        meta["location"] = {
-            "latitude": loc["latitude"],
-            "longitude": loc["longitude"],
-            **({"name": name} if name else {}),
-            **({"address": address} if address else {}),
-            **({"url": loc["url"]} if isinstance(loc.get("url"), str) else {}),
-        }
-    elif kind == "contacts":
-        cards = [dict_of(c) for c in list_of(m.get("contacts"))]
-        text = "\n".join(_contact_line(c) for c in cards)
-        meta["contacts"] = cards
-    elif kind == "interactive":
-        interactive = dict_of(m.get("interactive"))
-        choice_type = optional_text(interactive.get("type"))
-        choice = dict_of(interactive.get(choice_type))
-        text = optional_text(choice.get("title")) or optional_text(choice.get("body"))
-        meta["interactive"] = {"type": choice_type, **{k: v for k, v in choice.items() if isinstance(v, str)}}
-    elif kind == "button":
-        button = dict_of(m.get("button"))
-        text = optional_text(button.get("text"))
-        meta["button"] = {"text": text, "payload": optional_text(button.get("payload"))}
-    elif kind == "reaction":
-        reaction = dict_of(m.get("reaction"))
-        emoji = optional_text(reaction.get("emoji"))
-        text = emoji
-        meta["reaction"] = {
-            "message_id": text_of(reaction.get("message_id"), "reaction.message_id"),
-            "emoji": emoji,
-            "action": "react" if emoji else "unreact",
-        }
-        flags.append("reaction")
-        route = False
-    elif kind == "system":
-        system = dict_of(m.get("system"))
-        text = optional_text(system.get("body"))
-        meta["system"] = {k: v for k, v in system.items() if isinstance(v, str)}
-        flags.append("system")
-        route = False
-    elif kind == "order":
-        order = dict_of(m.get("order"))
-        text = optional_text(order.get("text"))
-        meta["order"] = order
-    else:
-        # unsupported / unknown: keep what Meta says about it so an agent can ask again.
-        flags.append("unsupported")
-        meta["unsupported"] = {"type": kind, "errors": list_of(m.get("errors"))}
+    )
+    if kind == "audio" and media.get("voice"):
+        content.meta["voice"] = True
+    if kind == "sticker" and media.get("animated"):
+        content.meta["animated"] = True
+    return content
 
+
+def _location(m: dict[str, Any], kind: str) -> _Content:
+    loc = dict_of(m.get("location"))
+    if "latitude" not in loc or "longitude" not in loc:
+        raise BadEvent("location without coordinates")
+    name, address = optional_text(loc.get("name")), optional_text(loc.get("address"))
+    where = {
+        "latitude": loc["latitude"],
+        "longitude": loc["longitude"],
+        **({"name": name} if name else {}),
+        **({"address": address} if address else {}),
+        **({"url": loc["url"]} if isinstance(loc.get("url"), str) else {}),
+    }
+    text = location_text(loc["latitude"], loc["longitude"], name=name, address=address)
+    return _Content(text=text, meta={"location": where})
+
+
+def _contacts(m: dict[str, Any], kind: str) -> _Content:
+    cards = [dict_of(c) for c in list_of(m.get("contacts"))]
+    return _Content(text="\n".join(_contact_line(c) for c in cards), meta={"contacts": cards})
+
+
+def _interactive(m: dict[str, Any], kind: str) -> _Content:
+    """A tap on a reply button or list row we sent: its title is the text."""
+    interactive = dict_of(m.get("interactive"))
+    choice_type = optional_text(interactive.get("type"))
+    choice = dict_of(interactive.get(choice_type))
+    return _Content(
+        text=optional_text(choice.get("title")) or optional_text(choice.get("body")),
+        meta={"interactive": {"type": choice_type, **{k: v for k, v in choice.items() if isinstance(v, str)}}},
+    )
+
+
+def _button(m: dict[str, Any], kind: str) -> _Content:
+    """A tap on a template's quick-reply button."""
+    button = dict_of(m.get("button"))
+    text = optional_text(button.get("text"))
+    return _Content(text=text, meta={"button": {"text": text, "payload": optional_text(button.get("payload"))}})
+
+
+def _reaction(m: dict[str, Any], kind: str) -> _Content:
+    """Stored, never routed; an empty emoji is Meta's "reaction removed"."""
+    reaction = dict_of(m.get("reaction"))
+    emoji = optional_text(reaction.get("emoji"))
+    return _Content(
+        text=emoji,
+        meta={
+            "reaction": {
+                "message_id": text_of(reaction.get("message_id"), "reaction.message_id"),
+                "emoji": emoji,
+                "action": "react" if emoji else "unreact",
+            }
+        },
+        flags=["reaction"],
+        route=False,
+    )
+
+
+def _system(m: dict[str, Any], kind: str) -> _Content:
+    """WhatsApp's own notices (the customer changed their number): kept, not routed."""
+    system = dict_of(m.get("system"))
+    return _Content(
+        text=optional_text(system.get("body")),
+        meta={"system": {k: v for k, v in system.items() if isinstance(v, str)}},
+        flags=["system"],
+        route=False,
+    )
+
+
+def _order(m: dict[str, Any], kind: str) -> _Content:
+    order = dict_of(m.get("order"))
+    return _Content(text=optional_text(order.get("text")), meta={"order": order})
+
+
+def _unsupported(m: dict[str, Any], kind: str) -> _Content:
+    """unsupported / unknown: keep what Meta says about it so an agent can ask again."""
+    return _Content(flags=["unsupported"], meta={"unsupported": {"type": kind, "errors": list_of(m.get("errors"))}})
+
+
+CONTENT_READERS: dict[str, Callable[[dict[str, Any], str], _Content]] = {
+    "text": _text,
+    **dict.fromkeys(MEDIA_TYPES, _media),
+    "location": _location,
+    "contacts": _contacts,
+    "interactive": _interactive,
+    "button": _button,
+    "reaction": _reaction,
+    "system": _system,
+    "order": _order,
+}
+
+
+def _context(m: dict[str, Any], meta: dict[str, Any]) -> None:
+    """What any kind may carry besides: the message it replies to, forwarding, an ad referral."""
     context = dict_of(m.get("context"))
     if isinstance(context.get("id"), str):
         meta["reply_to"] = context["id"]
@@ -179,19 +248,6 @@ def _message(m: dict[str, Any], endpoint: str, names: dict[str, str]) -> Inbound
         meta["forwarded"] = True
     if isinstance(m.get("referral"), dict):
         meta["referral"] = m["referral"]
-    return InboundMessage(
-        channel=Channel.WHATSAPP,
-        external_id=wamid,
-        endpoint=endpoint,
-        sender=sender,
-        sender_name=names.get(wa_id),
-        text=text,
-        attachments=attachments,
-        provider_ts=from_epoch(m.get("timestamp")),
-        flags=flags,
-        route=route,
-        meta={"type": kind, **meta},
-    )
 
 
 def _contact_line(card: dict[str, Any]) -> str:

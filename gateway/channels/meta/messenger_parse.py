@@ -52,7 +52,7 @@ KINDS = {Channel.MESSENGER: IdentityKind.MESSENGER, Channel.INSTAGRAM: IdentityK
 CONTENT_TYPES = {"image": "image/*", "video": "video/*", "audio": "audio/*", "file": "application/octet-stream"}
 
 
-def parse(data: Any, channel: Channel) -> Batch:
+def parse_messenger(data: Any, channel: Channel) -> Batch:
     batch = Batch()
     for entry in entries(data, OBJECTS[channel]):
         for raw in list_of(entry.get("messaging")):
@@ -67,19 +67,8 @@ def parse(data: Any, channel: Channel) -> Batch:
 
 def _event(event: dict[str, Any], channel: Channel, batch: Batch) -> None:
     at = from_epoch(event.get("timestamp"), millis=True)
-    for kind, status in (("delivery", DeliveryStatus.DELIVERED), ("read", DeliveryStatus.READ)):
-        if kind in event:
-            report = dict_of(event[kind])
-            mids = [m for m in [*list_of(report.get("mids")), report.get("mid")] if isinstance(m, str) and m]
-            for mid in mids:
-                batch.events.append(StatusUpdate(channel=channel, external_id=mid, status=status, at=at))
-            mark = _watermark(event, report, channel, status, at)
-            if mark is not None:
-                batch.events.append(mark)
-            elif not mids:
-                batch.skipped += 1  # names neither a message nor a time
-            return
-
+    if _receipt(event, channel, batch, at):
+        return
     message = dict_of(event.get("message"))
     if message.get("is_echo"):
         batch.skipped += 1
@@ -94,56 +83,77 @@ def _event(event: dict[str, Any], channel: Channel, batch: Batch) -> None:
     if "message" in event:
         batch.events.append(_message(message, common))
     elif "message_edit" in event:
-        edit = dict_of(event["message_edit"])
-        mid = text_of(edit.get("mid"), "message_edit.mid")
-        number = edit.get("num_edit", at.timestamp() if at else 0)
-        batch.events.append(
-            InboundMessage(
-                **common,
-                external_id=f"{mid}:edit:{number}",
-                text=optional_text(edit.get("text")),
-                flags=["edited"],
-                meta={"type": "edit", "edited_message_id": mid},
-            )
-        )
+        batch.events.append(_edit(dict_of(event["message_edit"]), common, at))
     elif "reaction" in event:
-        reaction = dict_of(event["reaction"])
-        mid = text_of(reaction.get("mid"), "reaction.mid")
-        action = optional_text(reaction.get("action")) or "react"
-        emoji = optional_text(reaction.get("emoji"))
-        stamp = event.get("timestamp", "")
-        batch.events.append(
-            InboundMessage(
-                **common,
-                external_id=f"reaction:{sender.value}:{mid}:{action}:{stamp}",
-                text=emoji if action == "react" else "",
-                flags=["reaction"],
-                route=False,
-                meta={
-                    "type": "reaction",
-                    "reaction": {
-                        "message_id": mid,
-                        "emoji": emoji,
-                        "action": action,
-                        **({"name": reaction["reaction"]} if isinstance(reaction.get("reaction"), str) else {}),
-                    },
-                },
-            )
-        )
+        batch.events.append(_reaction(dict_of(event["reaction"]), common, event.get("timestamp", "")))
     elif "postback" in event:
-        postback = dict_of(event["postback"])
-        mid = optional_text(postback.get("mid"))
-        external_id = mid or f"postback:{sender.value}:{event.get('timestamp', '')}"
-        batch.events.append(
-            InboundMessage(
-                **common,
-                external_id=text_of(external_id, "postback.mid"),
-                text=optional_text(postback.get("title")),
-                meta={"type": "postback", "postback": {"payload": optional_text(postback.get("payload"))}},
-            )
-        )
+        batch.events.append(_postback(dict_of(event["postback"]), common, event.get("timestamp", "")))
     else:
         batch.skipped += 1  # optins, referrals, handover and the like: not customer messages
+
+
+def _receipt(event: dict[str, Any], channel: Channel, batch: Batch, at: datetime | None) -> bool:
+    """A ``delivery`` or ``read`` report → status updates for the ``mids`` it names and a
+    watermark for the rest; False when the event is not a report."""
+    for kind, status in (("delivery", DeliveryStatus.DELIVERED), ("read", DeliveryStatus.READ)):
+        if kind not in event:
+            continue
+        report = dict_of(event[kind])
+        mids = [m for m in [*list_of(report.get("mids")), report.get("mid")] if isinstance(m, str) and m]
+        for mid in mids:
+            batch.events.append(StatusUpdate(channel=channel, external_id=mid, status=status, at=at))
+        mark = _watermark(event, report, channel, status, at)
+        if mark is not None:
+            batch.events.append(mark)
+        elif not mids:
+            batch.skipped += 1  # names neither a message nor a time
+        return True
+    return False
+
+
+def _edit(edit: dict[str, Any], common: dict[str, Any], at: datetime | None) -> InboundMessage:
+    mid = text_of(edit.get("mid"), "message_edit.mid")
+    number = edit.get("num_edit", at.timestamp() if at else 0)
+    return InboundMessage(
+        **common,
+        external_id=f"{mid}:edit:{number}",
+        text=optional_text(edit.get("text")),
+        flags=["edited"],
+        meta={"type": "edit", "edited_message_id": mid},
+    )
+
+
+def _reaction(reaction: dict[str, Any], common: dict[str, Any], stamp: Any) -> InboundMessage:
+    mid = text_of(reaction.get("mid"), "reaction.mid")
+    action = optional_text(reaction.get("action")) or "react"
+    emoji = optional_text(reaction.get("emoji"))
+    return InboundMessage(
+        **common,
+        external_id=f"reaction:{common['sender'].value}:{mid}:{action}:{stamp}",
+        text=emoji if action == "react" else "",
+        flags=["reaction"],
+        route=False,
+        meta={
+            "type": "reaction",
+            "reaction": {
+                "message_id": mid,
+                "emoji": emoji,
+                "action": action,
+                **({"name": reaction["reaction"]} if isinstance(reaction.get("reaction"), str) else {}),
+            },
+        },
+    )
+
+
+def _postback(postback: dict[str, Any], common: dict[str, Any], stamp: Any) -> InboundMessage:
+    mid = optional_text(postback.get("mid"))
+    external_id = mid or f"postback:{common['sender'].value}:{stamp}"
+    return InboundMessage(
+        **common,
+        external_id=text_of(external_id, "postback.mid"),
+        text=optional_text(postback.get("title")),
+        meta={"type": "postback", "postback": {"payload": optional_text(postback.get("payload"))}},
+    )
 
 
 def _watermark(
