@@ -7,8 +7,11 @@ default for optional fields and raise ``BadEvent`` for required ones.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from gateway.model import Attachment, Identity
 
 MAX_EXTERNAL_ID = 512
 
@@ -61,3 +64,20 @@ def location_text(latitude: Any, longitude: Any, *, name: str = "", address: str
     label = ", ".join(p for p in (name, address) if p)
     where = f"({latitude}, {longitude})"
     return f"📍 {label} {where}" if label else f"📍 {where}"
+
+
+@dataclass
+class Content:
+    """What one provider message carries, read step by step by a parser: the parts of an
+    ``InboundMessage`` that depend on the message's kind."""
+
+    text: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+    route: bool = True
+    extra_identities: list[Identity] = field(default_factory=list)
+
+    def fallback_text(self, text: str) -> None:
+        """``text`` unless an earlier step found some: the first text found wins."""
+        self.text = self.text or text

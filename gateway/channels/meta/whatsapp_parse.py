@@ -15,11 +15,11 @@ not create work for an agent. An empty emoji is Meta's "reaction removed" (``act
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.channels.fields import (
     BadEvent,
+    Content,
     dict_of,
     from_epoch,
     list_of,
@@ -116,24 +116,13 @@ def _message(m: dict[str, Any], endpoint: str, names: dict[str, str]) -> Inbound
     )
 
 
-@dataclass
-class _Content:
-    """What one message of a kind carries."""
-
-    text: str = ""
-    attachments: list[Attachment] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-    flags: list[str] = field(default_factory=list)
-    route: bool = True
+def _text(m: dict[str, Any], kind: str) -> Content:
+    return Content(text=optional_text(dict_of(m.get("text")).get("body")))
 
 
-def _text(m: dict[str, Any], kind: str) -> _Content:
-    return _Content(text=optional_text(dict_of(m.get("text")).get("body")))
-
-
-def _media(m: dict[str, Any], kind: str) -> _Content:
+def _media(m: dict[str, Any], kind: str) -> Content:
     media = dict_of(m.get(kind))
-    content = _Content(text=optional_text(media.get("caption")))
+    content = Content(text=optional_text(media.get("caption")))
     content.attachments.append(
         Attachment(
             media_id=text_of(media.get("id"), f"{kind}.id"),
@@ -148,7 +137,7 @@ def _media(m: dict[str, Any], kind: str) -> _Content:
     return content
 
 
-def _location(m: dict[str, Any], kind: str) -> _Content:
+def _location(m: dict[str, Any], kind: str) -> Content:
     loc = dict_of(m.get("location"))
     if "latitude" not in loc or "longitude" not in loc:
         raise BadEvent("location without coordinates")
@@ -161,37 +150,37 @@ def _location(m: dict[str, Any], kind: str) -> _Content:
         **({"url": loc["url"]} if isinstance(loc.get("url"), str) else {}),
     }
     text = location_text(loc["latitude"], loc["longitude"], name=name, address=address)
-    return _Content(text=text, meta={"location": where})
+    return Content(text=text, meta={"location": where})
 
 
-def _contacts(m: dict[str, Any], kind: str) -> _Content:
+def _contacts(m: dict[str, Any], kind: str) -> Content:
     cards = [dict_of(c) for c in list_of(m.get("contacts"))]
-    return _Content(text="\n".join(_contact_line(c) for c in cards), meta={"contacts": cards})
+    return Content(text="\n".join(_contact_line(c) for c in cards), meta={"contacts": cards})
 
 
-def _interactive(m: dict[str, Any], kind: str) -> _Content:
+def _interactive(m: dict[str, Any], kind: str) -> Content:
     """A tap on a reply button or list row we sent: its title is the text."""
     interactive = dict_of(m.get("interactive"))
     choice_type = optional_text(interactive.get("type"))
     choice = dict_of(interactive.get(choice_type))
-    return _Content(
+    return Content(
         text=optional_text(choice.get("title")) or optional_text(choice.get("body")),
         meta={"interactive": {"type": choice_type, **{k: v for k, v in choice.items() if isinstance(v, str)}}},
     )
 
 
-def _button(m: dict[str, Any], kind: str) -> _Content:
+def _button(m: dict[str, Any], kind: str) -> Content:
     """A tap on a template's quick-reply button."""
     button = dict_of(m.get("button"))
     text = optional_text(button.get("text"))
-    return _Content(text=text, meta={"button": {"text": text, "payload": optional_text(button.get("payload"))}})
+    return Content(text=text, meta={"button": {"text": text, "payload": optional_text(button.get("payload"))}})
 
 
-def _reaction(m: dict[str, Any], kind: str) -> _Content:
+def _reaction(m: dict[str, Any], kind: str) -> Content:
     """Stored, never routed; an empty emoji is Meta's "reaction removed"."""
     reaction = dict_of(m.get("reaction"))
     emoji = optional_text(reaction.get("emoji"))
-    return _Content(
+    return Content(
         text=emoji,
         meta={
             "reaction": {
@@ -205,10 +194,10 @@ def _reaction(m: dict[str, Any], kind: str) -> _Content:
     )
 
 
-def _system(m: dict[str, Any], kind: str) -> _Content:
+def _system(m: dict[str, Any], kind: str) -> Content:
     """WhatsApp's own notices (the customer changed their number): kept, not routed."""
     system = dict_of(m.get("system"))
-    return _Content(
+    return Content(
         text=optional_text(system.get("body")),
         meta={"system": {k: v for k, v in system.items() if isinstance(v, str)}},
         flags=["system"],
@@ -216,17 +205,17 @@ def _system(m: dict[str, Any], kind: str) -> _Content:
     )
 
 
-def _order(m: dict[str, Any], kind: str) -> _Content:
+def _order(m: dict[str, Any], kind: str) -> Content:
     order = dict_of(m.get("order"))
-    return _Content(text=optional_text(order.get("text")), meta={"order": order})
+    return Content(text=optional_text(order.get("text")), meta={"order": order})
 
 
-def _unsupported(m: dict[str, Any], kind: str) -> _Content:
+def _unsupported(m: dict[str, Any], kind: str) -> Content:
     """unsupported / unknown: keep what Meta says about it so an agent can ask again."""
-    return _Content(flags=["unsupported"], meta={"unsupported": {"type": kind, "errors": list_of(m.get("errors"))}})
+    return Content(flags=["unsupported"], meta={"unsupported": {"type": kind, "errors": list_of(m.get("errors"))}})
 
 
-CONTENT_READERS: dict[str, Callable[[dict[str, Any], str], _Content]] = {
+CONTENT_READERS: dict[str, Callable[[dict[str, Any], str], Content]] = {
     "text": _text,
     **dict.fromkeys(MEDIA_TYPES, _media),
     "location": _location,

@@ -17,13 +17,12 @@ Decisions (see the README's Telegram section):
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.channels.fields import BadEvent, dict_of, from_epoch, list_of, location_text, optional_text
+from gateway.channels.fields import BadEvent, Content, dict_of, from_epoch, list_of, location_text, optional_text
 from gateway.errors import RequestRejected
 from gateway.identity import InvalidIdentity, make_identity
-from gateway.model import Attachment, Channel, Identity, IdentityKind, InboundMessage
+from gateway.model import Attachment, Channel, IdentityKind, InboundMessage
 
 MESSAGE_KINDS = ("message", "edited_message")
 # (field, default MIME type) of the media a message may carry, one per message.
@@ -35,19 +34,6 @@ MEDIA = (
     ("video_note", "video/mp4"),
     ("animation", "video/mp4"),
 )
-
-
-@dataclass
-class _Content:
-    """What one message carries, filled in step by step; the first text found wins."""
-
-    text: str
-    attachments: list[Attachment] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-    extra: list[Identity] = field(default_factory=list)
-
-    def fallback_text(self, text: str) -> None:
-        self.text = self.text or text
 
 
 def parse_update(data: Any, *, endpoint: str) -> InboundMessage | None:
@@ -86,7 +72,7 @@ def parse_update(data: Any, *, endpoint: str) -> InboundMessage | None:
         endpoint=endpoint,
         sender=identity,
         sender_name=name or optional_text(sender.get("username")) or None,
-        extra_identities=content.extra,
+        extra_identities=content.extra_identities,
         text=content.text,
         attachments=content.attachments,
         provider_ts=provider_ts,
@@ -96,8 +82,8 @@ def parse_update(data: Any, *, endpoint: str) -> InboundMessage | None:
     )
 
 
-def _content(msg: dict[str, Any], sender: dict[str, Any]) -> _Content:
-    content = _Content(text=optional_text(msg.get("text")) or optional_text(msg.get("caption")))
+def _content(msg: dict[str, Any], sender: dict[str, Any]) -> Content:
+    content = Content(text=optional_text(msg.get("text")) or optional_text(msg.get("caption")))
     content.meta["message_id"] = msg.get("message_id")
     if sender.get("username"):
         content.meta["username"] = sender["username"]
@@ -112,7 +98,7 @@ def _content(msg: dict[str, Any], sender: dict[str, Any]) -> _Content:
     return content
 
 
-def _photo(msg: dict[str, Any], content: _Content) -> None:
+def _photo(msg: dict[str, Any], content: Content) -> None:
     """A photo comes in several sizes: the largest is kept."""
     photos = [dict_of(p) for p in list_of(msg.get("photo")) if isinstance(p, dict) and p.get("file_id")]
     if photos:
@@ -120,7 +106,7 @@ def _photo(msg: dict[str, Any], content: _Content) -> None:
         content.attachments.append(_attachment(largest, "image/jpeg"))
 
 
-def _media(msg: dict[str, Any], content: _Content) -> None:
+def _media(msg: dict[str, Any], content: Content) -> None:
     for name, default in MEDIA:
         media = msg.get(name)
         if isinstance(media, dict):
@@ -132,7 +118,7 @@ def _media(msg: dict[str, Any], content: _Content) -> None:
             return
 
 
-def _sticker(msg: dict[str, Any], content: _Content) -> None:
+def _sticker(msg: dict[str, Any], content: Content) -> None:
     sticker = dict_of(msg.get("sticker"))
     if not sticker.get("file_id"):
         return
@@ -148,7 +134,7 @@ def _sticker(msg: dict[str, Any], content: _Content) -> None:
     content.meta["sticker"] = {k: sticker[k] for k in ("emoji", "set_name") if isinstance(sticker.get(k), str)}
 
 
-def _location(msg: dict[str, Any], content: _Content) -> None:
+def _location(msg: dict[str, Any], content: Content) -> None:
     venue = dict_of(msg.get("venue"))
     location = dict_of(venue.get("location")) or dict_of(msg.get("location"))
     if "latitude" not in location or "longitude" not in location:
@@ -164,7 +150,7 @@ def _location(msg: dict[str, Any], content: _Content) -> None:
     content.meta["location"] = {"latitude": location["latitude"], "longitude": location["longitude"]}
 
 
-def _contact(msg: dict[str, Any], sender: dict[str, Any], content: _Content) -> None:
+def _contact(msg: dict[str, Any], sender: dict[str, Any], content: Content) -> None:
     contact = dict_of(msg.get("contact"))
     if not contact.get("phone_number"):
         return
@@ -175,7 +161,7 @@ def _contact(msg: dict[str, Any], sender: dict[str, Any], content: _Content) -> 
     # number, so SMS, voice and WhatsApp from it are the same customer.
     if contact.get("user_id") is not None and contact.get("user_id") == sender.get("id"):
         with contextlib.suppress(InvalidIdentity):
-            content.extra.append(make_identity(IdentityKind.PHONE, phone.lstrip("+"), default_region=None))
+            content.extra_identities.append(make_identity(IdentityKind.PHONE, phone.lstrip("+"), default_region=None))
 
 
 def _int(value: Any) -> int:

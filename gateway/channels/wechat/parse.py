@@ -19,15 +19,13 @@ external entities; such a body is a 400 like any other malformed XML.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from gateway.channels.fields import MAX_EXTERNAL_ID, location_text
+from gateway.channels.fields import MAX_EXTERNAL_ID, Content, location_text
 from gateway.errors import RequestRejected
 from gateway.identity import InvalidIdentity, make_identity
 from gateway.model import Attachment, Channel, IdentityKind, InboundMessage
@@ -69,17 +67,19 @@ def parse_push(fields: dict[str, str]) -> InboundMessage | None:
     except (ValueError, OverflowError, OSError):
         raise RequestRejected(422, "invalid", "CreateTime: must be Unix seconds") from None
     if msg_type == "event":
-        content = _event(fields, f"{sender_id}:{created}")
+        content = _event(fields)
         if content is None:
             return None
+        # Events have no MsgId: the key is the sender, the time and the event name.
+        external_id = f"event:{sender_id}:{created}:{content.meta['event']}"
     else:
         content = CONTENT_READERS.get(msg_type, _unsupported)(fields)
-        content.external_id = _required(fields, "MsgId")
-    if len(content.external_id) > MAX_EXTERNAL_ID:
+        external_id = _required(fields, "MsgId")
+    if len(external_id) > MAX_EXTERNAL_ID:
         raise RequestRejected(422, "invalid", f"MsgId / event key longer than {MAX_EXTERNAL_ID} characters")
     return InboundMessage(
         channel=Channel.WECHAT,
-        external_id=content.external_id,
+        external_id=external_id,
         endpoint=account,
         sender=sender,
         text=content.text,
@@ -91,45 +91,33 @@ def parse_push(fields: dict[str, str]) -> InboundMessage | None:
     )
 
 
-@dataclass
-class _Content:
-    """What one push of a type carries."""
-
-    text: str = ""
-    attachments: list[Attachment] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-    flags: list[str] = field(default_factory=list)
-    route: bool = True
-    external_id: str = ""
-
-
-def _event(fields: dict[str, str], sender_and_time: str) -> _Content | None:
-    """Events have no ``MsgId``: the key is the sender, the time and the event name."""
+def _event(fields: dict[str, str]) -> Content | None:
+    """The events that open WeChat's reply window, kept unrouted; None for the rest."""
     event = fields.get("Event", "").strip()
     if event.lower() not in KEPT_EVENTS:
         return None
-    content = _Content(flags=["event"], route=False, external_id=f"event:{sender_and_time}:{event}")
+    content = Content(flags=["event"], route=False)
     content.meta["event"] = event
     if fields.get("EventKey"):
         content.meta["event_key"] = fields["EventKey"]
     return content
 
 
-def _text(fields: dict[str, str]) -> _Content:
-    return _Content(text=fields.get("Content", ""))
+def _text(fields: dict[str, str]) -> Content:
+    return Content(text=fields.get("Content", ""))
 
 
-def _image(fields: dict[str, str]) -> _Content:
+def _image(fields: dict[str, str]) -> Content:
     image = Attachment(
         url=fields.get("PicUrl") or None, media_id=fields.get("MediaId") or None, content_type="image/jpeg"
     )
-    return _Content(attachments=[image])
+    return Content(attachments=[image])
 
 
-def _voice(fields: dict[str, str]) -> _Content:
+def _voice(fields: dict[str, str]) -> Content:
     """The audio, with WeChat's speech recognition as the text when it sent one."""
     fmt = (fields.get("Format") or "amr").lower()
-    content = _Content(attachments=[Attachment(media_id=fields.get("MediaId") or None, content_type=f"audio/{fmt}")])
+    content = Content(attachments=[Attachment(media_id=fields.get("MediaId") or None, content_type=f"audio/{fmt}")])
     recognition = fields.get("Recognition", "").strip()
     if recognition:
         content.text = recognition
@@ -137,31 +125,31 @@ def _voice(fields: dict[str, str]) -> _Content:
     return content
 
 
-def _video(fields: dict[str, str]) -> _Content:
-    content = _Content(attachments=[Attachment(media_id=fields.get("MediaId") or None, content_type="video/mp4")])
+def _video(fields: dict[str, str]) -> Content:
+    content = Content(attachments=[Attachment(media_id=fields.get("MediaId") or None, content_type="video/mp4")])
     if fields.get("ThumbMediaId"):
         content.meta["thumb_media_id"] = fields["ThumbMediaId"]
     return content
 
 
-def _location(fields: dict[str, str]) -> _Content:
+def _location(fields: dict[str, str]) -> Content:
     lat, lon = fields.get("Location_X", ""), fields.get("Location_Y", "")
     label = fields.get("Label", "")
     where = {"latitude": lat, "longitude": lon, "scale": fields.get("Scale", ""), "label": label}
-    return _Content(text=location_text(lat, lon, name=label), meta={"location": where})
+    return Content(text=location_text(lat, lon, name=label), meta={"location": where})
 
 
-def _link(fields: dict[str, str]) -> _Content:
+def _link(fields: dict[str, str]) -> Content:
     parts = [fields.get("Title", ""), fields.get("Url", ""), fields.get("Description", "")]
     link = {"title": parts[0], "url": parts[1], "description": parts[2]}
-    return _Content(text="\n".join(p for p in parts if p), meta={"link": link})
+    return Content(text="\n".join(p for p in parts if p), meta={"link": link})
 
 
-def _unsupported(fields: dict[str, str]) -> _Content:
-    return _Content(flags=["unsupported"])
+def _unsupported(fields: dict[str, str]) -> Content:
+    return Content(flags=["unsupported"])
 
 
-CONTENT_READERS: dict[str, Callable[[dict[str, str]], _Content]] = {
+CONTENT_READERS: dict[str, Callable[[dict[str, str]], Content]] = {
     "text": _text,
     "image": _image,
     "voice": _voice,
