@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -287,39 +288,18 @@ class EmailChannel(ChannelAdapter):
     async def send(self, request: OutboundRequest) -> SendResult:
         if self.relay is None:
             raise SendNotSupported("channels.email.relay is not configured, so replies cannot be sent")
-        message, conv, recipient = request.message, request.conversation, request.recipient
         wrong = wrong_recipient(request, IdentityKind.EMAIL)
         if wrong:
             return wrong
+        message, recipient = request.message, request.recipient
         automatic = AUTO_FLAG in message.flags
-        our_id = self.tokens.message_id(message.id, conv.id, self.domain)
+        our_id = self.tokens.message_id(message.id, request.conversation.id, self.domain)
         try:
             files, links = await self._outgoing_attachments(request)
         except ValueError as exc:
             return SendResult(ok=False, retryable=False, error=str(exc)[:500])
-        text = message.text
-        if links:
-            text = (text.rstrip() + "\n\n" if text.strip() else "") + "\n".join(links)
-        in_reply_to, references = thread_context.decode(conv.attributes.get(thread_context.ATTRIBUTE))
-        if in_reply_to is None:  # a conversation from before this was kept: what storage knows
-            references = list(request.thread_ids)
-            in_reply_to = references[-1] if references else None
         try:
-            mail = compose(
-                message_id=our_id,
-                from_address=self.address,
-                from_name=self.from_name,
-                to_address=recipient.value,
-                to_name=request.contact_name or None,
-                reply_to=self.tokens.reply_address(self.address, conv.id),
-                subject=conv.subject,
-                text=text,
-                html_body=message.html if not links else None,
-                in_reply_to=in_reply_to,
-                references=references,
-                automatic=automatic,
-                attachments=files,
-            )
+            mail = self._compose(request, our_id, files=files, links=links, automatic=automatic)
         except (ValueError, TypeError, IndexError) as exc:
             return SendResult(ok=False, retryable=False, error=f"cannot compose the mail: {exc}"[:500])
         if automatic and not self.auto_replies.acquire(recipient.value, message.id):
@@ -333,6 +313,41 @@ class EmailChannel(ChannelAdapter):
         if not result.ok:
             return result
         return SendResult(ok=True, external_id=our_id, meta={"message_id": our_id})
+
+    def _compose(
+        self,
+        request: OutboundRequest,
+        our_id: str,
+        *,
+        files: list[OutgoingAttachment],
+        links: list[str],
+        automatic: bool,
+    ) -> EmailMessage:
+        """The reply as a mail from our address, links to URL attachments after the text,
+        threaded under the conversation's mails."""
+        message, conv = request.message, request.conversation
+        text = message.text
+        if links:
+            text = (text.rstrip() + "\n\n" if text.strip() else "") + "\n".join(links)
+        in_reply_to, references = thread_context.decode(conv.attributes.get(thread_context.ATTRIBUTE))
+        if in_reply_to is None:  # a conversation from before this was kept: what storage knows
+            references = list(request.thread_ids)
+            in_reply_to = references[-1] if references else None
+        return compose(
+            message_id=our_id,
+            from_address=self.address,
+            from_name=self.from_name,
+            to_address=request.recipient.value,
+            to_name=request.contact_name or None,
+            reply_to=self.tokens.reply_address(self.address, conv.id),
+            subject=conv.subject,
+            text=text,
+            html_body=message.html if not links else None,
+            in_reply_to=in_reply_to,
+            references=references,
+            automatic=automatic,
+            attachments=files,
+        )
 
 
 def build(sections: EmailSections, ctx: BuildContext) -> EmailChannel:

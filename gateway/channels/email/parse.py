@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.generator import BytesGenerator
@@ -213,8 +214,22 @@ def _attachment_name(part: email.message.Message, kind: str, index: int) -> str:
 
 
 def _read_body(mail: ParsedMail, msg: email.message.Message) -> None:
+    """Every leaf part into the text, the HTML or the attachments."""
     plain: list[str] = []
     html: list[str] = []
+    for part, kind in _leaf_parts(mail, msg):
+        _read_part(mail, part, kind, html if kind == "text/html" else plain)
+    mail.html = "\n".join(html) if html else None
+    if plain:
+        mail.text = "\n".join(t.strip("\n") for t in plain)
+    elif mail.html:
+        mail.text = html_to_text(mail.html)
+        mail.text_from_html = True
+
+
+def _leaf_parts(mail: ParsedMail, msg: email.message.Message) -> Iterator[tuple[email.message.Message, str]]:
+    """The parts that are not containers, in order, with their content type; at most
+    ``MAX_PARTS`` parts and ``MAX_DEPTH`` levels (noted as defects beyond them)."""
     stack: list[tuple[email.message.Message, int]] = [(msg, 0)]
     seen = 0
     while stack:
@@ -223,7 +238,7 @@ def _read_body(mail: ParsedMail, msg: email.message.Message) -> None:
         if seen > MAX_PARTS:
             mail.defects.append(f"more than {MAX_PARTS} MIME parts; the rest was skipped")
             mail.truncated = True
-            break
+            return
         try:
             kind = part.get_content_type()
         except Exception:
@@ -240,38 +255,36 @@ def _read_body(mail: ParsedMail, msg: email.message.Message) -> None:
             continue
         if kind == "message/delivery-status" or kind == "text/rfc822-headers":
             continue  # read by the delivery report; not body, not an attachment worth keeping
-        try:
-            data = _payload_bytes(part)
-        except Exception as exc:
-            mail.defects.append(f"unreadable {kind} part: {type(exc).__name__}")
-            continue
-        try:
-            attachment = _is_attachment(part, kind)
-        except Exception:
-            attachment = True
-        if attachment:
-            mail.attachments.append(
-                ParsedAttachment(
-                    name=_attachment_name(part, kind, len(mail.attachments) + 1),
-                    content_type=kind,
-                    data=data,
-                    inline=part.get_content_disposition() == "inline",
-                    charset=_charset_of(part),
-                )
+        yield part, kind
+
+
+def _read_part(mail: ParsedMail, part: email.message.Message, kind: str, texts: list[str]) -> None:
+    """One leaf part: an attachment, or text (decoded) added to ``texts``."""
+    try:
+        data = _payload_bytes(part)
+    except Exception as exc:
+        mail.defects.append(f"unreadable {kind} part: {type(exc).__name__}")
+        return
+    try:
+        attachment = _is_attachment(part, kind)
+    except Exception:
+        attachment = True
+    if attachment:
+        mail.attachments.append(
+            ParsedAttachment(
+                name=_attachment_name(part, kind, len(mail.attachments) + 1),
+                content_type=kind,
+                data=data,
+                inline=part.get_content_disposition() == "inline",
+                charset=_charset_of(part),
             )
-            continue
-        label = _charset_of(part)
-        codec = normalize_charset(label)
-        if codec and codec not in mail.charsets:
-            mail.charsets.append(codec)
-        text = decode_bytes(data, label)
-        (html if kind == "text/html" else plain).append(text)
-    mail.html = "\n".join(html) if html else None
-    if plain:
-        mail.text = "\n".join(t.strip("\n") for t in plain)
-    elif mail.html:
-        mail.text = html_to_text(mail.html)
-        mail.text_from_html = True
+        )
+        return
+    label = _charset_of(part)
+    codec = normalize_charset(label)
+    if codec and codec not in mail.charsets:
+        mail.charsets.append(codec)
+    texts.append(decode_bytes(data, label))
 
 
 def _finish(mail: ParsedMail) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from gateway.channels.fields import (
     BadEvent,
+    Content,
     dict_of,
     from_epoch,
     list_of,
@@ -193,39 +194,47 @@ def _message(message: dict[str, Any], common: dict[str, Any]) -> InboundMessage:
             meta={"type": "deleted", "deleted_message_id": mid},
         )
     lines = [optional_text(message.get("text"))] if message.get("text") else []
-    attachments: list[Attachment] = []
-    meta: dict[str, Any] = {"type": "text"}
+    content = Content(meta={"type": "text"})
     for raw in list_of(message.get("attachments")):
-        attachment = dict_of(raw)
-        kind = optional_text(attachment.get("type"))
-        payload = dict_of(attachment.get("payload"))
-        url = optional_text(payload.get("url")) or None
-        if kind == "location" or "coordinates" in payload:
-            coords = dict_of(payload.get("coordinates"))
-            lat, lon = coords.get("lat"), coords.get("long")
-            lines.append(location_text(lat, lon, name=optional_text(attachment.get("title"))))
-            meta["location"] = {"latitude": lat, "longitude": lon, **({"url": url} if url else {})}
-        elif kind == "fallback" or kind == "share" or (kind not in CONTENT_TYPES and url and kind != "sticker"):
-            # Shared links, posts, reels and story mentions: a link the agent can open.
-            lines.append(" ".join(p for p in (optional_text(attachment.get("title")), url or "") if p))
-            meta.setdefault("shares", []).append({"type": kind, **({"url": url} if url else {})})
-        else:
-            sticker = payload.get("sticker_id")
-            attachments.append(
-                Attachment(
-                    url=url,
-                    media_id=str(sticker) if sticker is not None else None,
-                    content_type="image/*"
-                    if sticker is not None
-                    else CONTENT_TYPES.get(kind, "application/octet-stream"),
-                )
-            )
-    if attachments:
-        meta["type"] = "sticker" if any(a.media_id for a in attachments) else "media"
+        _attachment(dict_of(raw), lines, content)
+    meta = content.meta
+    if content.attachments:
+        meta["type"] = "sticker" if any(a.media_id for a in content.attachments) else "media"
     elif "location" in meta:
         meta["type"] = "location"
     elif "shares" in meta:
         meta["type"] = "share"
+    _replied_to(message, meta)
+    return InboundMessage(**common, external_id=mid, text="\n".join(lines), attachments=content.attachments, meta=meta)
+
+
+def _attachment(attachment: dict[str, Any], lines: list[str], content: Content) -> None:
+    """A location or a shared link becomes a line of text; media an attachment."""
+    kind = optional_text(attachment.get("type"))
+    payload = dict_of(attachment.get("payload"))
+    url = optional_text(payload.get("url")) or None
+    if kind == "location" or "coordinates" in payload:
+        coords = dict_of(payload.get("coordinates"))
+        lat, lon = coords.get("lat"), coords.get("long")
+        lines.append(location_text(lat, lon, name=optional_text(attachment.get("title"))))
+        content.meta["location"] = {"latitude": lat, "longitude": lon, **({"url": url} if url else {})}
+    elif kind == "fallback" or kind == "share" or (kind not in CONTENT_TYPES and url and kind != "sticker"):
+        # Shared links, posts, reels and story mentions: a link the agent can open.
+        lines.append(" ".join(p for p in (optional_text(attachment.get("title")), url or "") if p))
+        content.meta.setdefault("shares", []).append({"type": kind, **({"url": url} if url else {})})
+    else:
+        sticker = payload.get("sticker_id")
+        content.attachments.append(
+            Attachment(
+                url=url,
+                media_id=str(sticker) if sticker is not None else None,
+                content_type="image/*" if sticker is not None else CONTENT_TYPES.get(kind, "application/octet-stream"),
+            )
+        )
+
+
+def _replied_to(message: dict[str, Any], meta: dict[str, Any]) -> None:
+    """The message or story it answers, and a quick-reply button's payload."""
     reply_to = dict_of(message.get("reply_to"))
     if isinstance(reply_to.get("mid"), str):
         meta["reply_to"] = reply_to["mid"]
@@ -234,4 +243,3 @@ def _message(message: dict[str, Any], common: dict[str, Any]) -> InboundMessage:
     quick = dict_of(message.get("quick_reply"))
     if isinstance(quick.get("payload"), str):
         meta["quick_reply"] = quick["payload"]
-    return InboundMessage(**common, external_id=mid, text="\n".join(lines), attachments=attachments, meta=meta)

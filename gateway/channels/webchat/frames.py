@@ -170,6 +170,27 @@ def parse_frame(data: str, *, max_bytes: int, max_chars: int) -> Frame:
 
     ``FrameError`` is the only exception it raises, whatever ``data`` holds.
     """
+    body = _json_object(data, max_bytes)
+    kind = body.get("type")
+    if kind == "message":
+        return _send(body, max_chars)
+    if kind == "hello":
+        return _hello(body)
+    if kind == "identify":
+        return Identify(name=_name(body.get("name")), email=_email(body.get("email")))
+    if kind == "delivered":
+        message_id = body.get("id")
+        if not isinstance(message_id, str) or not MESSAGE_ID.fullmatch(message_id):
+            raise FrameError("invalid_id", "id must be a message id")
+        return Delivered(id=message_id)
+    if kind in ("history", "typing", "ping"):
+        return Simple(type=kind)
+    if not isinstance(kind, str):
+        raise FrameError("unknown_type", "type must be a string")
+    raise FrameError("unknown_type", f"unknown frame type {kind[:40]!r}")
+
+
+def _json_object(data: str, max_bytes: int) -> dict[str, Any]:
     # surrogatepass: only counting bytes here (a socket's text never holds surrogates).
     if len(data) > max_bytes or len(data.encode("utf-8", "surrogatepass")) > max_bytes:
         raise FrameError("too_large", f"frames must be at most {max_bytes} bytes")
@@ -185,50 +206,42 @@ def parse_frame(data: str, *, max_bytes: int, max_chars: int) -> Frame:
         raise FrameError("too_deep", f"frames may nest arrays and objects at most {MAX_DEPTH} levels deep") from None
     if not isinstance(body, dict):
         raise FrameError("malformed", "frames must be JSON objects")
-    kind = body.get("type")
-    if kind == "message":
-        client_id = body.get("id")
-        if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
-            raise FrameError("invalid_id", "id must be 1-64 letters, digits, '-' or '_'")
-        text = body.get("text")
-        if not isinstance(text, str):
-            raise FrameError("invalid", "text must be a string", id=client_id)
-        text = clean_text(text).replace("\x00", "")
-        if not text.strip():
-            raise FrameError("empty", "the message has no text", id=client_id)
-        if len(text) > max_chars:
-            raise FrameError("too_long", f"messages must be at most {max_chars} characters", id=client_id)
-        return Send(id=client_id, text=text)
-    if kind == "hello":
-        token = body.get("token")
-        try:
-            email = _email(body.get("email"))
-        except FrameError:
-            email = None  # a stale address kept by the browser must not stop the chat
-        try:
-            name = _name(body.get("name"))
-        except FrameError:
-            name = None
-        return Hello(
-            # kept as sent (made encodable) for the token check to refuse if it is not one
-            token=clean_text(token) if isinstance(token, str) and token else None,
-            name=name,
-            email=email,
-            language=_language(body.get("language")),
-            page=_page(body.get("page")),
-        )
-    if kind == "identify":
-        return Identify(name=_name(body.get("name")), email=_email(body.get("email")))
-    if kind == "delivered":
-        message_id = body.get("id")
-        if not isinstance(message_id, str) or not MESSAGE_ID.fullmatch(message_id):
-            raise FrameError("invalid_id", "id must be a message id")
-        return Delivered(id=message_id)
-    if kind in ("history", "typing", "ping"):
-        return Simple(type=kind)
-    if not isinstance(kind, str):
-        raise FrameError("unknown_type", "type must be a string")
-    raise FrameError("unknown_type", f"unknown frame type {kind[:40]!r}")
+    return body
+
+
+def _send(body: dict[str, Any], max_chars: int) -> Send:
+    client_id = body.get("id")
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+        raise FrameError("invalid_id", "id must be 1-64 letters, digits, '-' or '_'")
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise FrameError("invalid", "text must be a string", id=client_id)
+    text = clean_text(text).replace("\x00", "")
+    if not text.strip():
+        raise FrameError("empty", "the message has no text", id=client_id)
+    if len(text) > max_chars:
+        raise FrameError("too_long", f"messages must be at most {max_chars} characters", id=client_id)
+    return Send(id=client_id, text=text)
+
+
+def _hello(body: dict[str, Any]) -> Hello:
+    token = body.get("token")
+    try:
+        email = _email(body.get("email"))
+    except FrameError:
+        email = None  # a stale address kept by the browser must not stop the chat
+    try:
+        name = _name(body.get("name"))
+    except FrameError:
+        name = None
+    return Hello(
+        # kept as sent (made encodable) for the token check to refuse if it is not one
+        token=clean_text(token) if isinstance(token, str) and token else None,
+        name=name,
+        email=email,
+        language=_language(body.get("language")),
+        page=_page(body.get("page")),
+    )
 
 
 def _no_constant(name: str) -> None:
