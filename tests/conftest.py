@@ -9,6 +9,7 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import aio_pika
 import pytest
 import redis.asyncio as aioredis
 
@@ -106,6 +107,26 @@ def amqp_vhost() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def amqp_url(amqp_vhost: str) -> str:
     return f"amqp://guest:guest@{AMQP_HOST}/{amqp_vhost}"
+
+
+async def delete_queues(amqp_url: str, *names: str) -> None:
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel()
+        for name in names:
+            await channel.queue_delete(name)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def work_queue(amqp_url: str) -> AsyncIterator[str]:
+    """A work queue of the test's own (use it as ``routing.default_queue``), deleted after
+    the test: the run's vhost is shared by every test, so a fixed name like ``general``
+    would hand one test the offers another left behind."""
+    name = f"work-{uuid.uuid4().hex[:10]}"
+    yield name
+    await delete_queues(amqp_url, name)
 
 
 @pytest.fixture(scope="session")

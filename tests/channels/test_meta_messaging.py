@@ -220,12 +220,22 @@ async def _external_id(store: Store, cid: str, mid: str) -> str | None:
     return message.external_id if message and message.status and message.status.value == "sent" else None
 
 
-async def test_human_agent_tag_allows_replies_for_seven_days_only_when_enabled(
+async def test_without_the_human_agent_tag_a_reply_after_24_hours_is_refused(
+    client: TestClient, store: Store, graph: tuple[FakeProvider, str]
+) -> None:
+    fake, _ = graph
+    await messenger(client, page_delivery([text_event(PSID, "m_OLD2", "两天前的问题", seconds_ago=2 * 86400)]))
+    [late] = await conversations_of(store, f"messenger:{PSID}")
+    status, body = await reply(client, late.id, {"text": "抱歉久等"})
+    assert status == 409 and body["error"]["code"] == "window_closed"
+    assert await store.get_messages(late.id) and fake.to("/messages") == []
+
+
+async def test_human_agent_tag_allows_replies_for_seven_days_when_enabled(
     make_gateway: Callable[..., Awaitable[TestClient]], store: Store, graph: tuple[FakeProvider, str]
 ) -> None:
     fake, _ = graph
-    tagged = await make_gateway(human_agent_tag=True)
-    plain = await make_gateway(human_agent_tag=False)
+    tagged = await make_gateway(human_agent_tag=True)  # the only gateway on this store: it alone sends
     day = 86400
     # HUMAN_AGENT counts 7 days from the customer's last message: 6.5 days is in, 7.5 is out.
     await messenger(tagged, page_delivery([text_event(PSID, "m_OLD6", "六天半前的问题", seconds_ago=6.5 * day)]))
@@ -235,8 +245,6 @@ async def test_human_agent_tag_allows_replies_for_seven_days_only_when_enabled(
     [seven_days] = await conversations_of(store, f"messenger:{PSID_2}")
     [fresh] = await conversations_of(store, "messenger:9900112233445566")
 
-    status, body = await reply(plain, six_days.id, {"text": "抱歉久等"})
-    assert status == 409 and body["error"]["code"] == "window_closed"
     status, body = await reply(tagged, seven_days.id, {"text": "抱歉久等"})
     assert status == 409 and body["error"]["code"] == "window_closed"
     status, _ = await reply(tagged, six_days.id, {"text": "抱歉久等"})

@@ -4,7 +4,6 @@ to close, and never for one an agent answered in time."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -35,6 +34,7 @@ from tests.channels.test_meta_whatsapp import (
 )
 from tests.conftest import eventually
 from tests.helpers import auth, gateway_config
+from tests.timing import ManualClock
 
 pytestmark = [pytest.mark.redis, pytest.mark.rabbitmq]
 
@@ -61,11 +61,14 @@ class ClosingTap:
     def __init__(self) -> None:
         self.events: list[tuple[str, str | None, dict[str, Any]]] = []
         self.connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self.exchange: aio_pika.abc.AbstractExchange | None = None
 
     async def start(self, url: str) -> None:
         self.connection = await aio_pika.connect_robust(url)
         channel = await self.connection.channel()
-        exchange = await channel.declare_exchange("gateway.events", aio_pika.ExchangeType.TOPIC, durable=True)
+        exchange = self.exchange = await channel.declare_exchange(
+            "gateway.events", aio_pika.ExchangeType.TOPIC, durable=True
+        )
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(exchange, routing_key="window.closing")
 
@@ -77,6 +80,15 @@ class ClosingTap:
 
     def of(self, cid: str) -> list[tuple[str, str | None, dict[str, Any]]]:
         return [e for e in self.events if e[2].get("conversation_id") == cid]
+
+    async def flush(self) -> None:
+        """Every event confirmed to the gateway before this call has reached the tap: a
+        marker published now queues behind them and arrives last."""
+        assert self.exchange is not None
+        marker = f"marker-{uuid.uuid4().hex}"
+        body = json.dumps({"conversation_id": marker}).encode()
+        await self.exchange.publish(aio_pika.Message(body), routing_key="window.closing")
+        await eventually(lambda: self.of(marker))
 
 
 @pytest.fixture
@@ -117,11 +129,12 @@ async def test_window_closing_reaches_gateway_events_only_for_the_unanswered_cus
             }
         },
     )
-    client = await aiohttp_client(build_app(config, store=redis_store, publisher=publisher))
+    clock = ManualClock()
+    client = await aiohttp_client(build_app(config, store=redis_store, publisher=publisher, clock=clock))
     await eventually(publisher.ready, timeout=15)
 
     # Both customers wrote almost 24 hours ago (by WhatsApp's clock): their windows close
-    # in a few seconds, and the closing timers fall due LEAD seconds before that.
+    # 5 and 7 seconds later, and each closing timer falls due LEAD seconds before that.
     await post(client, delivery([value([text_message("wamid.WIN1", "还在吗？", seconds_ago=DAY - 5)])]))
     await post(client, delivery([value([text_message("wamid.WIN2", "请尽快回复", sender=CHAN, seconds_ago=DAY - 7)])]))
     unanswered = await conversation_id(redis_store)
@@ -129,25 +142,30 @@ async def test_window_closing_reaches_gateway_events_only_for_the_unanswered_cus
     before = await conversation(client, unanswered)
     assert before["reply_tracking"]["state"] == "active"
 
-    status, _ = await reply(client, answered, {"text": "您好，我们正在处理"})  # before its timer falls due
+    status, _ = await reply(client, answered, {"text": "您好，我们正在处理"})  # the clock stands: before its timer
     assert status == 202
     await eventually(lambda: graph.to("/messages"))
 
-    [(routing_key, message_id, event)] = await eventually(lambda: tap.of(unanswered), timeout=15)
-    assert routing_key == "window.closing" and event["type"] == "window.closing"
     expires = (await redis_store.get_conversation(unanswered)).window_expires_at  # type: ignore[union-attr]
     assert expires is not None
+    clock.now = expires.timestamp() - LEAD + 0.5  # the unanswered one's closing timer is due
+    [(routing_key, message_id, event)] = await eventually(lambda: tap.of(unanswered), timeout=15)
+    assert routing_key == "window.closing" and event["type"] == "window.closing"
     assert datetime.fromisoformat(event["window_expires_at"].replace("Z", "+00:00")) == expires
     assert message_id == f"window.closing:{unanswered}:{int(expires.timestamp() * 1000)}"
     assert event["assignee"] == "" and event["contact_id"] == before["contact_id"]
     occurred = datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00"))
-    assert 0 < (expires - occurred).total_seconds() <= LEAD + 0.5  # announced ahead of the close, not after
+    assert 0 < (expires - occurred).total_seconds() <= LEAD  # announced ahead of the close, not after
     assert (await conversation(client, unanswered))["priority"] == min(9, before["priority"] + 2)
 
     # The answered conversation's closing timer falls due and runs too: it announces nothing,
     # and the unanswered one was announced once.
-    timers = client.app[SERVICES].timers
-    await eventually(lambda: timers.fired.get("window_closing", 0) >= 2, timeout=15)
-    await asyncio.sleep(0.5)  # what the relay would have published by now
+    answered_expires = (await redis_store.get_conversation(answered)).window_expires_at  # type: ignore[union-attr]
+    assert answered_expires is not None
+    clock.now = answered_expires.timestamp() - LEAD + 0.5
+    services = client.app[SERVICES]
+    await eventually(lambda: services.timers.fired.get("window_closing", 0) >= 2, timeout=15)
+    assert await services.relay.drain(15)
+    await tap.flush()
     assert tap.of(answered) == [] and len(tap.of(unanswered)) == 1
     assert (await conversation(client, answered))["priority"] == before["priority"]

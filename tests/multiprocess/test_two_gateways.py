@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import aiohttp
 import pytest
 
+from gateway.storage import RedisStore
+from tests.conftest import REDIS_URL, eventually
 from tests.helpers import ALICE_TOKEN, BOB_TOKEN, auth, signed_api_body
-from tests.multiprocess.conftest import EventTap, wait_until
+from tests.multiprocess.conftest import EventTap, settled
+from tests.processes import GatewayProcess
 
 pytestmark = [pytest.mark.redis, pytest.mark.rabbitmq]
 
@@ -26,20 +30,21 @@ async def post(base: str, user: str, text: str = "付款失败") -> dict[str, An
         return await resp.json()
 
 
-async def test_warning_and_breach_fire_once_across_two_processes(gateways: Any, tap: EventTap) -> None:
-    a = gateways("a", **FAST).start()
-    b = gateways("b", **FAST).start()
+async def test_warning_and_breach_fire_once_across_two_processes(
+    gateways: Any, tap: EventTap, shared_prefix: str
+) -> None:
+    a, b = await start(gateways("a", **FAST), gateways("b", **FAST))
     ids = [(await post(a.url if i % 2 else b.url, f"cust-{i}"))["conversation_id"] for i in range(6)]
-    await wait_until(lambda: all(tap.of("sla.breached", cid) for cid in ids), timeout=15)
-    await asyncio.sleep(1.0)  # give a second firing every chance to show up
+    await eventually(lambda: all(tap.of("sla.breached", cid) for cid in ids), timeout=30)
+    await settled(shared_prefix)  # no timer left to fire again, every event published
+    await tap.flush()  # and delivered
     for cid in ids:
         assert len(tap.of("sla.warning", cid)) == 1, cid
         assert len(tap.of("sla.breached", cid)) == 1, cid
 
 
 async def test_a_claim_through_one_process_is_seen_by_the_other(gateways: Any) -> None:
-    a = gateways("a").start()
-    b = gateways("b").start()
+    a, b = await start(gateways("a"), gateways("b"))
     cid = (await post(a.url, "shared"))["conversation_id"]
     async with aiohttp.ClientSession() as session:
         async with session.post(
@@ -54,19 +59,31 @@ async def test_a_claim_through_one_process_is_seen_by_the_other(gateways: Any) -
             assert r.status == 204
 
 
-async def test_a_deadline_missed_while_every_process_was_down_fires_once_on_start(gateways: Any, tap: EventTap) -> None:
-    a = gateways("a", **FAST).start()
-    b = gateways("b", **FAST).start()
+async def test_a_deadline_missed_while_every_process_was_down_fires_once_on_start(
+    gateways: Any, tap: EventTap, shared_prefix: str
+) -> None:
+    a, b = await start(gateways("a", **FAST), gateways("b", **FAST))
     cid = (await post(a.url, "crash"))["conversation_id"]
     a.kill()
     b.kill()
-    await asyncio.sleep(3.5)  # the deadline passes while nothing runs
+    store = RedisStore(REDIS_URL, prefix=shared_prefix)
+    try:
+        conv = await store.get_conversation(cid)
+    finally:
+        await store.close()
+    assert conv is not None and conv.reply_by is not None
+    # The deadline passes while nothing runs (by the wall clock the processes read).
+    await eventually(lambda: time.time() > conv.reply_by.timestamp() + 0.1, timeout=30)
     assert tap.of("sla.breached", cid) == []
-    a.start()
-    b.start()
-    await wait_until(lambda: tap.of("sla.breached", cid), timeout=15)
-    await asyncio.sleep(1.0)
+    await start(a, b)
+    await eventually(lambda: tap.of("sla.breached", cid), timeout=30)
+    await settled(shared_prefix)
+    await tap.flush()
     assert len(tap.of("sla.breached", cid)) == 1
     assert len(tap.of("sla.warning", cid)) == 1
-    a.stop()
-    b.stop()
+
+
+async def start(*processes: GatewayProcess) -> tuple[GatewayProcess, ...]:
+    """Start gateway processes side by side (each waits for its own readiness)."""
+    await asyncio.gather(*(asyncio.to_thread(p.start) for p in processes))
+    return processes

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,8 +20,9 @@ def publisher() -> MemoryPublisher:
 
 @pytest.fixture
 def make_client(aiohttp_client: Any, store: Store, publisher: MemoryPublisher) -> Callable[..., Awaitable[TestClient]]:
-    async def make(**sections: Any) -> TestClient:
-        return await aiohttp_client(build_app(gateway_config(**sections), store=store, publisher=publisher))
+    async def make(*, clock: Callable[[], float] = time.time, **sections: Any) -> TestClient:
+        app = build_app(gateway_config(**sections), store=store, publisher=publisher, clock=clock)
+        return await aiohttp_client(app)
 
     return make
 
