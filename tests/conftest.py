@@ -119,6 +119,22 @@ async def delete_queues(amqp_url: str, *names: str) -> None:
         await connection.close()
 
 
+async def take_all(amqp_url: str, queue: str) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """Every message waiting in ``queue`` now, taken off it. Once a publisher's confirm has
+    arrived its message is in the queue, so after the gateway's outbox is empty this is
+    everything the gateway published there."""
+    connection = await aio_pika.connect_robust(amqp_url)
+    taken = []
+    try:
+        channel = await connection.channel()
+        q = await channel.get_queue(queue)
+        while (message := await q.get(no_ack=True, fail=False)) is not None:
+            taken.append(message)
+    finally:
+        await connection.close()
+    return taken
+
+
 @pytest.fixture
 async def work_queue(amqp_url: str) -> AsyncIterator[str]:
     """A work queue of the test's own (use it as ``routing.default_queue``), deleted after

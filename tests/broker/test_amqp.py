@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import uuid
 from typing import Any
 
 import aio_pika
@@ -12,7 +13,7 @@ import pytest
 
 from gateway.app import build_app
 from gateway.routing.publisher import AmqpPublisher
-from tests.conftest import eventually
+from tests.conftest import delete_queues, eventually
 from tests.helpers import gateway_config, signed_api_body
 from tests.servers import PrivateRabbit
 
@@ -41,10 +42,11 @@ async def collect(
 
 
 async def test_offers_and_events_are_published_persistent_with_confirms(
-    aiohttp_client, amqp_url, amqp_vhost, redis_store
+    aiohttp_client, amqp_url, amqp_vhost, redis_store, work_queue
 ) -> None:  # type: ignore[no-untyped-def]
     publisher = AmqpPublisher(amqp_url)
-    client = await aiohttp_client(build_app(gateway_config(), store=redis_store, publisher=publisher))
+    config = gateway_config(routing={"rules": None, "default_queue": work_queue})
+    client = await aiohttp_client(build_app(config, store=redis_store, publisher=publisher))
     await eventually(publisher.ready)
     # A subscriber of every event, as another system would bind one.
     listener = await aio_pika.connect_robust(amqp_url)
@@ -55,7 +57,7 @@ async def test_offers_and_events_are_published_persistent_with_confirms(
     body, headers = signed_api_body({"id": "amqp-1", "from": {"id": "u-amqp"}, "text": "退款什么时候到账？"})
     data = await (await client.post("/webhooks/api", data=body, headers=headers)).json()
 
-    [offer] = await collect(amqp_url, "general", want=1)
+    [offer] = await collect(amqp_url, work_queue, want=1)
     assert offer.content_type == "application/json"
     assert offer.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
     assert offer.priority == 3 and offer.message_id == f"offer:{data['conversation_id']}:1"
@@ -64,7 +66,7 @@ async def test_offers_and_events_are_published_persistent_with_confirms(
     assert payload["preview"] == "退款什么时候到账？" and payload["routing_version"] == 1
 
     events = []
-    async with asyncio.timeout(15):
+    async with asyncio.timeout(30):
         async with events_queue.iterator() as it:
             async for message in it:
                 await message.ack()
@@ -84,15 +86,17 @@ async def test_offers_and_events_are_published_persistent_with_confirms(
             timeout=60,
         )
     ).stdout
-    general = next(line for line in listing.splitlines() if line.startswith("general"))
-    assert "true" in general and "x-max-priority" in general and "10" in general and "gateway.dlx" in general
+    queue = next(line for line in listing.splitlines() if line.startswith(work_queue))
+    assert "true" in queue and "x-max-priority" in queue and "10" in queue and "gateway.dlx" in queue
 
 
 async def test_messages_acknowledged_while_rabbitmq_is_stopped_are_offered_once_it_is_back(
     aiohttp_client, redis_store, private_rabbit: PrivateRabbit
 ) -> None:  # type: ignore[no-untyped-def]
     publisher = AmqpPublisher(private_rabbit.url)
-    client = await aiohttp_client(build_app(gateway_config(), store=redis_store, publisher=publisher))
+    queue = f"work-{uuid.uuid4().hex[:10]}"  # the private node is shared by the run's fault tests
+    config = gateway_config(routing={"rules": None, "default_queue": queue})
+    client = await aiohttp_client(build_app(config, store=redis_store, publisher=publisher))
     await eventually(publisher.ready, timeout=30)
     await asyncio.to_thread(private_rabbit.stop_app)
     try:
@@ -108,9 +112,18 @@ async def test_messages_acknowledged_while_rabbitmq_is_stopped_are_offered_once_
     finally:
         await asyncio.to_thread(private_rabbit.start_app)
     await eventually(publisher.ready, timeout=60)
-    offers = await collect(private_rabbit.url, "general", want=25, timeout=60)
+    offers = await collect(private_rabbit.url, queue, want=25, timeout=60)
     conversations = [json.loads(m.body)["conversation_id"] for m in offers]
     assert sorted(conversations) == sorted(accepted)
     assert len({m.message_id for m in offers}) == 25
-    await eventually(lambda: redis_store.outbox_stats(), timeout=5)
-    assert (await client.get("/readyz")).status == 200
+    await delete_queues(private_rabbit.url, queue)
+
+    async def drained() -> bool:
+        return (await redis_store.outbox_stats()).depth == 0
+
+    await eventually(drained, timeout=30)
+
+    async def ready() -> bool:
+        return (await client.get("/readyz")).status == 200
+
+    await eventually(ready, timeout=30)

@@ -8,7 +8,6 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
-import aio_pika
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -35,7 +34,7 @@ from tests.channels.twilio_helpers import (
     twilio_client,
     twiml,
 )
-from tests.conftest import REDIS_URL, drop_prefix, eventually, unique_prefix
+from tests.conftest import REDIS_URL, drop_prefix, eventually, take_all, unique_prefix
 from tests.helpers import ALICE_TOKEN, auth
 
 VOICE = "/webhooks/twilio/voice"
@@ -321,22 +320,18 @@ async def _equals(awaitable: Any, value: Any) -> bool:
 
 @pytest.mark.redis
 @pytest.mark.rabbitmq
-async def test_a_chosen_call_is_offered_through_real_rabbitmq(aiohttp_client: Any, amqp_url: str) -> None:
+async def test_a_chosen_call_is_offered_through_real_rabbitmq(
+    aiohttp_client: Any, amqp_url: str, work_queue: str
+) -> None:
     prefix = unique_prefix()
     store = RedisStore(REDIS_URL, prefix=prefix)
     publisher = AmqpPublisher(amqp_url)
     try:
-        client = await twilio_client(aiohttp_client, store, publisher=publisher)
-        await eventually(publisher.ready)
+        client = await twilio_client(aiohttp_client, store, publisher=publisher, default_queue=work_queue)
+        await eventually(publisher.ready, timeout=30)
         await call_reaches_voicemail(client, sid("CA"), Digits="1")
         cid = (await only_conversation(client))["id"]
-        connection = await aio_pika.connect_robust(amqp_url)
-        try:
-            queue = await (await connection.channel()).get_queue("general")
-            message = await eventually(lambda: queue.get(fail=False), timeout=15)
-            await message.ack()
-        finally:
-            await connection.close()
+        [message] = await eventually(lambda: take_all(amqp_url, work_queue), timeout=30)
         offer = json.loads(message.body)
         assert offer["type"] == "conversation.offer" and offer["channel"] == "voice"
         assert offer["conversation_id"] == cid and offer["preview"] == "Incoming call, chose 1 payments (付款问题)"

@@ -45,10 +45,12 @@ async def twilio_client(
     *,
     public_url: str = PUBLIC_URL,
     publisher: Publisher | None = None,
+    default_queue: str = "general",
     **twilio: Any,
 ) -> TestClient:
     config = gateway_config(
         http={"public_url": public_url},
+        routing={"rules": None, "default_queue": default_queue},
         channels={"api": {"secret": "test-api-secret-3f9a"}, "twilio": twilio_section(**twilio)},
     )
     return await aiohttp_client(build_app(config, store=store, publisher=publisher or MemoryPublisher()))

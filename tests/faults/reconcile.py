@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import defaultdict
 
@@ -10,6 +9,7 @@ import aio_pika
 
 from bench.loadgen import LoadResult
 from gateway.storage import RedisStore
+from tests.conftest import eventually
 
 
 async def check_stored_once(result: LoadResult, store: RedisStore) -> None:
@@ -24,40 +24,43 @@ async def check_stored_once(result: LoadResult, store: RedisStore) -> None:
     assert len(page.conversations) == len({o.conversation_id for o in acked.values()})
 
 
-async def collect_offers(amqp_url: str, conversation_ids: set[str], *, timeout: float = 60.0) -> dict[str, list[str]]:
-    """Consume offers from `general` until every conversation has one; message ids per conversation."""
+async def collect_offers(
+    amqp_url: str, queue_name: str, conversation_ids: set[str], *, timeout: float = 90.0
+) -> dict[str, list[str]]:
+    """Consume offers from the queue until every conversation has one; message ids per conversation."""
     seen: dict[str, list[str]] = defaultdict(list)
     connection = await aio_pika.connect_robust(amqp_url)
-    deadline = asyncio.get_running_loop().time() + timeout
     try:
-        while True:  # the gateway declares the queue once it is connected again
-            channel = await connection.channel()
+
+        async def declared() -> aio_pika.abc.AbstractQueue | None:
+            channel = await connection.channel()  # a failed passive declare closes its channel
             try:
-                queue = await channel.get_queue("general")
-                break
+                return await channel.get_queue(queue_name)
             except aio_pika.exceptions.ChannelNotFoundEntity:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise
-                await asyncio.sleep(0.5)
-        while not conversation_ids <= set(seen):
-            if asyncio.get_running_loop().time() > deadline:
-                missing = conversation_ids - set(seen)
-                raise AssertionError(
-                    f"{len(missing)} acknowledged conversations never offered, e.g. {sorted(missing)[:3]}"
-                )
-            message = await queue.get(no_ack=True, fail=False, timeout=5)
-            if message is None:
-                await asyncio.sleep(0.2)
-                continue
-            seen[json.loads(message.body)["conversation_id"]].append(message.message_id or "")
+                return None  # the gateway declares it once it is connected (again)
+
+        queue = await eventually(declared, timeout=timeout)
+
+        async def all_offered() -> bool:
+            while (message := await queue.get(no_ack=True, fail=False)) is not None:
+                seen[json.loads(message.body)["conversation_id"]].append(message.message_id or "")
+            return conversation_ids <= set(seen)
+
+        try:
+            await eventually(all_offered, timeout=timeout, interval=0.2)
+        except AssertionError:
+            missing = conversation_ids - set(seen)
+            raise AssertionError(
+                f"{len(missing)} acknowledged conversations never offered, e.g. {sorted(missing)[:3]}"
+            ) from None
     finally:
         await connection.close()
     return seen
 
 
-async def check_offered_once_each(result: LoadResult, amqp_url: str) -> dict[str, int]:
+async def check_offered_once_each(result: LoadResult, amqp_url: str, queue_name: str) -> dict[str, int]:
     conversation_ids = {o.conversation_id for o in result.acked.values() if o.conversation_id}
-    offers = await collect_offers(amqp_url, conversation_ids)
+    offers = await collect_offers(amqp_url, queue_name, conversation_ids)
     copies = 0
     for cid in conversation_ids:
         ids = set(offers[cid])

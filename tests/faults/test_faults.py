@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bench.loadgen import WebhookLoad, api_request
 from gateway.storage import RedisStore
-from tests.conftest import REDIS_URL, drop_prefix, unique_prefix
+from tests.conftest import REDIS_URL, delete_queues, drop_prefix, eventually, unique_prefix
 from tests.faults.reconcile import check_offered_once_each, check_stored_once
 from tests.helpers import API_SECRET
 from tests.processes import GatewayProcess, process_config
@@ -51,43 +51,37 @@ async def prefix() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def clean_general(amqp_vhost: str) -> None:
-    """Offers of earlier tests in the shared test vhost must not count for this one."""
-    import subprocess
-
-    subprocess.run(["rabbitmqctl", "-q", "purge_queue", "-p", amqp_vhost, "general"], capture_output=True, timeout=60)
-
-
-@pytest.fixture
-def fresh_vhost_url(private_rabbit: PrivateRabbit) -> Iterator[str]:
-    """A vhost of its own on the private node, so each test counts only its own offers."""
-    import subprocess
-
-    name = f"f{uuid.uuid4().hex[:6]}"
-    ctl = ["rabbitmqctl", "-n", private_rabbit.node]
-    subprocess.run([*ctl, "add_vhost", name], capture_output=True, timeout=60, check=True)
-    subprocess.run(
-        [*ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], capture_output=True, timeout=60, check=True
-    )
-    yield f"amqp://guest:guest@127.0.0.1:{private_rabbit.port}/{name}"
-    subprocess.run([*ctl, "delete_vhost", name], capture_output=True, timeout=60)
+async def private_queue(private_rabbit: PrivateRabbit) -> AsyncIterator[str]:
+    """A work queue of the test's own on the private node, so it counts only its own offers."""
+    name = f"work-{uuid.uuid4().hex[:10]}"
+    yield name
+    await delete_queues(private_rabbit.url, name)
 
 
 def gateway(
-    tmp_path: Path, prefix: str, broker_url: str, name: str = "gw", storage_url: str = REDIS_URL
+    tmp_path: Path, prefix: str, broker_url: str, queue: str, name: str = "gw", storage_url: str = REDIS_URL
 ) -> GatewayProcess:
-    return GatewayProcess(
-        process_config(storage_url=storage_url, prefix=prefix, broker_url=broker_url, **FAULT_CONFIG), tmp_path, name
+    config = process_config(
+        storage_url=storage_url,
+        prefix=prefix,
+        broker_url=broker_url,
+        routing={"rules": None, "default_queue": queue},
+        **FAULT_CONFIG,
     )
+    return GatewayProcess(config, tmp_path, name)
+
+
+async def not_ready(gw: GatewayProcess) -> bool:
+    return not await asyncio.to_thread(gw.ready)
 
 
 async def test_broker_down_at_start_intake_continues_and_everything_is_offered_later(
-    tmp_path: Path, prefix: str, private_rabbit: PrivateRabbit, fresh_vhost_url: str
+    tmp_path: Path, prefix: str, private_rabbit: PrivateRabbit, private_queue: str
 ) -> None:
     await asyncio.to_thread(private_rabbit.stop_app)
-    gw = gateway(tmp_path, prefix, fresh_vhost_url)
+    gw = gateway(tmp_path, prefix, private_rabbit.url, private_queue)
     try:
-        gw.start(wait_ready=False)
+        await asyncio.to_thread(gw.start, wait_ready=False)
         assert gw.healthy() and gw.readiness_status() == 503  # not ready while the broker is away
         result = await load([gw.url], count=150).run()
         assert len(result.acked) == 150
@@ -96,7 +90,7 @@ async def test_broker_down_at_start_intake_continues_and_everything_is_offered_l
     store = RedisStore(REDIS_URL, prefix=prefix)
     try:
         await check_stored_once(result, store)
-        await check_offered_once_each(result, fresh_vhost_url)
+        await check_offered_once_each(result, private_rabbit.url, private_queue)
         await asyncio.to_thread(wait_for, gw.ready, 30, "not ready after the broker came back")
     finally:
         await store.close()
@@ -104,15 +98,15 @@ async def test_broker_down_at_start_intake_continues_and_everything_is_offered_l
 
 
 async def test_broker_restart_during_load_loses_and_duplicates_nothing(
-    tmp_path: Path, prefix: str, private_rabbit: PrivateRabbit, fresh_vhost_url: str
+    tmp_path: Path, prefix: str, private_rabbit: PrivateRabbit, private_queue: str
 ) -> None:
-    gw = gateway(tmp_path, prefix, fresh_vhost_url).start()
-    run = asyncio.create_task(load([gw.url], count=400, rate=80).run())
+    gw = await asyncio.to_thread(gateway(tmp_path, prefix, private_rabbit.url, private_queue).start)
+    traffic = load([gw.url], count=400, rate=80)
+    run = asyncio.create_task(traffic.run())
     try:
-        await asyncio.sleep(1.5)
+        await eventually(lambda: len(traffic.result.acked) >= 40, timeout=60)  # the load is flowing
         await asyncio.to_thread(private_rabbit.stop_app)
-        await asyncio.sleep(1.0)
-        assert not gw.ready(), "the gateway did not notice the broker going away"
+        await eventually(lambda: not_ready(gw), timeout=30)  # the gateway notices the broker going away
         assert gw.healthy()
     finally:
         await asyncio.to_thread(private_rabbit.start_app)
@@ -121,7 +115,7 @@ async def test_broker_restart_during_load_loses_and_duplicates_nothing(
     store = RedisStore(REDIS_URL, prefix=prefix)
     try:
         await check_stored_once(result, store)
-        report = await check_offered_once_each(result, fresh_vhost_url)
+        report = await check_offered_once_each(result, private_rabbit.url, private_queue)
         assert report["conversations"] == 400
     finally:
         await store.close()
@@ -129,22 +123,24 @@ async def test_broker_restart_during_load_loses_and_duplicates_nothing(
 
 
 async def test_kill_9_of_the_gateway_during_load_then_restart(
-    tmp_path: Path, prefix: str, amqp_url: str, clean_general: None
+    tmp_path: Path, prefix: str, amqp_url: str, work_queue: str
 ) -> None:
-    a = gateway(tmp_path, prefix, amqp_url, "a").start()
-    b = gateway(tmp_path, prefix, amqp_url, "b").start()
-    run = asyncio.create_task(load([a.url, b.url], count=400, rate=100).run())
-    await asyncio.sleep(1.5)
+    a = gateway(tmp_path, prefix, amqp_url, work_queue, "a")
+    b = gateway(tmp_path, prefix, amqp_url, work_queue, "b")
+    await asyncio.gather(asyncio.to_thread(a.start), asyncio.to_thread(b.start))
+    traffic = load([a.url, b.url], count=400, rate=100)
+    run = asyncio.create_task(traffic.run())
+    await eventually(lambda: len(traffic.result.acked) >= 50, timeout=60)
     a.kill()  # mid-request, mid-outbox
-    await asyncio.sleep(1.0)
-    a.start()
+    await eventually(lambda: any(o.attempts > 1 for o in traffic.result.outcomes.values()), timeout=30)
+    await asyncio.to_thread(a.start)  # the load goes on meanwhile (retries land on b)
     result = await run
     assert len(result.acked) == 400
     assert any(o.attempts > 1 for o in result.outcomes.values()), "no request saw the crash"
     store = RedisStore(REDIS_URL, prefix=prefix)
     try:
         await check_stored_once(result, store)
-        await check_offered_once_each(result, amqp_url)
+        await check_offered_once_each(result, amqp_url, work_queue)
     finally:
         await store.close()
         a.stop()
@@ -152,25 +148,25 @@ async def test_kill_9_of_the_gateway_during_load_then_restart(
 
 
 async def test_redis_killed_and_restarted_during_load_loses_nothing_acknowledged(
-    tmp_path: Path, prefix: str, amqp_url: str, clean_general: None
+    tmp_path: Path, prefix: str, amqp_url: str, work_queue: str
 ) -> None:
     redis = PrivateRedis(appendfsync="always")
-    redis.start()
-    gw = gateway(tmp_path, prefix, amqp_url, storage_url=redis.url).start()
+    await asyncio.to_thread(redis.start)
+    gw = await asyncio.to_thread(gateway(tmp_path, prefix, amqp_url, work_queue, storage_url=redis.url).start)
     try:
-        run = asyncio.create_task(load([gw.url], count=300, rate=80).run())
-        await asyncio.sleep(1.5)
+        traffic = load([gw.url], count=300, rate=80)
+        run = asyncio.create_task(traffic.run())
+        await eventually(lambda: len(traffic.result.acked) >= 40, timeout=60)
         redis.kill()  # kill -9: only what was fsynced survives
-        await asyncio.sleep(1.5)
-        redis.start()  # same directory: the AOF is replayed
+        await eventually(lambda: traffic.result.statuses.get(503, 0) > 0, timeout=30)  # the outage is seen
+        await asyncio.to_thread(redis.start)  # same directory: the AOF is replayed
         result = await run
         assert len(result.acked) == 300
-        assert result.statuses.get(503, 0) > 0, "the outage was not seen as 503"
         assert set(result.statuses) <= {200, 503}, result.statuses
         store = RedisStore(redis.url, prefix=prefix)
         try:
             await check_stored_once(result, store)
-            await check_offered_once_each(result, amqp_url)
+            await check_offered_once_each(result, amqp_url, work_queue)
         finally:
             await store.close()
     finally:
@@ -179,10 +175,11 @@ async def test_redis_killed_and_restarted_during_load_loses_nothing_acknowledged
 
 
 async def test_redelivery_storm_three_copies_at_once_creates_no_duplicates(
-    tmp_path: Path, prefix: str, amqp_url: str, clean_general: None
+    tmp_path: Path, prefix: str, amqp_url: str, work_queue: str
 ) -> None:
-    a = gateway(tmp_path, prefix, amqp_url, "a").start()
-    b = gateway(tmp_path, prefix, amqp_url, "b").start()
+    a = gateway(tmp_path, prefix, amqp_url, work_queue, "a")
+    b = gateway(tmp_path, prefix, amqp_url, work_queue, "b")
+    await asyncio.gather(asyncio.to_thread(a.start), asyncio.to_thread(b.start))
     try:
         result = await load([a.url, b.url], count=300, rate=150, copies=3).run()
         assert len(result.acked) == 300
@@ -190,7 +187,7 @@ async def test_redelivery_storm_three_copies_at_once_creates_no_duplicates(
         store = RedisStore(REDIS_URL, prefix=prefix)
         try:
             await check_stored_once(result, store)
-            await check_offered_once_each(result, amqp_url)
+            await check_offered_once_each(result, amqp_url, work_queue)
         finally:
             await store.close()
     finally:
