@@ -67,6 +67,10 @@ async def test_a_changed_file_is_swapped_in(tmp_path: Path) -> None:
         watcher.cancel()
 
 
+def rejections(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.getMessage().startswith("routing rules rejected")]
+
+
 async def test_a_broken_file_keeps_the_old_rules_and_says_why(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "routing.yaml"
     write(path, BASE_RULES)
@@ -85,8 +89,10 @@ async def test_a_broken_file_keeps_the_old_rules_and_says_why(tmp_path: Path, ca
         assert record.reason == "file change"  # type: ignore[attr-defined]
         assert manager.holder.current is before and manager.current.version == rules_version(BASE_RULES)
         # A missing file (an editor's rename dance) keeps them too; its return is picked up.
-        await asyncio.to_thread(path.unlink)
-        await asyncio.sleep(0.2)
+        with caplog.at_level(logging.ERROR, logger="gateway.routing.reload"):
+            await asyncio.to_thread(path.unlink)
+            await eventually(lambda: len(rejections(caplog)) == 2)  # the watcher saw it gone
+        assert rejections(caplog)[-1].errors == [f"{path}:1: no such rules file"]  # type: ignore[attr-defined]
         assert manager.holder.current is before
         await asyncio.to_thread(write, path, CHANGED_RULES)
         await eventually(lambda: manager.current.version == rules_version(CHANGED_RULES), timeout=5)

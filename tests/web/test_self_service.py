@@ -23,6 +23,7 @@ from gateway.storage.base import DueTimer
 from gateway.wiring.services import SERVICES
 from tests.conftest import eventually
 from tests.helpers import ALICE_TOKEN, API_SECRET, auth, inbound, signed_api_body
+from tests.timing import ManualClock
 from tests.web.fakes import FakeCallback, FakeEmail, start_crm
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -428,10 +429,11 @@ async def test_a_changed_faq_file_answers_anew_and_a_broken_one_keeps_the_old_an
 async def test_after_the_reopen_window_an_faq_question_starts_a_new_conversation_and_keeps_the_exchange(
     gateway: Make, crm: tuple[FakeCallback, str], publisher: MemoryPublisher
 ) -> None:
-    client = await gateway(routing={"rules": None, "reopen_window": "1s"})
+    clock = ManualClock()
+    client = await gateway(routing={"rules": None, "reopen_window": "1s"}, clock=clock)
     old = (await say(client, "w1", "我的卡被盗刷了"))["conversation_id"]
     assert (await client.post(f"/api/v1/conversations/{old}/resolve", headers=auth())).status == 200
-    await asyncio.sleep(1.2)
+    clock.advance(1.2)
     new = (await say(client, "w1", "怎么重置密码"))["conversation_id"]
     assert new != old  # a request: too late to reopen, so a new conversation, not offered
     await eventually(lambda: crm[0].received)

@@ -5,7 +5,6 @@ to agents, and after the resolve the rating request goes out and the customer's 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import time
@@ -68,6 +67,18 @@ class QueueTap:
     def of(self, cid: str) -> list[dict[str, Any]]:
         return [o for o in self.offers if o["conversation_id"] == cid]
 
+    async def flush(self) -> None:
+        """Every offer RabbitMQ confirmed before this call has been consumed: a marker
+        published now (lowest priority, so it cannot overtake) is consumed after them."""
+        assert self.connection is not None
+        marker = f"marker-{uuid.uuid4().hex}"
+        channel = await self.connection.channel()
+        body = json.dumps({"conversation_id": marker}).encode()
+        await channel.default_exchange.publish(aio_pika.Message(body), routing_key=self.name)
+        await channel.close()
+        await eventually(lambda: self.of(marker))
+        self.offers = [o for o in self.offers if o["conversation_id"] != marker]
+
     async def close(self) -> None:
         if self.connection is None:
             return
@@ -103,23 +114,20 @@ async def conversation(client: TestClient, cid: str) -> dict[str, Any]:
     return await resp.json()
 
 
-async def quiet(client: TestClient) -> None:
-    """Due timers have run and the outbox relay has published everything it holds."""
+async def quiet(client: TestClient, tap: QueueTap) -> None:
+    """Due timers have run, the outbox relay has published everything it holds, and the
+    tap has consumed every offer published."""
     services = client.app[SERVICES]
     await services.timers.scan_once()
-
-    async def empty() -> bool:
-        return (await services.store.outbox_stats()).depth == 0
-
-    await eventually(empty, timeout=10)
-    await asyncio.sleep(0.5)  # a published offer reaches the consumer
+    assert await services.relay.drain(30)
+    await tap.flush()
 
 
 async def test_a_telegram_customer_gets_the_faq_then_a_person_then_rates(
     aiohttp_client: Any, aiohttp_server: Any, redis_store: RedisStore, amqp_url: str
 ) -> None:
     bot = FakeProvider(bot_answer)
-    queue_name = f"selfservice-social-{uuid.uuid4().hex[:8]}"
+    queue_name = f"selfservice-social-{uuid.uuid4().hex[:8]}"  # the tap deletes it after
     publisher = AmqpPublisher(amqp_url)
     config = gateway_config(
         routing={"rules": None, "default_queue": queue_name},
@@ -157,7 +165,7 @@ async def _the_whole_story(client: TestClient, store: RedisStore, bot: FakeProvi
     assert answer.path == f"/bot{BOT_TOKEN}/sendMessage"
     assert answer.json == {"chat_id": str(WANG), "text": f"{faq_entry.answer}\n\n{hint}"}
     assert "账户安全" in answer.json["text"] and "Account security" in answer.json["text"]
-    await quiet(client)
+    await quiet(client, tap)
     assert tap.offers == []
     conv = await conversation(client, cid)
     assert conv["flags"] == ["self_service"] and conv["queue"] is None and conv["routing_version"] == 0
@@ -190,7 +198,7 @@ async def _the_whole_story(client: TestClient, store: RedisStore, bot: FakeProvi
     [other] = [c.id for c in await conversations_of(store, f"telegram:{LI}")]
     [offer] = await eventually(lambda: tap.of(other), timeout=15)
     assert offer["reason"] == "new" and offer["routing_version"] == 1 and offer["preview"] == "我的卡被盗刷了，快帮我"
-    await quiet(client)
+    await quiet(client, tap)
     assert sent_to(bot, LI) == []  # no bot answer for it
     conv = await conversation(client, other)
     assert conv["flags"] == [] and conv["reply_tracking"]["state"] == "active" and len(conv["messages"]) == 1
@@ -221,5 +229,5 @@ async def _the_whole_story(client: TestClient, store: RedisStore, bot: FakeProvi
     assert stats["ratings"]["requested"] == 1 and stats["ratings"]["responses"] == 1
     assert stats["ratings"]["distribution"]["5"] == 1
     assert stats["self_service"]["answered"] == 1 and stats["self_service"]["handed_off"] == 1
-    await quiet(client)
+    await quiet(client, tap)
     assert [o["reason"] for o in tap.of(cid)] == ["new"]  # the score reopened nothing
