@@ -209,8 +209,9 @@ async def test_html_newsletter_is_stored_flagged_and_never_offered(gw: Gateway, 
     assert {"loop-guard", "precedence-bulk", "mailing-list"} <= set(message["flags"])
     assert "<h1>Wallet News &amp; Updates" in message["html"] and "- Faster refunds" in message["text"]
     assert conv["queue"] is None and conv["reply_tracking"]["state"] == "none"
-    await asyncio.sleep(0.3)  # give the outbox relay a chance to (wrongly) publish an offer
-    assert all(not items for items in publisher.queues.values())
+    assert await gw.client.app[SERVICES].relay.drain(30)  # all the mail wrote is published by now
+    assert [e.routing_key for e in publisher.events] == ["conversation.opened", "message.inbound"]
+    assert all(not items for items in publisher.queues.values())  # and no offer among it
 
 
 async def test_out_of_office_reply_is_flagged_and_neither_joins_nor_reopens_the_thread(gw: Gateway) -> None:

@@ -24,9 +24,9 @@ from tests.channels.twilio_helpers import (
 )
 from tests.conftest import eventually
 from tests.helpers import ALICE_TOKEN, auth
+from tests.timing import ManualClock, scan_and_publish, stop_timer_scanner
 
-SEND_TIMEOUT = 0.3  # channels.twilio.send_timeout
-LATE_BY = 1.5  # how long the fake keeps the first request waiting
+SEND_TIMEOUT = 2.0  # channels.twilio.send_timeout: generous, the second request must beat it on a busy machine
 
 
 @pytest.fixture
@@ -35,8 +35,17 @@ async def twilio_api(aiohttp_server: Any) -> tuple[FakeTwilio, str]:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, store: Store, twilio_api: tuple[FakeTwilio, str]) -> TestClient:
-    return await twilio_client(aiohttp_client, store, api_base_url=twilio_api[1], send_timeout=f"{SEND_TIMEOUT}s")
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Any, store: Store, twilio_api: tuple[FakeTwilio, str], clock: ManualClock
+) -> TestClient:
+    return await twilio_client(
+        aiohttp_client, store, api_base_url=twilio_api[1], send_timeout=f"{SEND_TIMEOUT}s", clock=clock
+    )
 
 
 async def stored(client: TestClient, cid: str, message_id: str) -> dict[str, Any]:
@@ -45,15 +54,20 @@ async def stored(client: TestClient, cid: str, message_id: str) -> dict[str, Any
 
 
 async def test_a_send_that_times_out_is_retried_once_and_ends_sent(
-    client: TestClient, twilio_api: tuple[FakeTwilio, str]
+    client: TestClient, twilio_api: tuple[FakeTwilio, str], clock: ManualClock
 ) -> None:
     fake, _ = twilio_api
     late: list[str] = []
+    release = asyncio.Event()
+    first_over = asyncio.Event()
 
     async def first_answer_late(fields: MultiDictProxy[str], message_sid: str) -> None:
         if not late:
             late.append(message_sid)
-            await asyncio.sleep(LATE_BY)  # well past the adapter's timeout; then 201 all the same
+            try:
+                await release.wait()  # held past the adapter's timeout; then 201 all the same
+            finally:
+                first_over.set()  # answered, or dropped with the connection the adapter gave up on
 
     fake.before_answer = first_answer_late
     resp = await post_signed(client, "/webhooks/twilio/sms", sms_params(sid("SM"), body="退款什么时候到账？"))
@@ -71,13 +85,15 @@ async def test_a_send_that_times_out_is_retried_once_and_ends_sent(
         message = await stored(client, cid, message_id)
         return message["status"] == "queued" and message["error"] == "timeout" and message["attempts"] == 1
 
-    await eventually(timed_out, timeout=10, interval=0.02)
+    await eventually(timed_out, timeout=30)
     assert len(fake.received) == 1
+
+    clock.advance(2.0)  # past the first backoff (1 s, with jitter up to 1.25 s)
 
     async def sent() -> bool:
         return (await stored(client, cid, message_id))["status"] == "sent"
 
-    await eventually(sent, timeout=15)
+    await eventually(sent, timeout=30)
     assert len(fake.received) == 2
     for _, fields in fake.received:
         assert fields["To"] == CUSTOMER and fields["From"] == OUR_NUMBER and fields["Body"] == "您好，退款已提交"
@@ -85,8 +101,12 @@ async def test_a_send_that_times_out_is_retried_once_and_ends_sent(
     assert final["attempts"] == 2 and final["external_id"] == fake.sids[1] != late[0]
     assert not final["error"]  # the first attempt's timeout is over once it is sent
 
-    # Long after the late answer came and went, nothing else was sent and nothing changed.
-    await asyncio.sleep(LATE_BY + 0.5)
+    # The late request ends, and a full scan a day later sends nothing else.
+    release.set()
+    await asyncio.wait_for(first_over.wait(), 30)
+    await stop_timer_scanner(client.app)
+    clock.advance(86400)
+    await scan_and_publish(client.app)
     assert len(fake.received) == 2
     final = await stored(client, cid, message_id)
     assert (final["status"], final["attempts"], final["external_id"]) == ("sent", 2, fake.sids[1])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -46,6 +47,7 @@ async def twilio_client(
     public_url: str = PUBLIC_URL,
     publisher: Publisher | None = None,
     default_queue: str = "general",
+    clock: Callable[[], float] = time.time,
     **twilio: Any,
 ) -> TestClient:
     config = gateway_config(
@@ -53,7 +55,7 @@ async def twilio_client(
         routing={"rules": None, "default_queue": default_queue},
         channels={"api": {"secret": "test-api-secret-3f9a"}, "twilio": twilio_section(**twilio)},
     )
-    return await aiohttp_client(build_app(config, store=store, publisher=publisher or MemoryPublisher()))
+    return await aiohttp_client(build_app(config, store=store, publisher=publisher or MemoryPublisher(), clock=clock))
 
 
 def sign(url: str, params: Any, *, token: str = AUTH_TOKEN) -> str:
