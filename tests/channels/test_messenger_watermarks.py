@@ -28,6 +28,7 @@ from gateway.model import (
 )
 from gateway.routing.publisher import MemoryPublisher
 from gateway.storage.base import Page, Store
+from gateway.wiring.services import SERVICES
 from tests.channels.social_fakes import (
     FakeProvider,
     conversations_of,
@@ -150,7 +151,7 @@ async def test_watermarks_move_replies_sent_up_to_them_forward(
     before_reply = ms() - 1
     first = await sent_reply(client, store, conv.id, "已为您查询，请稍候")
     watermark = ms()
-    await asyncio.sleep(0.02)
+    await eventually(lambda: ms() > watermark, interval=0.001)  # the later reply is sent after the watermark
     later = await sent_reply(client, store, conv.id, "款项已退回")
 
     # A watermark older than the reply, or for another page, changes nothing.
@@ -201,7 +202,7 @@ async def test_the_same_read_watermark_twice_at_once_moves_each_reply_once(
     assert await status_of(store, conv.id, second) == "read"
 
     await eventually(lambda: "read" in status_events(publisher, first) and "read" in status_events(publisher, second))
-    await asyncio.sleep(0.2)  # give a second copy of the event every chance to show up
+    assert await client.app[SERVICES].relay.drain(30)  # every event either copy wrote is published
     assert sorted(status_events(publisher, first)) == ["read", "sent"]
     assert sorted(status_events(publisher, second)) == ["read", "sent"]
 

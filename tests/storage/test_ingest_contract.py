@@ -192,12 +192,13 @@ async def test_unrouted_message_is_stored_but_not_offered(store: Store) -> None:
 
 
 async def test_list_conversations_filters_and_pages(store: Store) -> None:
-    ingest = make_ingest(store)
+    now = [1_800_000_000.0]
+    ingest = make_ingest(store, clock=lambda: now[0])
     ids = []
     for i in range(5):
         r = await ingest.accept(inbound(sender=("api", f"c{i}")))
         ids.append(r.conversation_id)
-        await asyncio.sleep(0.002)
+        now[0] += 1  # the next one is newer
     page = await store.list_conversations(limit=3)
     assert [c.id for c in page.conversations] == ids[::-1][:3]
     assert page.next_before is not None

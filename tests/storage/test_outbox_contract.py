@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from gateway.storage.base import Store
+from tests.conftest import eventually
 from tests.helpers import inbound, make_ingest
 
 
@@ -28,9 +29,13 @@ async def test_entries_of_a_dead_relay_are_reclaimed_after_idle(store: Store) ->
     await make_ingest(store).accept(inbound())
     taken = await store.outbox_read("dead-relay", count=100, block_ms=0, retry_own=False)
     assert await store.outbox_reclaim("live-relay", min_idle_ms=60_000, count=100) == []
-    await asyncio.sleep(0.05)
-    reclaimed = await store.outbox_reclaim("live-relay", min_idle_ms=20, count=100)
-    assert sorted(e.message_id for e in reclaimed) == sorted(e.message_id for e in taken)
+    reclaimed: set[str] = set()
+
+    async def all_reclaimed() -> bool:  # once they have been idle for 20 ms
+        reclaimed.update(e.message_id for e in await store.outbox_reclaim("live-relay", min_idle_ms=20, count=100))
+        return reclaimed == {e.message_id for e in taken}
+
+    await eventually(all_reclaimed)
 
 
 async def test_blocking_read_wakes_up_on_a_new_entry(store: Store) -> None:
