@@ -120,9 +120,19 @@ class Visitor:
                 raise AssertionError(f"no message {match} within {timeout}s; got {self.inbox}")
             await self._receive(remaining)
 
-    async def quiet(self, seconds: float = 0.3) -> list[dict[str, Any]]:
-        """Whatever arrives within ``seconds`` (to show that nothing does)."""
-        await self._receive(seconds)
+    async def until_pong(self) -> list[dict[str, Any]]:
+        """Every frame the gateway sent in answer to this socket's earlier frames: it
+        handles a socket's frames in order, so they all come before the pong."""
+        await self.frame(type="ping")
+        await self.next("pong")
+        return self.inbox
+
+    async def until_marker(self) -> list[dict[str, Any]]:
+        """Every frame the gateway had sent to this socket so far: a marker pushed through
+        the reply bus now is written after them."""
+        marker = f"marker-{len(self.inbox)}-{id(self)}"
+        await adapter_of(self.client).bus.publish(self.visitor_id, json.dumps({"type": "marker", "id": marker}))
+        await self.next("marker", id=marker)
         return self.inbox
 
     async def say(self, client_id: str, text: str) -> dict[str, Any]:
@@ -195,7 +205,10 @@ async def test_the_ack_waits_until_the_store_has_the_message(chat: TestClient, s
     gate = asyncio.Event()
     real_ingest = services.store.ingest
 
+    entered = asyncio.Event()
+
     async def slow_ingest(plan: Any) -> Any:
+        entered.set()
         await gate.wait()
         return await real_ingest(plan)
 
@@ -204,7 +217,8 @@ async def test_the_ack_waits_until_the_store_has_the_message(chat: TestClient, s
         tab = Visitor(chat)
         await tab.hello()
         await tab.frame(type="message", id="slow-1", text="还在吗？")
-        assert [f for f in await tab.quiet(0.5) if f["type"] == "ack"] == []
+        await asyncio.wait_for(entered.wait(), 30)  # the store write is under way, and held
+        assert [f for f in await tab.until_marker() if f["type"] == "ack"] == []
         gate.set()
         ack = await tab.next("ack", id="slow-1")
     finally:
@@ -357,9 +371,10 @@ async def test_the_same_email_joins_one_contact_but_never_another_visitors_conve
     keys = {f"{i['kind']}:{i['value']}" for i in contact["identities"]}
     assert {"api:u-7", "email:chen.jing@example.com", f"webchat:{alice_tab.visitor_id}"} <= keys
 
-    await reply(chat, alice_conv["id"], "陈女士您好，已为您解锁")
+    sent = await reply(chat, alice_conv["id"], "陈女士您好，已为您解锁")
     await alice_tab.message(**{"from": "agent"})
-    assert [f for f in await mallory_tab.quiet(0.5) if f.get("message", {}).get("from") == "agent"] == []
+    await eventually(lambda: _is(status_of(chat, alice_conv["id"], sent["id"]), "sent"))  # the send is over
+    assert [f for f in await mallory_tab.until_marker() if f.get("message", {}).get("from") == "agent"] == []
     again = Visitor(chat)
     await again.hello(token=mallory_tab.token)
     history = (await again.next("history"))["messages"]
@@ -548,7 +563,7 @@ async def test_lone_surrogates_are_replaced_and_the_message_stored_once_not_retr
     ack = await tab.next("ack", id="s-1")
     assert ack["duplicate"] is False
     assert (await tab.message(client_id="s-1"))["text"] == text
-    assert [f for f in await tab.quiet(0.5) if f["type"] == "error"] == []  # nothing to resend
+    assert [f for f in await tab.until_pong() if f["type"] == "error"] == []  # nothing to resend
     await tab.raw(message)  # the widget resending it (e.g. after a reconnect) is a duplicate
     assert (await tab.next("ack", id="s-1"))["duplicate"] is True
 
