@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 from gateway.app import build_app
 from gateway.routing.publisher import MemoryPublisher
@@ -20,6 +20,10 @@ from tests.servers import free_port
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+# Playwright's assertions give up after 5 s by default: too tight for Chromium next to the
+# rest of the suite on two busy cores. A passing assertion returns as soon as it holds.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture

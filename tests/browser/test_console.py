@@ -29,7 +29,7 @@ from tests.servers import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-TIMEOUT = 10_000  # ms
+TIMEOUT = 30_000  # ms: generous for Chromium on a busy machine
 WA_SECRET = "wa-console-app-secret"
 WANG_PHONE = "8613800138000"
 

@@ -26,7 +26,7 @@ from tests.servers import free_port
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT = 10_000  # ms
+TIMEOUT = 30_000  # ms: generous for Chromium on a busy machine
 HTML = b"<html><body><script>document.title='pwned'</script></body></html>"
 
 

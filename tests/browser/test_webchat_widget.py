@@ -12,7 +12,7 @@ from tests.conftest import eventually
 
 pytestmark = pytest.mark.browser
 
-TIMEOUT = 10_000  # ms
+TIMEOUT = 30_000  # ms: generous for Chromium on a busy machine
 
 
 async def open_chat(browser: Browser, gateway: Gateway, **context: object) -> Page:

@@ -709,7 +709,7 @@ async def test_relay_4xx_is_retried_and_5xx_fails_with_the_relays_reason(gw: Gat
     cid = (await conversation_of(gw.client, "r1@example.cn"))["id"]
     relay.answers = ["451 4.7.1 greylisted, try again"]
     first = await agent_reply(gw, cid, "first")
-    await eventually(lambda: _has_status(gw, cid, first["id"], "sent"), timeout=15)
+    await eventually(lambda: _has_status(gw, cid, first["id"], "sent"), timeout=30)
     assert (await status_of(gw, cid, first["id"]))["attempts"] == 2
     assert len(relay.received) == 1
     relay.answers = ["550 5.7.1 message rejected as spam"]

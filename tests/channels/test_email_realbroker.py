@@ -43,7 +43,7 @@ async def test_a_mail_is_offered_on_real_rabbitmq_once_and_its_redelivery_is_not
         reply_tracking={"scan_interval": "50ms"},
     )
     client = await aiohttp_client(build_app(config, store=redis_store, publisher=publisher))
-    await eventually(publisher.ready, timeout=15)
+    await eventually(publisher.ready, timeout=30)
     adapter = client.app[SERVICES].adapter_for(Channel.EMAIL)
     assert isinstance(adapter, EmailChannel) and adapter.smtp_port
 

@@ -438,7 +438,7 @@ async def test_a_re_engagement_error_fails_at_once_and_a_server_error_is_retried
     _, error = await message_status(store, cid, first["id"])
     assert error is not None and "131047" in error and "template" in error
     _, second = await reply(client, cid, {"text": "second"})
-    await eventually(lambda: _status_is(store, cid, second["id"], "sent"), timeout=15)
+    await eventually(lambda: _status_is(store, cid, second["id"], "sent"), timeout=30)
     assert len(fake.to("/messages")) == 3  # one refusal, one 503, one success
     stored = await store.get_message(cid, second["id"])
     assert stored is not None and stored.attempts >= 1

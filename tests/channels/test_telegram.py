@@ -245,7 +245,7 @@ async def test_a_blocked_bot_fails_at_once_and_a_server_error_is_retried(
         1
     ] == "telegram 403: Forbidden: bot was blocked by the user"
     _, second = await reply(client, conv.id, {"text": "再试一次"})
-    await eventually(lambda: _sent(store, conv.id, second["id"]), timeout=15)
+    await eventually(lambda: _sent(store, conv.id, second["id"]), timeout=30)
     assert len(fake.to("/sendMessage")) == 3
 
 
@@ -275,7 +275,7 @@ async def test_a_split_reply_that_fails_half_way_resumes_without_repeating_parts
 
     fake.default = second_part_fails_once
     _, message = await reply(client, conv.id, {"text": first_half + "\n\n" + second_half})
-    await eventually(lambda: _sent(store, conv.id, message["id"]), timeout=15)
+    await eventually(lambda: _sent(store, conv.id, message["id"]), timeout=30)
     texts = [r.json["text"] for r in fake.to("/sendMessage")]
     assert texts == [first_half, second_half, second_half]
 

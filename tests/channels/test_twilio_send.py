@@ -128,7 +128,7 @@ async def test_a_500_is_retried_then_the_message_is_sent(
     fake.answers = [(500, {"code": 20500, "message": "Internal Server Error", "status": 500})]
     cid = await customer_wrote(client)
     message = await reply(client, cid, text="请稍等，我们正在处理")
-    await eventually(lambda: _has(stored(client, cid, message["id"]), status="sent"), timeout=15)
+    await eventually(lambda: _has(stored(client, cid, message["id"]), status="sent"), timeout=30)
     assert len(fake.received) == 2
     assert fake.received[0][1]["Body"] == fake.received[1][1]["Body"] == "请稍等，我们正在处理"
     final = await stored(client, cid, message["id"])

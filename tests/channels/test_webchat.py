@@ -95,7 +95,7 @@ class Visitor:
             raise AssertionError(f"socket ended ({msg.type}, {msg.data}); unread: {self.inbox}")
         self.inbox.append(json.loads(msg.data))
 
-    async def next(self, kind: str | None = None, *, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+    async def next(self, kind: str | None = None, *, timeout: float = 30.0, **match: Any) -> dict[str, Any]:
         """The first received frame of that type (and matching fields), waiting for it."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -107,7 +107,7 @@ class Visitor:
                 raise AssertionError(f"no {kind} frame {match} within {timeout}s; got {self.inbox}")
             await self._receive(remaining)
 
-    async def message(self, *, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+    async def message(self, *, timeout: float = 30.0, **match: Any) -> dict[str, Any]:
         """The first ``message`` frame whose message has these fields (e.g. ``from="agent"``)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -335,7 +335,7 @@ async def test_forged_or_edited_tokens_are_refused_and_the_socket_closed(chat: T
         error = await tab.next("error")
         assert error["code"] == "invalid_token"
         assert tab.ws is not None
-        closing = await tab.ws.receive(timeout=5)
+        closing = await tab.ws.receive(timeout=30)
         assert closing.type is WSMsgType.CLOSE and closing.data == 4403
         assert [f for f in tab.inbox if f["type"] in ("welcome", "history")] == []
 
@@ -457,7 +457,7 @@ async def test_a_flood_of_frames_is_answered_then_the_socket_closed(chat: TestCl
     assert tab.ws is not None
     codes = []
     while True:
-        msg = await tab.ws.receive(timeout=5)
+        msg = await tab.ws.receive(timeout=30)
         if msg.type is not WSMsgType.TEXT:
             break
         codes.append(json.loads(msg.data).get("code"))
@@ -590,7 +590,7 @@ async def test_lone_surrogates_are_replaced_and_the_message_stored_once_not_retr
     await other.raw(r'{"type":"hello","token":"wc1.' + tab.visitor_id + r'.\ud800"}')
     assert (await other.next("error"))["code"] == "invalid_token"
     assert other.ws is not None
-    closing = await other.ws.receive(timeout=5)
+    closing = await other.ws.receive(timeout=30)
     assert closing.type is WSMsgType.CLOSE and closing.data == 4403
     assert adapter_errors(caplog) == []
 
@@ -603,7 +603,7 @@ async def test_a_frame_far_over_the_limit_closes_the_socket_with_1009(
     await tab.hello()
     await tab.raw("x" * (200 * 1024))
     assert tab.ws is not None
-    msg = await tab.ws.receive(timeout=5)
+    msg = await tab.ws.receive(timeout=30)
     assert msg.type is WSMsgType.CLOSE and msg.data == 1009
     assert (await Visitor(chat).hello())["new"] is True  # the server is fine
 
@@ -613,7 +613,7 @@ async def test_no_hello_in_time_closes_the_socket(make_chat: Callable[..., Await
     tab = await Visitor(chat).open()
     assert (await tab.next("error"))["code"] == "hello_timeout"
     assert tab.ws is not None
-    assert (await tab.ws.receive(timeout=5)).type is WSMsgType.CLOSE
+    assert (await tab.ws.receive(timeout=30)).type is WSMsgType.CLOSE
 
 
 # --- resending ---------------------------------------------------------------------
@@ -665,12 +665,12 @@ async def test_storage_down_answers_unavailable_and_never_acks(aiohttp_client: A
     tab = Visitor(client)
     await tab.hello()  # a new visitor needs no storage
     await tab.frame(type="message", id="c-1", text="存储挂了吗")
-    error = await tab.next("error", id="c-1", timeout=15)
+    error = await tab.next("error", id="c-1", timeout=30)
     assert error["code"] == "unavailable" and error["retry_after"] > 0
     assert [f for f in tab.inbox if f["type"] == "ack"] == []
     back = Visitor(client)
     await back.hello(token=tab.token)
-    assert (await back.next("error", timeout=15))["code"] == "unavailable"  # history could not load
+    assert (await back.next("error", timeout=30))["code"] == "unavailable"  # history could not load
 
 
 async def test_widget_and_demo_page_are_served(chat: TestClient) -> None:
@@ -702,7 +702,7 @@ async def test_shutdown_closes_sockets_with_going_away(chat: TestClient) -> None
     await tab.hello()
     await adapter_of(chat).close_sockets()
     assert tab.ws is not None
-    msg = await tab.ws.receive(timeout=5)
+    msg = await tab.ws.receive(timeout=30)
     assert msg.type is WSMsgType.CLOSE and msg.data == 1001
     await eventually(lambda: adapter_of(chat).open_sockets == 0)
 

@@ -330,7 +330,7 @@ async def test_the_redis_bus_reports_an_outage_and_resyncs_after_it() -> None:
         with pytest.raises(BusUnavailable):
             await bus.publish("v_1", "lost")
         server.start()  # same port, same data directory
-        await eventually(lambda: resyncs, timeout=15)
+        await eventually(lambda: resyncs, timeout=30)
         await bus.publish("v_1", "after")
         await eventually(lambda: got == ["after"])
     finally:

@@ -43,7 +43,7 @@ def gateway_pair(tmp_path: Path, amqp_url: str, redis_prefix: str) -> Iterator[t
 
 async def frames_until(ws: aiohttp.ClientWebSocketResponse, kind: str, **match: Any) -> dict[str, Any]:
     while True:
-        frame = json.loads((await ws.receive(timeout=15)).data)
+        frame = json.loads((await ws.receive(timeout=30)).data)
         body = frame.get("message", frame)
         if frame["type"] == kind and all(body.get(k) == v for k, v in match.items()):
             return frame

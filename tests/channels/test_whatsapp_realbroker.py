@@ -131,7 +131,7 @@ async def test_window_closing_reaches_gateway_events_only_for_the_unanswered_cus
     )
     clock = ManualClock()
     client = await aiohttp_client(build_app(config, store=redis_store, publisher=publisher, clock=clock))
-    await eventually(publisher.ready, timeout=15)
+    await eventually(publisher.ready, timeout=30)
 
     # Both customers wrote almost 24 hours ago (by WhatsApp's clock): their windows close
     # 5 and 7 seconds later, and each closing timer falls due LEAD seconds before that.
@@ -149,7 +149,7 @@ async def test_window_closing_reaches_gateway_events_only_for_the_unanswered_cus
     expires = (await redis_store.get_conversation(unanswered)).window_expires_at  # type: ignore[union-attr]
     assert expires is not None
     clock.now = expires.timestamp() - LEAD + 0.5  # the unanswered one's closing timer is due
-    [(routing_key, message_id, event)] = await eventually(lambda: tap.of(unanswered), timeout=15)
+    [(routing_key, message_id, event)] = await eventually(lambda: tap.of(unanswered), timeout=30)
     assert routing_key == "window.closing" and event["type"] == "window.closing"
     assert datetime.fromisoformat(event["window_expires_at"].replace("Z", "+00:00")) == expires
     assert message_id == f"window.closing:{unanswered}:{int(expires.timestamp() * 1000)}"
@@ -164,7 +164,7 @@ async def test_window_closing_reaches_gateway_events_only_for_the_unanswered_cus
     assert answered_expires is not None
     clock.now = answered_expires.timestamp() - LEAD + 0.5
     services = client.app[SERVICES]
-    await eventually(lambda: services.timers.fired.get("window_closing", 0) >= 2, timeout=15)
+    await eventually(lambda: services.timers.fired.get("window_closing", 0) >= 2, timeout=30)
     assert await services.relay.drain(15)
     await tap.flush()
     assert tap.of(answered) == [] and len(tap.of(unanswered)) == 1

@@ -43,5 +43,5 @@ async def test_blocking_read_wakes_up_on_a_new_entry(store: Store) -> None:
     await asyncio.sleep(0.1)
     assert not reader.done()
     await make_ingest(store).accept(inbound())
-    entries = await asyncio.wait_for(reader, 3)
+    entries = await asyncio.wait_for(reader, 30)
     assert entries

@@ -106,7 +106,7 @@ async def test_a_failing_callback_is_retried_with_backoff(
     fake.statuses = [503]
     cid = (await new_conversation(agent_client))["conversation_id"]
     await agent_client.post(f"/api/v1/conversations/{cid}/messages", json={"text": "hi"}, headers=auth(ALICE_TOKEN))
-    await eventually(lambda: len(fake.received) >= 2, timeout=15)
+    await eventually(lambda: len(fake.received) >= 2, timeout=30)
     conv = await conversation(agent_client, cid)
     await eventually(lambda: _eq(_last_status(agent_client, cid), "sent"))
     assert conv["messages"][-1]["attempts"] >= 1

@@ -94,13 +94,13 @@ async def test_two_processes_answer_once_offer_only_the_handoff_and_count_togeth
     fake = crm[0]
 
     cid = await say(a.url, "mp-1", "我忘记密码了，怎么重置？")
-    await eventually(lambda: fake.received, timeout=15)
+    await eventually(lambda: fake.received, timeout=30)
     assert await say(b.url, "mp-1", "人工") == cid  # the other process sees the episode
     await published(prefix)  # whatever either process offered is in the queue now: the handoff, once
     [offer] = [json.loads(m.body) for m in await take_all(amqp_url, queue_name)]
     assert offer["conversation_id"] == cid
     assert offer["reason"] == "new" and offer["preview"] == "人工" and offer["routing_version"] == 1
-    await eventually(lambda: len(fake.received) >= 2, timeout=15)  # the handoff confirmation
+    await eventually(lambda: len(fake.received) >= 2, timeout=30)  # the handoff confirmation
     texts = [json.loads(body)["text"] for _, body in fake.received]
     assert len(texts) == 2 and "账户安全" in texts[0] and "转接人工客服" in texts[1]
 
@@ -113,7 +113,7 @@ async def test_two_processes_answer_once_offer_only_the_handoff_and_count_togeth
     assert status == 202
     status, _ = await call("POST", f"{b.url}{conv_url}/resolve", headers=auth(ALICE_TOKEN))
     assert status == 200
-    await eventually(lambda: any("csat-request" in json.loads(body)["flags"] for _, body in fake.received), timeout=15)
+    await eventually(lambda: any("csat-request" in json.loads(body)["flags"] for _, body in fake.received), timeout=30)
     await say(a.url, "mp-1", "5 很满意")
 
     async def counted() -> dict[str, Any]:
@@ -121,7 +121,7 @@ async def test_two_processes_answer_once_offer_only_the_handoff_and_count_togeth
         assert status == 200
         return data if data["ratings"]["responses"] == 1 else {}
 
-    data = await eventually(counted, timeout=15)
+    data = await eventually(counted, timeout=30)
     assert data["ratings"]["distribution"]["5"] == 1 and data["ratings"]["requested"] == 1
     assert data["self_service"]["answered"] == 1 and data["self_service"]["handed_off"] == 1
     status, conv = await call("GET", f"{a.url}{conv_url}", headers=auth())

@@ -143,7 +143,7 @@ async def test_a_telegram_customer_gets_the_faq_then_a_person_then_rates(
         reply_tracking={"scan_interval": "50ms"},
     )
     client = await aiohttp_client(build_app(config, store=redis_store, publisher=publisher))
-    await eventually(publisher.ready, timeout=15)
+    await eventually(publisher.ready, timeout=30)
     tap = QueueTap(amqp_url, queue_name)
     await tap.start()
     try:
@@ -183,7 +183,7 @@ async def _the_whole_story(client: TestClient, store: RedisStore, bot: FakeProvi
 
     # 2. Asking for a person: the conversation is offered, and the customer told so.
     await say(client, WANG, "人工")
-    [offer] = await eventually(lambda: tap.of(cid), timeout=15)
+    [offer] = await eventually(lambda: tap.of(cid), timeout=30)
     assert offer["type"] == "conversation.offer" and offer["channel"] == "telegram"
     assert offer["reason"] == "new" and offer["routing_version"] == 1 and offer["preview"] == "人工"
     await eventually(lambda: len(sent_to(bot, WANG)) == 2)
@@ -196,7 +196,7 @@ async def _the_whole_story(client: TestClient, store: RedisStore, bot: FakeProvi
     # 3. Another customer's question the FAQ cannot answer goes straight to agents.
     await say(client, LI, "我的卡被盗刷了，快帮我")
     [other] = [c.id for c in await conversations_of(store, f"telegram:{LI}")]
-    [offer] = await eventually(lambda: tap.of(other), timeout=15)
+    [offer] = await eventually(lambda: tap.of(other), timeout=30)
     assert offer["reason"] == "new" and offer["routing_version"] == 1 and offer["preview"] == "我的卡被盗刷了，快帮我"
     await quiet(client, tap)
     assert sent_to(bot, LI) == []  # no bot answer for it
@@ -214,11 +214,11 @@ async def _the_whole_story(client: TestClient, store: RedisStore, bot: FakeProvi
     await eventually(lambda: len(sent_to(bot, WANG)) == 3)
     assert sent_to(bot, WANG)[2] == "已为您重置密码"
     assert (await client.post(f"{url}/resolve", headers=auth(ALICE_TOKEN))).status == 200
-    await eventually(lambda: len(sent_to(bot, WANG)) == 4, timeout=15)
+    await eventually(lambda: len(sent_to(bot, WANG)) == 4, timeout=30)
     assert sent_to(bot, WANG)[3] == csat.prompt
 
     await say(client, WANG, "5")
-    await eventually(lambda: len(sent_to(bot, WANG)) == 5, timeout=15)
+    await eventually(lambda: len(sent_to(bot, WANG)) == 5, timeout=30)
     assert sent_to(bot, WANG)[4] == csat.thanks
     conv = await conversation(client, cid)
     assert conv["status"] == "resolved" and conv["attributes"]["rating"]["score"] == 5
