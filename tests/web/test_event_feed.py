@@ -25,7 +25,7 @@ from tests.helpers import ALICE_TOKEN, BOB_TOKEN, OPS_TOKEN, gateway_config, sig
 from tests.web.test_console_api import RULES
 
 WS = "/api/v1/events/ws"
-WAIT = 10.0
+WAIT = 30.0  # generous: a frame that comes, comes at once
 
 
 @pytest.fixture(params=["memory", "rabbitmq"])
