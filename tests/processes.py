@@ -39,19 +39,50 @@ def process_config(*, storage_url: str, prefix: str, broker_url: str, **sections
 
 class GatewayProcess:
     def __init__(self, config: dict[str, Any], workdir: Path, name: str = "gw") -> None:
-        self.port = free_port()
-        self.config = {**config, "http": {**config.get("http", {}), "port": self.port}}
-        self.config["http"]["public_url"] = f"http://127.0.0.1:{self.port}"
-        self.path = workdir / f"{name}-{self.port}.yaml"
-        self.path.write_text(yaml.safe_dump(self.config, allow_unicode=True))
-        self.log_path = workdir / f"{name}-{self.port}.log"
+        self.base_config = config
+        self.workdir = workdir
+        self.name = name
         self.proc: subprocess.Popen[bytes] | None = None
+        self._started_once = False
+        self._use_port(free_port())
+
+    def _use_port(self, port: int) -> None:
+        self.port = port
+        self.config = {**self.base_config, "http": {**self.base_config.get("http", {}), "port": port}}
+        self.config["http"]["public_url"] = f"http://127.0.0.1:{port}"
+        self.path = self.workdir / f"{self.name}-{port}.yaml"
+        self.path.write_text(yaml.safe_dump(self.config, allow_unicode=True))
+        self.log_path = self.workdir / f"{self.name}-{port}.log"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, *, wait_ready: bool = True) -> GatewayProcess:
+        """Start and wait until it answers (``/readyz``, or ``/healthz`` without
+        ``wait_ready``). A free port can be taken by someone else between our look and the
+        gateway's bind: the first start then moves to another port (a restart keeps its port,
+        since callers already hold its URL)."""
+        for _ in range(3):
+            self._spawn()
+            try:
+                wait_for(
+                    lambda: self._alive_and(self.ready if wait_ready else self.healthy),
+                    60,
+                    f"gateway on {self.port} did not start",
+                )
+            except TimeoutError:
+                self.kill()
+                raise TimeoutError(f"gateway on {self.port} did not start; its log:\n{self.log()[-3000:]}") from None
+            if self.proc is not None and self.proc.poll() is None:
+                self._started_once = True
+                return self
+            if self._started_once or "address already in use" not in self.log().lower():
+                raise RuntimeError(f"gateway on {self.port} exited at start; its log:\n{self.log()[-3000:]}")
+            self._use_port(free_port())
+        raise RuntimeError("gateway: no free port after three tries")
+
+    def _spawn(self) -> None:
         log = self.log_path.open("ab")
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
         self.proc = subprocess.Popen(
@@ -61,8 +92,14 @@ class GatewayProcess:
             stdout=log,
             stderr=log,
         )
-        wait_for(self.healthy if not wait_ready else self.ready, 40, f"gateway on {self.port} did not start")
-        return self
+        log.close()  # the child holds its own copy
+
+    def _alive_and(self, check: Any) -> bool:
+        """True once ``check`` passes while our process runs, or once it has exited (the
+        caller looks at which); never on the word of another process on that port."""
+        if self.proc is None or self.proc.poll() is not None:
+            return True
+        return bool(check()) and self.proc.poll() is None
 
     def _status(self, path: str) -> int:
         try:

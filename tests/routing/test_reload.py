@@ -154,7 +154,7 @@ def test_a_running_gateway_reloads_on_file_change(tmp_path: Path, serve: Any) ->
     write(rules, CHANGED_RULES)
     wait_for(
         lambda: _get(gateway.port, "/api/v1/routing/rules")["version"] == rules_version(CHANGED_RULES),
-        10,
+        30,
         "the changed rules were not loaded",
     )
     assert _get(gateway.port, "/api/v1/routing/rules")["loaded_by"] == "file change"
@@ -168,7 +168,7 @@ def test_a_running_gateway_reloads_on_sighup_and_keeps_its_rules_on_a_bad_file(t
 
     write(rules, BROKEN_RULES)
     gateway.proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: "routing rules rejected" in gateway.log(), 10, "the bad rules were not reported")
+    wait_for(lambda: "routing rules rejected" in gateway.log(), 30, "the bad rules were not reported")
     rejected = json.loads(next(line for line in gateway.log().splitlines() if "routing rules rejected" in line))
     assert rejected["reason"] == "SIGHUP"
     assert rejected["errors"] == [
@@ -181,7 +181,7 @@ def test_a_running_gateway_reloads_on_sighup_and_keeps_its_rules_on_a_bad_file(t
     gateway.proc.send_signal(signal.SIGHUP)
     wait_for(
         lambda: _get(gateway.port, "/api/v1/routing/rules")["version"] == rules_version(CHANGED_RULES),
-        10,
+        30,
         "SIGHUP did not reload the rules",
     )
     assert _get(gateway.port, "/api/v1/routing/rules")["loaded_by"] == "SIGHUP"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
+from gateway.wiring.services import SERVICES
+from tests.conftest import eventually
 from tests.helpers import ALICE_TOKEN, auth, signed_api_body
 
 
@@ -56,3 +58,10 @@ async def test_health_and_readiness(client: TestClient, publisher) -> None:  # t
     # Intake keeps working into the outbox while only the broker is down.
     body, headers = signed_api_body({"id": "during-outage", "from": {"id": "u9"}, "text": "still there?"})
     assert (await client.post("/webhooks/api", data=body, headers=headers)).status == 200
+    publisher.fail = False  # the broker is back: what waited in the outbox goes out
+
+    async def drained() -> bool:
+        return (await client.app[SERVICES].store.outbox_stats()).depth == 0
+
+    await eventually(drained)
+    assert (await client.get("/readyz")).status == 200
