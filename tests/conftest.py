@@ -20,6 +20,27 @@ REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_HOST = os.environ.get("GATEWAY_TEST_AMQP_HOST", "127.0.0.1:5672")
 
 
+# Markers follow from the fixtures a test uses, so `-m "not redis and not rabbitmq"` leaves
+# out exactly the tests that need those servers (see docs/development.md).
+_SERVER_FIXTURES = {
+    "redis": {"redis_store", "redis_prefix", "shared_prefix"},
+    "rabbitmq": {"amqp_url", "amqp_vhost", "private_rabbit", "work_queue"},
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    xdist = config.pluginmanager.hasplugin("xdist")
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in _SERVER_FIXTURES.items():
+            if used & fixtures:
+                item.add_marker(marker)
+        if xdist and ("private_rabbit" in used or item.get_closest_marker("fault")):
+            # Under pytest-xdist (-n N --dist loadgroup): one worker runs the tests that start
+            # a RabbitMQ node of their own or put load on the machine, one after the other.
+            item.add_marker(pytest.mark.xdist_group("own-servers"))
+
+
 def unique_prefix() -> str:
     return f"gwt-{uuid.uuid4().hex[:12]}"
 
@@ -53,7 +74,7 @@ async def redis_store() -> AsyncIterator[RedisStore]:
         await drop_prefix(prefix)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     """The contract suite runs every test over both implementations."""
     if request.param == "memory":

@@ -315,6 +315,7 @@ async def test_the_redis_bus_carries_frames_between_two_buses_of_one_prefix_only
             await bus.close()
 
 
+@pytest.mark.redis  # a private redis-server of its own
 async def test_the_redis_bus_reports_an_outage_and_resyncs_after_it() -> None:
     from gateway.channels.webchat import BusUnavailable
 

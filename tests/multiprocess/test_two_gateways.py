@@ -62,7 +62,14 @@ async def test_a_claim_through_one_process_is_seen_by_the_other(gateways: Any) -
 async def test_a_deadline_missed_while_every_process_was_down_fires_once_on_start(
     gateways: Any, tap: EventTap, shared_prefix: str
 ) -> None:
-    a, b = await start(gateways("a", **FAST), gateways("b", **FAST))
+    # The warning is due 4 s after the message, long after both processes are gone (were
+    # one to lease it and then die, it would wait out the 30 s lease: slow, not wrong). What
+    # a killed relay had read but not confirmed is reclaimed after 2 s instead of 30.
+    late = {
+        "reply_tracking": {**FAST["reply_tracking"], "default": "5s", "warn_at": 0.8},
+        "broker": {"reclaim_idle": "2s"},
+    }
+    a, b = await start(gateways("a", **late), gateways("b", **late))
     cid = (await post(a.url, "crash"))["conversation_id"]
     a.kill()
     b.kill()

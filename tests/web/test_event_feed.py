@@ -28,7 +28,7 @@ WS = "/api/v1/events/ws"
 WAIT = 30.0  # generous: a frame that comes, comes at once
 
 
-@pytest.fixture(params=["memory", "rabbitmq"])
+@pytest.fixture(params=["memory", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)])
 async def feed_client(request: pytest.FixtureRequest, aiohttp_client: Any, tmp_path: Path) -> AsyncIterator[TestClient]:
     """A gateway whose events go through the in-process broker, or through RabbitMQ."""
     rules = tmp_path / "routing.yaml"
