@@ -117,8 +117,9 @@ async def test_an_unclaimed_offer_escalates_once_and_the_old_offer_goes_stale(
         assert conv["routing"]["rule"] == "complaint" and conv["target_index"] == 1
 
     # No further escalation after the last target, nor once claimed: a later complaint's
-    # escalation (due 2 s after it was posted, so after anything still due for ours) shows
-    # both processes have scanned past that time; then nothing is left unpublished.
+    # escalation is due 2 s after it was posted, so after anything that could still be due
+    # for ours; once it is offered, the scans have gone past that time, and once the outbox
+    # is empty everything they caused is in the queues.
     later = (await post(b.url, "later", "complaint: still no refund"))["conversation_id"]
 
     async def later_escalated() -> list[dict[str, Any]]:
