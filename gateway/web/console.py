@@ -1,6 +1,7 @@
-"""The agent and ops console: ``GET /console`` and its script and style sheet.
+"""The agent and ops console: ``GET /console``, its script (ES modules) and style sheet.
 
-Plain files served from ``gateway/web/static`` (no framework, no build step). The page
+Plain files served from ``gateway/web/static`` (no framework, no build step): the script is
+the ES modules of ``static/console/``, entered at ``main.js``. The page
 holds no data of its own: it signs in with a bearer token kept in the tab's
 ``sessionStorage`` and talks to ``/api/v1`` like any other client, with live updates from
 ``/api/v1/events/ws``. ``install`` wires the page, ``/api/v1/agents/me`` and the socket
@@ -42,9 +43,25 @@ class _Asset:
         return web.Response(body=self.body, content_type=self.content_type, charset="utf-8", headers=headers)
 
 
-_SCRIPT = _Asset("console.js", "application/javascript")
+def _modules() -> dict[str, _Asset]:
+    """The script's ES modules (``static/console/*.js``) by file name: only these are served."""
+    folder = resources.files("gateway") / "web" / "static" / "console"
+    names = sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".js"))
+    return {name: _Asset(f"console/{name}", "text/javascript") for name in names}
+
+
+_MODULES = _modules()
 _STYLE = _Asset("console.css", "text/css")
 _PAGE = _static("console.html").decode()
+# One version for the whole script: any module changed gives the entry point a new URL.
+_SCRIPT_VERSION = hashlib.sha256("".join(m.etag for m in _MODULES.values()).encode()).hexdigest()[:16]
+
+
+async def console_module(request: web.Request) -> web.Response:
+    module = _MODULES.get(request.match_info["name"])
+    if module is None:
+        raise web.HTTPNotFound()
+    return await module.handle(request)
 
 
 async def console_page(request: web.Request) -> web.Response:
@@ -55,13 +72,13 @@ async def console_page(request: web.Request) -> web.Response:
         "Cache-Control": "no-cache",
     }
     # Cache-busting by content: a deploy with a new script is picked up on the next load.
-    page = _PAGE.replace("{{js}}", _SCRIPT.etag.strip('"')).replace("{{css}}", _STYLE.etag.strip('"'))
+    page = _PAGE.replace("{{js}}", _SCRIPT_VERSION).replace("{{css}}", _STYLE.etag.strip('"'))
     return web.Response(text=page, content_type="text/html", charset="utf-8", headers=headers)
 
 
 routes = [
     web.get("/console", console_page),
-    web.get("/static/console.js", _SCRIPT.handle),
+    web.get("/static/console/{name}", console_module),
     web.get("/static/console.css", _STYLE.handle),
 ]
 

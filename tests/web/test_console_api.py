@@ -54,12 +54,16 @@ async def test_the_page_and_its_files_are_served_with_a_strict_policy(client: Te
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
     assert page.headers["Referrer-Policy"] == "no-referrer"
     html = await page.text()
-    assert "{{" not in html and 'src="/static/console.js?v=' in html and "console.css?v=" in html
-    script = await client.get("/static/console.js")
-    assert script.status == 200 and script.content_type == "application/javascript"
-    assert "sessionStorage" in await script.text()
-    again = await client.get("/static/console.js", headers={"If-None-Match": script.headers["ETag"]})
+    assert "{{" not in html and 'type="module" src="/static/console/main.js?v=' in html and "console.css?v=" in html
+    script = await client.get("/static/console/main.js")
+    assert script.status == 200 and script.content_type == "text/javascript"
+    assert 'from "./session.js"' in await script.text()
+    module = await client.get("/static/console/session.js")
+    assert module.status == 200 and "sessionStorage" in await module.text()
+    again = await client.get("/static/console/session.js", headers={"If-None-Match": module.headers["ETag"]})
     assert again.status == 304
+    for name in ("nope.js", "..%2Fconsole.css", "%2E%2E%2Fconsole.html"):
+        assert (await client.get(f"/static/console/{name}")).status == 404
     style = await client.get("/static/console.css")
     assert style.status == 200 and style.content_type == "text/css"
 

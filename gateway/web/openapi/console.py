@@ -44,11 +44,18 @@ def paths() -> dict[str, Any]:
                 "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}},
             }
         },
-        "/static/console.js": {
+        "/static/console/{name}": {
             "get": {
-                "summary": "The console's script",
+                "summary": "One of the console's script modules (main.js is the entry point)",
                 "tags": console,
-                "responses": {"200": {"description": "JavaScript"}, "304": {"description": "not modified"}},
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}},
+                ],
+                "responses": {
+                    "200": {"description": "JavaScript (an ES module)"},
+                    "304": {"description": "not modified"},
+                    "404": {"description": "no such module"},
+                },
             }
         },
         "/static/console.css": {
