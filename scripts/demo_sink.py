@@ -42,6 +42,7 @@ class ReplyLog:
         self.mail_dir = directory / "mail"
         self.mail_dir.mkdir(parents=True, exist_ok=True)
         self.path = directory / "replies.log"
+        self.path.touch()  # there from the start, so `tail` works before the first reply
 
     def write(self, channel: str, to: str, text: str, note: str) -> None:
         flat = " ".join(text.split())
