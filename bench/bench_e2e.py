@@ -332,7 +332,7 @@ async def run(count: int, fsyncs: list[str], kinds: list[str], offers_only: bool
                 redis.stop()
     lines.append("")
     lines.append(
-        "Targets (DESIGN §6): offers confirmed/s ≥ 0.6 × `B_pub`; p99 acknowledgement ≤ 50 ms at half the "
+        "Targets: offers confirmed/s ≥ 0.6 × `B_pub`; p99 acknowledgement ≤ 50 ms at half the "
         "maximum rate. Every webhook here opens a new conversation, which is three AMQP messages with "
         "`events: all` (the offer, `conversation.opened`, `message.inbound`) against one per `B_pub` "
         "message, plus two Redis scripts and a signed HTTP request in Python; `events: none` "

@@ -7,7 +7,7 @@ Each rule set is generated as a rules *file* (YAML text) and loaded through the 
 loader, so what is measured is what a gateway runs. Side by side in the same run, a naive
 baseline decides the same messages the obvious way — every rule in order, every keyword
 of a rule tested with ``in`` — and both must agree on every decision (the bench stops if
-they do not). The target (DESIGN §6): ≥ 50,000 decisions/s for 500 rules / 2,000 keywords.
+they do not). The target: ≥ 50,000 decisions/s for 500 rules / 2,000 keywords.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The dependency direction of DESIGN §2, checked on every module's imports.
+"""The dependency direction of the layers (docs/architecture.md), checked on every module's imports.
 
 Each layer names the gateway packages it may import (its own always included). A new
 import that breaks the direction fails here, before it becomes a cycle.

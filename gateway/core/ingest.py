@@ -3,7 +3,7 @@
 An adapter hands over an ``InboundMessage``; ingest masks card numbers, resolves the
 contact, decides the route, and writes message, conversation changes, reply deadline,
 offer and events in one atomic store step. It returns only once that step is durable,
-so adapters acknowledge the provider only then (DESIGN §4, rules 1–3).
+so adapters acknowledge the provider only then (docs/architecture.md, "How it stays reliable").
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ MAX_EXTERNAL_ID = 512
 PREVIEW_CHARS = 140
 
 # Customer-service windows: free-form replies only this long after the customer's last
-# message (CHANNELS.md). WeChat's is documented as 48 h.
+# message (docs/channels.md). WeChat's is documented as 48 h.
 MESSAGING_WINDOWS: dict[Channel, float] = {
     Channel.WHATSAPP: 24 * 3600.0,
     Channel.MESSENGER: 24 * 3600.0,

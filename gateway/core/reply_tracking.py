@@ -9,7 +9,7 @@ below fire at ``warn_at`` of the target (``sla.warning``) and at the deadline
 (``sla.breached`` plus a new offer with ``reason: sla_breach`` at raised priority), each
 at most once per deadline: the store's write is conditional on the deadline's sequence.
 
-Definitions of the metrics (ROUTING.md), computed from counters the store keeps:
+Definitions of the metrics (docs/reply-tracking.md), computed from counters the store keeps:
 
 * first response time — conversation opened (first customer message) → first agent reply;
 * SLA attainment — deadlines answered in time ÷ deadlines that ended: answered in time,

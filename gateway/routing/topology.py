@@ -1,4 +1,4 @@
-"""RabbitMQ names and queue arguments (DESIGN §5.4 — a contract other systems rely on)."""
+"""RabbitMQ names and queue arguments (docs/rabbitmq.md — a contract other systems rely on)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The body of ``POST /webhooks/api`` (DESIGN §5.3) → one ``InboundMessage``. Pure."""
+"""The body of ``POST /webhooks/api`` (docs/channels/api.md) → one ``InboundMessage``. Pure."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class ApiAttachment(BaseModel):
 
 
 class ApiInbound(BaseModel):
-    """The body of ``POST /webhooks/api`` (DESIGN §5.3)."""
+    """The body of ``POST /webhooks/api`` (docs/channels/api.md)."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 

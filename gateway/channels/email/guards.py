@@ -2,7 +2,7 @@
 
 Auto-replies, bounces, mailing-list traffic and mailer-daemons are stored (an agent may
 want to read them) but flagged and never offered to agents as new work; answering them
-automatically starts mail loops (CHANNELS.md, RFC 3834).
+automatically starts mail loops (RFC 3834; docs/channels/email.md, "Loop guards").
 """
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ def build_instagram(config: InstagramConfig, ctx: BuildContext) -> InstagramChan
 def _page_settings(
     config: MessengerConfig | InstagramConfig, ctx: BuildContext, access_token: SecretStr, account_id: str | None
 ) -> dict[str, Any]:
-    """The two sections name their token and account differently (a contract: DESIGN §5.2)."""
+    """The two sections name their token and account differently (a contract: docs/channels/meta.md)."""
     return {
         "app_secret": config.app_secret.get_secret_value(),
         "verify_token": config.verify_token.get_secret_value(),

@@ -1,7 +1,7 @@
 """A Telegram Update → one ``InboundMessage``, or ``None`` for updates a support bot
 ignores. Pure: the request is already verified, nothing is stored here.
 
-Decisions (see the README's Telegram section):
+Decisions (see docs/channels/telegram.md):
 
 * A support bot talks to customers one to one: only private chats become messages.
   Group, supergroup and channel updates, bots, and update kinds that are not messages

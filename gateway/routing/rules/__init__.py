@@ -1,4 +1,4 @@
-"""The rules file (ROUTING.md, a contract) read into typed, checked objects.
+"""The rules file (docs/routing.md, a contract) read into typed, checked objects.
 
 Ops edit this file by hand and swap it into a running gateway, so loading is all-or-nothing:
 every problem is collected (not just the first) and reported as ``PATH:LINE: message``,
