@@ -1,5 +1,5 @@
 # Omnichannel message routing gateway. Never built here (the build machines have a docker
-# client but no daemon). Build: docker build -t gateway .
+# client but no daemon). Build: docker build -t gateway .  See docs/deployment.md.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
