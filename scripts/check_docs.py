@@ -18,6 +18,7 @@ there (`scripts/serve`, on free ports), and goes through the pages in order:
   heading of that page.
 
 The documented ports (127.0.0.1:8080, :2525, :8025, :2526) are replaced by the free ones.
+The copy shares this tree's .venv; pip runs dry there, so a block cannot re-point it.
 Usage: .venv/bin/python scripts/check_docs.py [PAGE.md ...]   (default: README.md docs/**/*.md)
 """
 
@@ -247,7 +248,8 @@ class Runner:
             return None, ""
 
     def env(self) -> dict[str, str]:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # The copy's .venv is the tree's own: pip in a block must not re-point it at the copy.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PIP_DRY_RUN": "1"}
         env.pop("GATEWAY_CONFIG", None)
         return env
 
