@@ -121,6 +121,7 @@ def test_api_and_email_replies_reach_the_demo_sink_and_it_stops_with_the_gateway
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.xdist_group("own-servers")  # a demo, a sink and many commands: not beside the fault tests
 def test_every_command_in_readme_and_docs_works_as_written() -> None:
     result = subprocess.run(
         [sys.executable, "scripts/check_docs.py"], cwd=ROOT, capture_output=True, text=True, timeout=540
