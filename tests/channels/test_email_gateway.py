@@ -487,6 +487,40 @@ async def test_a_redelivered_mail_is_one_message_whatever_the_servers_added(gw: 
     assert sorted(m["text"] for c in everything for m in c["messages"]) == ["付款失败了两次。", "没有 Message-ID。"]
 
 
+async def test_a_bare_lf_copy_of_a_stored_mail_stores_nothing(gw: Gateway) -> None:
+    crlf_mail = (
+        "From: Judy <judy@example.com>\r\nTo: support@support.example.com\r\nSubject: 重复\r\n"
+        "Message-ID: <lf-copy@example.com>\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n第一行\r\n第二行\r\n"
+        "--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>第一行<br>\r\n第二行</p>\r\n--b--\r\n"
+    ).encode()
+    first = await gw.adapter.receive(crlf_mail, "judy@example.com", [SUPPORT])
+    again = await gw.adapter.receive(crlf_mail.replace(b"\r\n", b"\n"), "judy@example.com", [SUPPORT])
+    assert again == first
+    [conv] = await conversations(gw.client)
+    assert [m["text"] for m in conv["messages"]] == ["第一行\n第二行"]
+
+
+async def test_iso_2022_jp_mail_reaches_the_agent_readable(gw: Gateway) -> None:
+    def jis(text: str) -> str:
+        return "=?ISO-2022-JP?B?" + base64.b64encode(text.encode("iso2022_jp")).decode() + "?="
+
+    raw = (
+        f"From: {jis('山田 太郎')} <yamada@example.jp>\r\nTo: {SUPPORT}\r\nSubject: {jis('返金について')}\r\n"
+        "Message-ID: <jis-1@example.jp>\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=ISO-2022-JP\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+    ).encode() + "二重に請求されました。\r\n".encode("iso2022_jp")
+    await deliver_ok(gw, raw)
+    [conv] = await conversations(gw.client)
+    [message] = conv["messages"]
+    assert (conv["subject"], message["text"], message["sender"]["name"]) == (
+        "返金について",
+        "二重に請求されました。",
+        "山田 太郎",
+    )
+
+
 async def test_concurrent_redeliveries_of_mails_sharing_a_message_id_store_each_mail_once(gw: Gateway) -> None:
     alice = simple_mail(message_id="1@localhost", sender="alice@a.cn", text="Alice: my refund")
     bob = simple_mail(message_id="1@localhost", sender="bob@b.cn", text="Bob: my account is locked")

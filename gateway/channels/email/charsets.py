@@ -5,6 +5,11 @@ GB18030 characters (Python's gb2312 codec then fails), Big5 mail carries HKSCS
 characters, and a good share of mail labelled one way is really UTF-8. So each label is
 widened to its superset, UTF-8 is tried when the label fails, and only then are the
 undecodable bytes replaced — text is never lost because of a label.
+
+Some charsets are written in 7-bit bytes that merely look like ASCII: ISO-2022-JP (the
+usual Japanese mail charset), ISO-2022-KR, UTF-7 and HZ-GB-2312 (Chinese). Their label
+is honoured even when every byte is ASCII, and an unlabelled ISO-2022 text is recognised
+by its escape sequences; anything that does not decode under such a label stays ASCII.
 """
 
 from __future__ import annotations
@@ -48,6 +53,31 @@ _MEANINGLESS = {"", "unknown-8bit", "x-unknown", "unknown", "default", "x-user-d
 
 CHINESE_CODECS = frozenset({"gb18030", "big5hkscs", "hz"})
 
+# Codecs whose bytes are not ASCII's even when every byte is below 0x80, with the wider
+# readings tried when the label's own codec fails (Japanese mail labelled ISO-2022-JP
+# often carries JIS X 0212 or 2004 characters).
+_NOT_ASCII = {
+    "iso2022_jp": ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_2"),
+    "iso2022_jp_1": ("iso2022_jp_1", "iso2022_jp_2"),
+    "iso2022_jp_2": ("iso2022_jp_2", "iso2022_jp_2004"),
+    "iso2022_jp_2004": ("iso2022_jp_2004", "iso2022_jp_2"),
+    "iso2022_jp_3": ("iso2022_jp_3", "iso2022_jp_2004"),
+    "iso2022_jp_ext": ("iso2022_jp_ext", "iso2022_jp_2004"),
+    "iso2022_kr": ("iso2022_kr",),
+    "utf-7": ("utf-7",),
+    "hz": ("hz",),
+    "utf-16": ("utf-16",),
+    "utf-16-le": ("utf-16-le",),
+    "utf-16-be": ("utf-16-be",),
+    "utf-32": ("utf-32",),
+    "utf-32-le": ("utf-32-le",),
+    "utf-32-be": ("utf-32-be",),
+}
+# ISO-2022 escape sequences that designate a Japanese or Korean character set: unlabelled
+# 7-bit text carrying them is ISO-2022 (raw JIS in a Subject line, say).
+_ISO2022_JP_ESCAPE = re.compile(rb"\x1b\$[@B]|\x1b\$\([DOPQ]|\x1b\(J")
+_ISO2022_KR_ESCAPE = re.compile(rb"\x1b\$\)C")
+
 
 def normalize_charset(label: str | None) -> str | None:
     """A codec name Python can use for this MIME charset label, or None if unknown."""
@@ -67,9 +97,9 @@ def decode_bytes(data: bytes, label: str | None = None) -> str:
     """Best-effort text of ``data`` labelled ``label``; never raises."""
     if not data:
         return ""
-    if data.isascii():
-        return data.decode("ascii")
     codec = normalize_charset(label)
+    if data.isascii():
+        return _seven_bit(data, codec)
     if codec is not None:
         attempts = [codec] if codec == "utf-8" else [codec, "utf-8"]
     else:
@@ -82,6 +112,22 @@ def decode_bytes(data: bytes, label: str | None = None) -> str:
         except (UnicodeDecodeError, LookupError):
             continue
     return data.decode(codec or "cp1252", errors="replace")
+
+
+def _seven_bit(data: bytes, codec: str | None) -> str:
+    """ASCII bytes under ``codec``: read by that codec when it is not ASCII (or by the
+    ISO-2022 variant their escape sequences name, unlabelled); else plain ASCII."""
+    if codec is None or codec not in _NOT_ASCII:
+        if _ISO2022_JP_ESCAPE.search(data):
+            codec = "iso2022_jp"
+        elif _ISO2022_KR_ESCAPE.search(data):
+            codec = "iso2022_kr"
+    for name in _NOT_ASCII.get(codec or "", ()):
+        try:
+            return data.decode(name)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    return data.decode("ascii")
 
 
 def text_to_bytes(value: str) -> bytes:

@@ -19,7 +19,10 @@ from email.utils import getaddresses, parseaddr
 
 from gateway.channels.email.charsets import decode_bytes, surrogate_free, text_to_bytes
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+# The encoded text may hold spaces: mailers write ``=?UTF-8?Q? Personal=C3=A4nderung?=``
+# and ``=?us-ascii?Q?ABC / 123?=``, and mail clients read them (RFC 2047 forbids it).
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
+_WHITESPACE = re.compile(r"\s+")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _Q_ESCAPE = re.compile(rb"=([0-9A-Fa-f]{2})")
 _ADDR = re.compile(r"[^\s<>\"'(),;:@\[\]]+@[^\s<>\"'(),;:@\[\]]+\.[^\s<>\"'(),;:@\[\]]+")
@@ -37,6 +40,7 @@ def unfold(raw: str) -> str:
 def _word_bytes(encoding: str, text: str) -> bytes | None:
     try:
         if encoding in "bB":
+            text = _WHITESPACE.sub("", text)
             padded = text + "=" * (-len(text) % 4)
             return base64.b64decode(padded, validate=False)
         data = text.replace("_", " ").encode("ascii", errors="surrogateescape")
@@ -50,7 +54,8 @@ def decode_header_value(raw: str | None) -> str:
 
     Adjacent encoded words of one charset are joined as bytes before decoding, so a
     character split across two words survives; whitespace between encoded words is
-    dropped (RFC 2047 §6.2); 8-bit bytes outside encoded words are decoded as text.
+    dropped (RFC 2047 §6.2); 8-bit bytes outside encoded words are decoded as text, and
+    so is raw ISO-2022-JP (see ``charsets``).
     """
     if not raw:
         return ""

@@ -1,10 +1,11 @@
 """Raw RFC 5322 bytes → what the gateway keeps of a mail. Pure; never raises.
 
-The structure comes from the standard library (``email.policy.default``); header values
+The structure comes from the standard library (``email.policy.default``) once the header
+block is mended the way robust mail readers read it (``header_repair``); header values
 and text bodies are decoded here (see ``headers`` and ``charsets``) because the
-library's own decoding loses text on mislabelled Chinese mail. Whatever cannot be read
-is recorded as a defect and the rest is kept: a malformed mail is still a customer
-writing to us.
+library's own decoding loses text on mislabelled Chinese mail; the body is read as a
+mail client shows it (``body``). Whatever cannot be read is recorded as a defect and
+the rest is kept: a malformed mail is still a customer writing to us.
 """
 
 from __future__ import annotations
@@ -14,17 +15,16 @@ import email
 import email.message
 import email.policy
 import hashlib
-import io
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.generator import BytesGenerator
 from email.utils import parsedate_to_datetime
 
-from gateway.channels.email.charsets import CHINESE_CODECS, decode_bytes, normalize_charset, surrogate_free
+from gateway.channels.email.body import MAX_DEPTH, MAX_PARTS, ParsedAttachment, read_body
+from gateway.channels.email.charsets import CHINESE_CODECS, decode_bytes, surrogate_free
 from gateway.channels.email.guards import DeliveryReport, delivery_report
+from gateway.channels.email.header_repair import repair_headers
 from gateway.channels.email.headers import (
     decode_header_value,
     message_ids,
@@ -32,10 +32,9 @@ from gateway.channels.email.headers import (
     parse_address_list,
     thread_references,
 )
-from gateway.channels.email.html_text import html_to_text
 
-MAX_PARTS = 500  # a mail with more MIME parts than this is cut short, not refused
-MAX_DEPTH = 64
+__all__ = ["MAX_DEPTH", "MAX_PARTS", "ParsedAttachment", "ParsedMail", "fingerprint", "parse_mail"]
+
 # The library's parser costs (nesting depth × lines): a few dozen kilobytes of crafted
 # nesting take seconds of CPU. Mail declaring more multipart boundaries than any real
 # client writes is read the simple way instead (headers, text, and the raw mail kept).
@@ -43,21 +42,6 @@ MAX_BOUNDARIES = 32
 _BOUNDARY = re.compile(rb"boundary\s*=", re.I)
 MAX_TEXT_CHARS = 100_000
 MAX_HTML_CHARS = 500_000
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]+")
-
-
-@dataclass
-class ParsedAttachment:
-    name: str
-    content_type: str
-    data: bytes
-    inline: bool = False
-    charset: str | None = None  # the part's charset label, for text attachments
-    whole_mail: bool = False  # the raw mail itself, kept by the fallback reader
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
 
 
 @dataclass
@@ -99,8 +83,9 @@ def parse_mail(raw: bytes) -> ParsedMail:
     if len(_BOUNDARY.findall(raw)) > MAX_BOUNDARIES:
         return _fallback(raw, f"more than {MAX_BOUNDARIES} MIME boundaries")
     try:
-        msg = email.message_from_bytes(raw, policy=email.policy.default)
-        mail = ParsedMail()
+        mended, notes = repair_headers(raw)
+        msg = email.message_from_bytes(mended, policy=email.policy.default)
+        mail = ParsedMail(defects=notes)
         _read_headers(mail, msg)
         _read_body(mail, msg)
         mail.defects.extend(_library_defects(msg))
@@ -118,7 +103,7 @@ def _read_headers(mail: ParsedMail, msg: email.message.Message) -> None:
     for name, value in msg.raw_items():
         mail.headers.setdefault(name.strip().lower(), []).append(str(value))
     raw = mail.headers.get
-    mail.from_name, mail.from_address = parse_address(_first(raw("from")) or _first(raw("sender")))
+    mail.from_name, mail.from_address = _sender(raw("from") or [], raw("sender") or [])
     mail.to = parse_address_list(raw("to") or [])
     mail.cc = parse_address_list(raw("cc") or [])
     mail.delivered_to = parse_address_list(
@@ -146,6 +131,20 @@ def _read_headers(mail: ParsedMail, msg: email.message.Message) -> None:
         mail.defects.append("unreadable Content-Type")
 
 
+def _sender(froms: list[str], senders: list[str]) -> tuple[str | None, str | None]:
+    """The first From (else Sender) with a usable address: mail with two From headers
+    (a list server's and the author's, or an empty ``From: <>`` before the real one) is
+    read as mail clients read it — by the address that can be answered."""
+    first: tuple[str | None, str | None] = (None, None)
+    for value in [*froms, *senders]:
+        name, address = parse_address(value)
+        if address and "\ufffd" not in address:
+            return name, address
+        if first == (None, None):
+            first = (name, address)
+    return first
+
+
 def _library_defects(msg: email.message.Message) -> list[str]:
     found: list[str] = []
     for part in msg.walk():
@@ -160,137 +159,24 @@ def _first(values: list[str] | None) -> str | None:
     return values[0] if values else None
 
 
-def _charset_of(part: email.message.Message) -> str | None:
-    try:
-        value = part.get_param("charset")
-    except Exception:
-        return None
-    if isinstance(value, tuple):  # RFC 2231 form
-        value = value[2]
-    return str(value) if value else None
-
-
-def _payload_bytes(part: email.message.Message) -> bytes:
-    kind = part.get_content_type()
-    if kind.startswith("message/") or part.is_multipart():
-        buffer = io.BytesIO()
-        inner = part.get_payload()
-        target = inner[0] if isinstance(inner, list) and len(inner) == 1 else part
-        BytesGenerator(buffer, mangle_from_=False, policy=email.policy.compat32).flatten(target)
-        return buffer.getvalue()
-    data = part.get_payload(decode=True)
-    if isinstance(data, bytes):
-        return data
-    text = part.get_payload()
-    return text.encode("utf-8", "surrogateescape") if isinstance(text, str) else b""
-
-
-def _is_attachment(part: email.message.Message, kind: str) -> bool:
-    disposition = part.get_content_disposition()
-    if disposition == "attachment":
-        return True
-    if kind not in ("text/plain", "text/html"):
-        return True
-    return bool(part.get_filename()) and disposition != "inline"
-
-
-def _attachment_name(part: email.message.Message, kind: str, index: int) -> str:
-    name = None
-    try:
-        name = part.get_filename()
-    except Exception:
-        name = None
-    if name:
-        name = decode_header_value(str(name))
-    elif kind in ("message/rfc822", "message/global"):
-        inner = part.get_payload()
-        subject = inner[0].get("Subject") if isinstance(inner, list) and inner else None
-        name = (decode_header_value(str(subject)) if subject else "message") + ".eml"
-    if not name:
-        extension = kind.split("/", 1)[-1].split("+", 1)[0] if "/" in kind else "bin"
-        name = f"part-{index}.{extension[:10]}"
-    name = _UNSAFE_NAME.sub("_", name).strip(" .") or f"part-{index}"
-    return name[:255]
-
-
 def _read_body(mail: ParsedMail, msg: email.message.Message) -> None:
-    """Every leaf part into the text, the HTML or the attachments."""
-    plain: list[str] = []
-    html: list[str] = []
-    for part, kind in _leaf_parts(mail, msg):
-        _read_part(mail, part, kind, html if kind == "text/html" else plain)
-    mail.html = "\n".join(html) if html else None
-    if plain:
-        mail.text = "\n".join(t.strip("\n") for t in plain)
-    elif mail.html:
-        mail.text = html_to_text(mail.html)
-        mail.text_from_html = True
+    body = read_body(msg)
+    mail.text, mail.html, mail.text_from_html = body.text, body.html, body.text_from_html
+    mail.attachments.extend(body.attachments)
+    mail.charsets.extend(body.charsets)
+    mail.defects.extend(body.defects)
+    mail.truncated = mail.truncated or body.truncated
 
 
-def _leaf_parts(mail: ParsedMail, msg: email.message.Message) -> Iterator[tuple[email.message.Message, str]]:
-    """The parts that are not containers, in order, with their content type; at most
-    ``MAX_PARTS`` parts and ``MAX_DEPTH`` levels (noted as defects beyond them)."""
-    stack: list[tuple[email.message.Message, int]] = [(msg, 0)]
-    seen = 0
-    while stack:
-        part, depth = stack.pop()
-        seen += 1
-        if seen > MAX_PARTS:
-            mail.defects.append(f"more than {MAX_PARTS} MIME parts; the rest was skipped")
-            mail.truncated = True
-            return
-        try:
-            kind = part.get_content_type()
-        except Exception:
-            kind = "application/octet-stream"
-        if part.is_multipart() and not kind.startswith("message/"):
-            if depth >= MAX_DEPTH:
-                mail.defects.append(f"MIME nesting deeper than {MAX_DEPTH}")
-                continue
-            children = part.get_payload()
-            if isinstance(children, list):
-                stack.extend(
-                    (child, depth + 1) for child in reversed(children) if isinstance(child, email.message.Message)
-                )
-            continue
-        if kind == "message/delivery-status" or kind == "text/rfc822-headers":
-            continue  # read by the delivery report; not body, not an attachment worth keeping
-        yield part, kind
-
-
-def _read_part(mail: ParsedMail, part: email.message.Message, kind: str, texts: list[str]) -> None:
-    """One leaf part: an attachment, or text (decoded) added to ``texts``."""
-    try:
-        data = _payload_bytes(part)
-    except Exception as exc:
-        mail.defects.append(f"unreadable {kind} part: {type(exc).__name__}")
-        return
-    try:
-        attachment = _is_attachment(part, kind)
-    except Exception:
-        attachment = True
-    if attachment:
-        mail.attachments.append(
-            ParsedAttachment(
-                name=_attachment_name(part, kind, len(mail.attachments) + 1),
-                content_type=kind,
-                data=data,
-                inline=part.get_content_disposition() == "inline",
-                charset=_charset_of(part),
-            )
-        )
-        return
-    label = _charset_of(part)
-    codec = normalize_charset(label)
-    if codec and codec not in mail.charsets:
-        mail.charsets.append(codec)
-    texts.append(decode_bytes(data, label))
+def _lf(text: str) -> str:
+    """Line ends as ``\\n``: a mail relayed with bare LF is the same mail as with CRLF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _finish(mail: ParsedMail) -> None:
-    mail.text = mail.text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    mail.text = _lf(mail.text).replace("\x00", "")
     if mail.html is not None:
-        mail.html = mail.html.replace("\x00", "")
+        mail.html = _lf(mail.html).replace("\x00", "")
     mail.fingerprint = fingerprint(mail)  # of the whole text, before it is cut short
     if len(mail.text) > MAX_TEXT_CHARS:
         mail.text = mail.text[:MAX_TEXT_CHARS]
@@ -332,14 +218,16 @@ def _drop_surrogates(value: object) -> object:
 def fingerprint(mail: ParsedMail) -> str:
     """SHA-256 of what the sender wrote — Message-ID, From, Subject, Date, text, HTML and
     attachments — and of nothing a server on the way adds (Received, Return-Path,
-    Delivered-To, DKIM and spam headers) or changes (transfer encoding, line ends): every
-    delivery of one mail has the same fingerprint, two mails that merely share a
-    Message-ID do not."""
+    Delivered-To, DKIM and spam headers) or changes (transfer encoding, CRLF or bare-LF
+    line ends): every delivery of one mail has the same fingerprint, two mails that
+    merely share a Message-ID do not."""
     attachments = []
     for item in mail.attachments:
-        data = item.data
+        # Line ends as the sender wrote them may reach us as CRLF or bare LF (text parts
+        # in 7bit or quoted-printable): hashed alike.
+        data = item.data.replace(b"\r\n", b"\n")
         if item.whole_mail:  # its headers are the server's as much as the sender's
-            data = data.replace(b"\r\n", b"\n").partition(b"\n\n")[2]
+            data = data.partition(b"\n\n")[2]
         attachments.append([item.name, item.content_type, hashlib.sha256(data).hexdigest()])
     date = mail.date.isoformat() if mail.date is not None else (mail.header("date") or "")
     written = [
