@@ -17,6 +17,18 @@ WEBHOOK_CHANNELS = CHANNELS | {"twilio"}
 INBOUND = Counter(
     "gateway_inbound_messages_total", "Customer messages at the door, by outcome.", ["channel", "outcome"]
 )
+INBOUND_IGNORED = Counter(
+    "gateway_inbound_ignored_total",
+    "Provider events deliberately not stored (receipts of other apps, group chatter, "
+    "unfollows …), by channel and kind; see docs/message-kinds.md.",
+    ["channel", "kind"],
+)
+AMENDMENTS = Counter(
+    "gateway_inbound_amendments_total",
+    "Customers' edits and deletions of their messages, by outcome "
+    "(applied, stale, duplicate, stored_new, not_found).",
+    ["channel", "action", "outcome"],
+)
 ACK_LATENCY = Histogram(
     "gateway_ack_latency_seconds",
     "From request received to acknowledgement sent (webhooks; SMTP DATA).",

@@ -282,6 +282,35 @@ class InboundMessage(Model):
     meta: dict[str, Any] = Field(default_factory=dict)
 
 
+class Amendment(Model):
+    """A customer changing a message they sent: an edit (its new text and attachments)
+    or a deletion. The message is found by (channel, ``target_external_id``); the change's
+    own ``external_id`` makes a redelivery a no-op."""
+
+    channel: Channel
+    external_id: str
+    target_external_id: str
+    action: Literal["edited", "deleted"]
+    sender: Identity
+    sender_name: str | None = None
+    endpoint: str = ""
+    text: str = ""
+    attachments: list[Attachment] | None = None  # None: unchanged
+    provider_ts: datetime | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class AmendResult(Model):
+    """What became of an ``Amendment``: applied to the stored message; stale (an older
+    edit than one applied); duplicate (seen before); stored_new (the message was unknown,
+    so the edit was stored as a message of its own); not_found (a deletion of a message
+    never stored: nothing to mark)."""
+
+    outcome: Literal["applied", "stale", "duplicate", "stored_new", "not_found"]
+    conversation_id: str | None = None
+    message_id: str | None = None
+
+
 class StatusUpdate(Model):
     """A provider's delivery report for one of our outbound messages."""
 

@@ -12,6 +12,8 @@ import aiohttp
 from aiohttp import web
 
 from gateway.model import (
+    Amendment,
+    AmendResult,
     Channel,
     IdentityKind,
     InboundMessage,
@@ -31,6 +33,11 @@ class InboundSink(Protocol):
     async def accept(self, message: InboundMessage) -> IngestResult: ...
 
     async def accept_status(self, update: StatusUpdate) -> bool: ...
+
+    async def amend(self, amendment: Amendment) -> AmendResult:
+        """A customer's edit or deletion of a message they sent; durable on return, like
+        ``accept``."""
+        ...
 
 
 class SendNotSupported(Exception):

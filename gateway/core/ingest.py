@@ -19,7 +19,10 @@ from typing import Any, Protocol
 
 from gateway import metrics
 from gateway.config import GatewayConfig
+from gateway.core.amend import Amender
 from gateway.model import (
+    Amendment,
+    AmendResult,
     Channel,
     InboundMessage,
     IngestResult,
@@ -134,6 +137,7 @@ class Ingest:
         self._reply_deadline = reply_deadline or self._plain_deadline
         self.status_handler = status_handler
         self.interceptors: list[Interceptor] = []  # asked in order; the first verdict counts
+        self.amender = Amender(store=store, accept=self.accept, dedupe_ttl=config.storage.dedupe_ttl, clock=clock)
 
     def _plain_deadline(self, channel: Channel, now_ms: int) -> tuple[int, int]:
         """(reply_by, warn_at) in ms for a customer message received at ``now_ms``."""
@@ -269,6 +273,10 @@ class Ingest:
         basis = min(basis, received_ms / 1000)
         window_expires_ms = int((basis + window) * 1000)
         return window_expires_ms, window_expires_ms - int(self.window_warning * 1000)
+
+    async def amend(self, amendment: Amendment) -> AmendResult:
+        """A customer's edit or deletion of a message they sent (see ``gateway.core.amend``)."""
+        return await self.amender.amend(amendment)
 
     async def accept_status(self, update: StatusUpdate) -> bool:
         """A provider's delivery report; True when it moved one of our messages forward."""

@@ -214,6 +214,29 @@ class Store(Protocol):
     async def get_contact(self, contact_id: str) -> Contact | None: ...
 
     async def get_message(self, conversation_id: str, message_id: str) -> Message | None: ...
+    async def amend_message(
+        self,
+        channel: str,
+        change_id: str,
+        target_id: str,
+        *,
+        identity_key: str,
+        action: str,
+        text: str,
+        attachments_json: str,
+        at_ms: int,
+        now_ms: int,
+        dedupe_ttl_ms: int,
+        payload: str,
+    ) -> Outcome:
+        """A customer's edit (``action`` "edited": ``text``, and ``attachments_json`` unless
+        empty) or deletion ("deleted") of their message ``(channel, target_id)``, applied
+        once under the change's own provider id ``change_id`` (kept ``dedupe_ttl_ms``).
+        Reasons: ok (a ``message.<action>`` event is written), stale (an edit older than one
+        applied, or after the deletion), duplicate (this change was seen: the ids it named),
+        not_found (no such message of this customer's within the dedupe time)."""
+        ...
+
     async def thread_ids(self, conversation_id: str) -> list[str]: ...
 
     # assignment and routing

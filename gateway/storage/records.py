@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.model import (
+    Attachment,
     Contact,
     Conversation,
     DeliveryStatus,
@@ -33,6 +34,11 @@ def from_ms(value: str | int | None) -> datetime | None:
 
 def _int(value: str | None, default: int = 0) -> int:
     return int(value) if value not in (None, "") else default
+
+
+def _iso(value: str | None) -> str | None:
+    at = from_ms(value)
+    return at.isoformat() if at is not None else None
 
 
 def _str(value: str | None) -> str | None:
@@ -91,7 +97,30 @@ def message_from_record(h: dict[str, str]) -> Message:
         updates["external_id"] = h["external_id"]
     if h.get("attempts"):
         updates["attempts"] = int(h["attempts"])
+    _amendments(message, h, updates)
     return message.model_copy(update=updates)
+
+
+def _amendments(message: Message, h: dict[str, str], updates: dict[str, Any]) -> None:
+    """The customer's edit (the latest text shown, the original kept in ``meta``) or
+    deletion (flagged, the text kept for the record)."""
+    flags, meta = list(message.flags), dict(message.meta)
+    if h.get("edited_at"):
+        updates["text"] = h.get("edited_text", "")
+        if h.get("edited_attachments"):
+            updates["attachments"] = [Attachment.model_validate(a) for a in json.loads(h["edited_attachments"])]
+        meta["edit"] = {
+            "original_text": message.text,
+            "edited_at": _iso(h["edited_at"]),
+            "edits": _int(h.get("edit_count"), 1),
+        }
+        flags.append("edited")
+    if h.get("deleted_at"):
+        meta["deleted_at"] = _iso(h["deleted_at"])
+        flags.append("deleted")
+    if flags != message.flags:
+        updates["flags"] = list(dict.fromkeys(flags))
+        updates["meta"] = meta
 
 
 def contact_from_record(h: dict[str, str], attrs: dict[str, str], identities: set[str] | list[str]) -> Contact:

@@ -1,7 +1,7 @@
 """The Redis implementation of ``Store`` (redis-py asyncio, Lua for atomic steps).
 
 ``RedisStore`` is one class put together from the parts beside it, each named for what
-it holds: ``intake``, ``reads``, ``claims``, ``delivery``, ``deadlines``,
+it holds: ``intake``, ``amendments`` (edits and deletions), ``reads``, ``claims``, ``delivery``, ``deadlines``,
 ``outbox_stream``, ``shared_values``; ``connection`` and ``scripts`` are what they share.
 The in-memory store (``memory.py``) is this same class on an in-memory engine.
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+from gateway.storage.amendments import Amendments
 from gateway.storage.claims import Claims
 from gateway.storage.deadlines import Deadlines
 from gateway.storage.delivery import Delivery
@@ -33,7 +34,7 @@ from gateway.storage.reads import Reads
 from gateway.storage.shared_values import SharedValues
 
 
-class RedisStore(Intake, Reads, Claims, Delivery, Deadlines, OutboxStream, SharedValues):
+class RedisStore(Intake, Amendments, Reads, Claims, Delivery, Deadlines, OutboxStream, SharedValues):
     """``clients``: a request client and a blocking-read client made elsewhere (the
     in-memory engine's); by default both connect to ``url``."""
 

@@ -12,6 +12,7 @@ from typing import Any
 import pydantic
 from aiohttp import web
 
+from gateway.core.amend import InvalidAmendment
 from gateway.core.ingest import InvalidInbound
 from gateway.errors import RequestRejected
 from gateway.model import ServiceUnavailable
@@ -54,7 +55,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return await handler(request)
     except RequestRejected as exc:
         return json_error(exc.status, exc.code, exc.message)
-    except InvalidInbound as exc:
+    except (InvalidInbound, InvalidAmendment) as exc:
         return json_error(422, "invalid", str(exc))
     except ServiceUnavailable as exc:
         log.warning("service unavailable: %s", exc, extra={"path": request.path})
