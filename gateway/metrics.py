@@ -25,8 +25,7 @@ INBOUND_IGNORED = Counter(
 )
 AMENDMENTS = Counter(
     "gateway_inbound_amendments_total",
-    "Customers' edits and deletions of their messages, by outcome "
-    "(applied, stale, duplicate, stored_new, not_found).",
+    "Customers' edits and deletions of their messages, by outcome (applied, stale, duplicate, stored_new, not_found).",
     ["channel", "action", "outcome"],
 )
 ACK_LATENCY = Histogram(

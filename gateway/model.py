@@ -66,6 +66,9 @@ class IdentityKind(StrEnum):
     WECHAT = "wechat"
     WEBCHAT = "webchat"
     API = "api"
+    # WhatsApp ids that are not phone numbers: a business-scoped user id (a customer with
+    # a username, ``US.1349…``) or a group (``group:<id>``).
+    WHATSAPP = "whatsapp"
 
 
 class Identity(Model):

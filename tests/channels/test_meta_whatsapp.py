@@ -249,7 +249,7 @@ async def test_every_entry_and_change_of_a_batch_is_stored_with_its_content(clie
         )
     ]
     answer = await post(client, delivery(entry_one, entry_two))
-    assert answer == {"stored": 7, "duplicates": 0, "statuses_applied": 0, "skipped": 0, "unreadable": 0}
+    assert answer == {"stored": 7, "duplicates": 0, "amended": 0, "statuses_applied": 0, "skipped": 0, "unreadable": 0}
 
     wang = {m.external_id: m for m in await messages_of(store, f"phone:+{WANG}")}
     assert list(wang) == ["wamid.W1", "wamid.W2", "wamid.W3", "wamid.W4", "wamid.W5"]
@@ -299,13 +299,17 @@ async def test_malformed_or_misdirected_bodies_are_refused(client: TestClient) -
     assert resp.status == 422 and (await resp.json())["error"]["code"] == "wrong_object"
 
 
-async def test_an_unreadable_event_is_skipped_and_the_rest_of_the_batch_stored(
+async def test_unreadable_events_are_not_acknowledged_but_the_rest_of_the_batch_is_stored(
     client: TestClient, store: Store
 ) -> None:
     bad = text_message("wamid.BAD", "hello", sender="not-a-number")
     no_id = {"from": WANG, "timestamp": ts(), "type": "text", "text": {"body": "no id"}}
-    answer = await post(client, delivery([value([bad, no_id, text_message("wamid.OK", "能帮我查一下吗")])]))
-    assert answer["stored"] == 1 and answer["unreadable"] == 2
+    body, headers = signed(delivery([value([bad, no_id, text_message("wamid.OK", "能帮我查一下吗")])]))
+    resp = await client.post("/webhooks/whatsapp", data=body, headers=headers)
+    assert resp.status == 422 and (await resp.json())["error"]["code"] == "unreadable_events"
+    assert [m.text for m in await messages_of(store, f"phone:+{WANG}")] == ["能帮我查一下吗"]
+    again = await client.post("/webhooks/whatsapp", data=body, headers=headers)  # Meta's redelivery
+    assert again.status == 422
     assert [m.text for m in await messages_of(store, f"phone:+{WANG}")] == ["能帮我查一下吗"]
 
 
@@ -508,10 +512,12 @@ def test_buttons_contacts_stickers_removed_reactions_and_unsupported_types_are_r
     found = {m.external_id: m for m in batch.messages}
     assert found["wamid.I1"].text == "是的，申请退款" and found["wamid.I1"].meta["interactive"]["id"] == "refund_yes"
     assert found["wamid.I2"].text == "联系客服" and found["wamid.I2"].meta["button"]["payload"] == "AGENT"
-    assert found["wamid.I3"].text == "李雷 +86 139 0013 9000"
+    assert found["wamid.I3"].text == "👤 李雷 +86 139 0013 9000"
     assert found["wamid.I4"].attachments[0].media_id == "5566778899" and found["wamid.I4"].meta["animated"] is True
     assert found["wamid.I5"].meta["reaction"]["action"] == "unreact" and found["wamid.I5"].route is False
     assert found["wamid.I6"].flags == ["unsupported"] and found["wamid.I6"].route is True
+    assert found["wamid.I6"].text == "[unsupported WhatsApp message — Message type unknown]"
+    assert found["wamid.I4"].text == "[sticker]" and found["wamid.I5"].text == "[reaction removed]"
     [failed] = batch.statuses
     assert failed.external_id == "wamid.S2" and failed.error == "failed (no reason given)"
     assert batch.skipped == 1 and batch.problems == []

@@ -3,8 +3,9 @@ WhatsApp, Messenger and Instagram.
 
 Meta batches: one request carries several ``entry`` items, each with several events.
 Parsing never stops at the first event, and an event it cannot read is reported as a
-problem (logged) instead of failing the batch — a 4xx would make Meta redeliver the whole
-batch for days, and the good events are already stored.
+problem instead of failing the batch: the good events are stored first, then the
+delivery is answered ``422`` naming what could not be read, so nothing is acknowledged
+that was lost (Meta redelivers; what was stored deduplicates).
 """
 
 from __future__ import annotations
@@ -14,16 +15,24 @@ from typing import Any
 
 from gateway.channels.meta.watermarks import Watermark
 from gateway.errors import RequestRejected
-from gateway.model import InboundMessage, StatusUpdate
+from gateway.model import Amendment, InboundMessage, StatusUpdate
+
+Event = InboundMessage | StatusUpdate | Watermark | Amendment
 
 
 @dataclass
 class Batch:
     """The events of one delivery, in the order Meta sent them."""
 
-    events: list[InboundMessage | StatusUpdate | Watermark] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    skipped: int = 0  # echoes of our own sends and events we deliberately ignore
+    # Kinds deliberately not stored (echoes of our own sends, other apps' receipts …),
+    # one entry per event: counted in gateway_inbound_ignored_total.
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.ignored)
 
     @property
     def messages(self) -> list[InboundMessage]:

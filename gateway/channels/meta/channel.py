@@ -13,13 +13,13 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from gateway.channels.base import ChannelAdapter, InboundSink
-from gateway.channels.fields import MAX_EXTERNAL_ID
-from gateway.channels.meta.batch import Batch
+from gateway.channels.kinds import ignored
+from gateway.channels.meta.batch import Batch, Event
 from gateway.channels.meta.verify import SIGNATURE_HEADER, verify_signature, verify_subscription
 from gateway.channels.meta.watermarks import ConversationReader, Watermark, covered_updates
 from gateway.channels.textparts import PartProgress
-from gateway.errors import parse_json_body
-from gateway.model import InboundMessage, ServiceUnavailable
+from gateway.errors import RequestRejected, parse_json_body
+from gateway.model import Amendment, InboundMessage, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -92,29 +92,33 @@ class MetaChannel(ChannelAdapter):
         verify_signature(self._app_secret, body, request.headers.get(SIGNATURE_HEADER))
         batch = self.parse_batch(parse_json_body(body))
         for problem in batch.problems:
-            log.warning("unreadable event skipped", extra={"channel": self.name, "problem": problem[:300]})
-        stored = duplicates = statuses = 0
+            log.warning("unreadable event", extra={"channel": self.name, "problem": problem[:300]})
+        for kind in batch.ignored:
+            ignored(self.name, kind)
+        counts = {"stored": 0, "duplicates": 0, "amended": 0, "statuses_applied": 0}
         # In order, one at a time: messages of one conversation keep their order, and a
         # storage failure (503) stops here so Meta redelivers; what was stored dedupes.
         for event in batch.events:
-            if isinstance(event, Watermark):
-                statuses += await self.apply_watermark(event)
-                continue
-            if len(event.external_id) > MAX_EXTERNAL_ID:
-                log.warning("event with an over-long id skipped", extra={"channel": self.name})
-                continue
-            if isinstance(event, InboundMessage):
-                result = await self.sink.accept(event)
-                duplicates += result.duplicate
-                stored += not result.duplicate
-            else:
-                statuses += await self.sink.accept_status(event)
-        return web.json_response(
-            {
-                "stored": stored,
-                "duplicates": duplicates,
-                "statuses_applied": statuses,
-                "skipped": batch.skipped,
-                "unreadable": len(batch.problems),
-            }
-        )
+            await self._hand_over(event, counts)
+        if batch.problems:
+            # What was readable is stored; the rest must not be acknowledged as if it were.
+            raise RequestRejected(
+                422, "unreadable_events", f"{len(batch.problems)} event(s) could not be read: {batch.problems[0][:200]}"
+            )
+        return web.json_response({**counts, "skipped": batch.skipped, "unreadable": 0})
+
+    async def _hand_over(self, event: Event, counts: dict[str, int]) -> None:
+        if isinstance(event, Watermark):
+            counts["statuses_applied"] += await self.apply_watermark(event)
+        elif isinstance(event, Amendment):
+            result = await self.sink.amend(event)
+            counts["amended"] += result.outcome in ("applied", "stored_new")
+            counts["duplicates"] += result.outcome == "duplicate"
+            if result.outcome == "not_found":
+                ignored(self.name, f"{event.action}_unknown_message")
+        elif isinstance(event, InboundMessage):
+            result = await self.sink.accept(event)
+            counts["duplicates"] += result.duplicate
+            counts["stored"] += not result.duplicate
+        else:
+            counts["statuses_applied"] += await self.sink.accept_status(event)

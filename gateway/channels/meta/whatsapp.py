@@ -1,5 +1,7 @@
 """The WhatsApp Cloud API adapter: webhooks in (``whatsapp_parse``), replies out.
 
+Replies go to the customer's phone number, to their business-scoped user id when that
+is all WhatsApp gave (a customer with a username), or to the group a message came from.
 Free text goes within 24 h of the customer's last message; after it only an approved
 template (``message.template = {name, language, params}``), sent as ``"type":
 "template"`` with the params as body parameters. Replies go out from the number the
@@ -18,7 +20,7 @@ from gateway.channels.meta.batch import Batch
 from gateway.channels.meta.channel import MetaChannel
 from gateway.channels.meta.config import WhatsAppConfig
 from gateway.channels.meta.graph import graph_post
-from gateway.channels.meta.whatsapp_parse import parse_whatsapp
+from gateway.channels.meta.whatsapp_parse import GROUP_PREFIX, parse_whatsapp
 from gateway.channels.textparts import send_parts, split_text, text_with_links
 from gateway.model import Channel, IdentityKind, OutboundRequest, SendResult
 
@@ -50,13 +52,11 @@ class WhatsAppChannel(MetaChannel):
         http = self.http
         if http is None:
             return not_started(self.name)
-        wrong = wrong_recipient(request, IdentityKind.PHONE)
-        if wrong:
-            return wrong
-        to = request.recipient.value.lstrip("+")
+        base = recipient_fields(request)
+        if base is None:
+            return wrong_recipient(request, IdentityKind.PHONE, address="WhatsApp number or user id")  # type: ignore[return-value]
         url = f"{self.api_base_url}/{request.conversation.endpoint or self.phone_number_id}/messages"
         message = request.message
-        base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
 
         async def post(payload: dict[str, Any]) -> SendResult:
             body, failure = await graph_post(http, url, self._access_token, {**base, **payload}, provider="whatsapp")
@@ -77,6 +77,20 @@ class WhatsAppChannel(MetaChannel):
             parts,
             lambda part: post({"type": "text", "text": {"body": part, "preview_url": "://" in part}}),
         )
+
+
+def recipient_fields(request: OutboundRequest) -> dict[str, Any] | None:
+    """Whom a reply goes to: a phone number (``to``), a customer known only by their
+    business-scoped user id (``recipient``), or a group (``recipient_type: group``)."""
+    recipient = request.recipient
+    base: dict[str, Any] = {"messaging_product": "whatsapp"}
+    if recipient.kind is IdentityKind.PHONE:
+        return {**base, "recipient_type": "individual", "to": recipient.value.lstrip("+")}
+    if recipient.kind is IdentityKind.WHATSAPP and recipient.value.startswith(GROUP_PREFIX):
+        return {**base, "recipient_type": "group", "to": recipient.value.removeprefix(GROUP_PREFIX)}
+    if recipient.kind is IdentityKind.WHATSAPP:
+        return {**base, "recipient_type": "individual", "recipient": recipient.value}
+    return None
 
 
 def template_payload(template: dict[str, Any]) -> dict[str, Any]:

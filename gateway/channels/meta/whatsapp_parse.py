@@ -1,58 +1,54 @@
-"""WhatsApp Cloud API webhooks (``object: whatsapp_business_account``) → messages and
-delivery statuses. Pure: bytes already verified, nothing stored here.
+"""WhatsApp Cloud API webhooks (``object: whatsapp_business_account``) → messages,
+amendments and delivery statuses. Pure: bytes already verified, nothing stored here.
 
 ``entry[].changes[].value`` carries ``metadata.phone_number_id`` (our number: the
-conversation endpoint), ``contacts[]`` (profile names by ``wa_id``), ``messages[]`` and
-``statuses[]``. The sender's ``from`` is a phone number without ``+``; it becomes a
-``phone`` identity in E.164, so WhatsApp, SMS and voice from one number are one contact.
+conversation endpoint), ``contacts[]`` (profile names by ``wa_id`` / ``user_id``),
+``messages[]`` and ``statuses[]``.
 
-Reactions are stored as messages (the emoji as text, ``flags: ["reaction"]``,
-``meta.reaction = {message_id, emoji, action}``) that are not routed: a thumbs-up must
-not create work for an agent. An empty emoji is Meta's "reaction removed" (``action:
-"unreact"``).
+Who wrote: ``from`` is a phone number without ``+`` and becomes a ``phone`` identity in
+E.164, so WhatsApp, SMS and voice from one number are one contact. A customer who chose
+a WhatsApp username may come with only a business-scoped user id (``from_user_id``, or a
+``from`` such as ``US.13491208655302741918``): a ``whatsapp`` identity of its own, linked
+to the phone whenever both arrive together. A message in a group (``group_id``) belongs
+to the group's conversation — the contact is the group (``whatsapp:group:<id>``), replies
+go to the group, and each line names the member who wrote it.
+
+What it says: see ``whatsapp_kinds``. An ``edit`` changes the message it names (the new
+text or caption), a ``revoke`` marks it deleted; both are amendments, never new
+messages. Other ``field``s of the webhook (account, template and quality updates, echoes
+of messages the business sent from the WhatsApp Business app) are not conversations:
+ignored and counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
 from typing import Any
 
-from gateway.channels.fields import (
-    BadEvent,
-    Content,
-    dict_of,
-    from_epoch,
-    list_of,
-    location_text,
-    optional_text,
-    text_of,
-)
+from gateway.channels.fields import BadEvent, dict_of, from_epoch, list_of, optional_text, text_of
 from gateway.channels.meta.batch import Batch, entries
+from gateway.channels.meta.whatsapp_kinds import read_content
 from gateway.identity import InvalidIdentity, make_identity
 from gateway.model import (
-    Attachment,
+    Amendment,
     Channel,
     DeliveryStatus,
+    Identity,
     IdentityKind,
     InboundMessage,
     StatusUpdate,
 )
 
 OBJECT = "whatsapp_business_account"
-MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
-DEFAULT_MIME = {
-    "image": "image/jpeg",
-    "audio": "audio/ogg",
-    "video": "video/mp4",
-    "document": "application/octet-stream",
-    "sticker": "image/webp",
-}
 STATUSES = {
     "sent": DeliveryStatus.SENT,
     "delivered": DeliveryStatus.DELIVERED,
     "read": DeliveryStatus.READ,
     "failed": DeliveryStatus.FAILED,
 }
+# A business-scoped user id: country code, a dot, [ENT.] and up to 128 letters and digits.
+BSUID = re.compile(r"^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$")
+GROUP_PREFIX = "group:"
 
 
 def parse_whatsapp(data: Any) -> Batch:
@@ -60,8 +56,9 @@ def parse_whatsapp(data: Any) -> Batch:
     for entry in entries(data, OBJECT):
         for change in list_of(entry.get("changes")):
             change = dict_of(change)
-            if change.get("field", "messages") != "messages":
-                batch.skipped += 1  # account, template and quality updates: not conversations
+            field = optional_text(change.get("field")) or "messages"
+            if field != "messages":
+                batch.ignored.append(field)  # account, template and quality updates, echoes
                 continue
             _value(dict_of(change.get("value")), batch)
     return batch
@@ -69,16 +66,10 @@ def parse_whatsapp(data: Any) -> Batch:
 
 def _value(value: dict[str, Any], batch: Batch) -> None:
     endpoint = optional_text(dict_of(value.get("metadata")).get("phone_number_id"))
-    names = {}
-    for contact in list_of(value.get("contacts")):
-        contact = dict_of(contact)
-        wa_id = contact.get("wa_id")
-        name = optional_text(dict_of(contact.get("profile")).get("name"))
-        if isinstance(wa_id, str) and name:
-            names[wa_id] = name
+    profiles = _profiles(value)
     for raw in list_of(value.get("messages")):
         try:
-            batch.events.append(_message(dict_of(raw), endpoint, names))
+            batch.events.append(_message(dict_of(raw), endpoint, profiles))
         except (BadEvent, InvalidIdentity, KeyError, TypeError, ValueError) as exc:
             batch.problems.append(f"message {dict_of(raw).get('id')!r}: {exc}")
     for raw in list_of(value.get("statuses")):
@@ -88,144 +79,122 @@ def _value(value: dict[str, Any], batch: Batch) -> None:
             batch.problems.append(f"status {dict_of(raw).get('id')!r}: {exc}")
             continue
         if update is None:
-            batch.skipped += 1
+            batch.ignored.append(f"status_{optional_text(dict_of(raw).get('status')) or 'unknown'}")
         else:
             batch.events.append(update)
 
 
-def _message(m: dict[str, Any], endpoint: str, names: dict[str, str]) -> InboundMessage:
+def _profiles(value: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """``contacts[]`` by every id they carry (``wa_id``, ``user_id``): name, username."""
+    found: dict[str, dict[str, str]] = {}
+    for contact in list_of(value.get("contacts")):
+        contact = dict_of(contact)
+        profile = dict_of(contact.get("profile"))
+        info = {
+            "name": optional_text(profile.get("name")),
+            "username": optional_text(profile.get("username")) or optional_text(contact.get("username")),
+            "user_id": optional_text(contact.get("user_id")),
+            "wa_id": optional_text(contact.get("wa_id")),
+        }
+        for key in (info["wa_id"], info["user_id"]):
+            if key:
+                found[key] = info
+    return found
+
+
+class Sender:
+    """Who wrote a message: the identity its conversation belongs to, the others that
+    name the same person, and how to show them."""
+
+    def __init__(self, m: dict[str, Any], profiles: dict[str, dict[str, str]]) -> None:
+        raw_from = optional_text(m.get("from")) or (str(m["from"]) if isinstance(m.get("from"), int) else "")
+        user_id = optional_text(m.get("from_user_id"))
+        phone = ""
+        if BSUID.match(raw_from):
+            user_id = user_id or raw_from
+        else:
+            phone = raw_from
+        profile = profiles.get(phone) or profiles.get(user_id) or {}
+        phone = phone or profile.get("wa_id", "")
+        user_id = user_id or profile.get("user_id", "")
+        self.identities: list[Identity] = []
+        if phone:
+            # wa_id is E.164 without the plus: never read it with a default region.
+            self.identities.append(make_identity(IdentityKind.PHONE, phone, default_region=None))
+        if user_id:
+            self.identities.append(make_identity(IdentityKind.WHATSAPP, user_id))
+        if not self.identities:
+            raise BadEvent("from: neither a phone number nor a user id")
+        self.username = profile.get("username", "")
+        self.name = profile.get("name") or self.username
+        self.shown = self.name or (self.identities[0].value if phone else profile.get("username", "") or user_id)
+
+
+def _message(m: dict[str, Any], endpoint: str, profiles: dict[str, dict[str, str]]) -> InboundMessage | Amendment:
     wamid = text_of(m.get("id"), "id")
-    wa_id = text_of(m.get("from"), "from")
-    # wa_id is E.164 without the plus: never read it with a default region.
-    sender = make_identity(IdentityKind.PHONE, wa_id, default_region=None)
+    sender = Sender(m, profiles)
     kind = optional_text(m.get("type")) or "unknown"
-    content = CONTENT_READERS.get(kind, _unsupported)(m, kind)
-    _context(m, content.meta)
+    group = optional_text(m.get("group_id"))
+    if kind in ("edit", "revoke"):
+        return _amendment(m, kind, wamid, sender, endpoint, group)
+    content = read_content(m, kind)
+    meta: dict[str, Any] = {"type": kind, **content.meta}
+    _context(m, meta)
+    identity, extra, name, text = sender.identities[0], sender.identities[1:], sender.name or None, content.text
+    if group:
+        identity, extra, name = make_identity(IdentityKind.WHATSAPP, GROUP_PREFIX + group), [], None
+        meta["group"] = {"id": group, "from": sender.identities[0].key, "name": sender.name}
+        text = f"{sender.shown}: {text}"
+    if sender.username:
+        meta["username"] = sender.username
     return InboundMessage(
         channel=Channel.WHATSAPP,
         external_id=wamid,
         endpoint=endpoint,
-        sender=sender,
-        sender_name=names.get(wa_id),
-        text=content.text,
+        sender=identity,
+        sender_name=name,
+        extra_identities=extra,
+        text=text,
         attachments=content.attachments,
         provider_ts=from_epoch(m.get("timestamp")),
         flags=content.flags,
         route=content.route,
-        meta={"type": kind, **content.meta},
+        meta=meta,
     )
 
 
-def _text(m: dict[str, Any], kind: str) -> Content:
-    return Content(text=optional_text(dict_of(m.get("text")).get("body")))
-
-
-def _media(m: dict[str, Any], kind: str) -> Content:
-    media = dict_of(m.get(kind))
-    content = Content(text=optional_text(media.get("caption")))
-    content.attachments.append(
-        Attachment(
-            media_id=text_of(media.get("id"), f"{kind}.id"),
-            content_type=optional_text(media.get("mime_type")) or DEFAULT_MIME[kind],
-            name=optional_text(media.get("filename")) or None,
-        )
+def _amendment(m: dict[str, Any], kind: str, wamid: str, sender: Sender, endpoint: str, group: str) -> Amendment:
+    """``edit``: the new text or caption of the message it names; ``revoke``: that message
+    deleted by the customer."""
+    change = dict_of(m.get(kind))
+    target = text_of(
+        change.get("original_message_id") or dict_of(m.get("context")).get("id"), f"{kind}.original_message_id"
     )
-    if kind == "audio" and media.get("voice"):
-        content.meta["voice"] = True
-    if kind == "sticker" and media.get("animated"):
-        content.meta["animated"] = True
-    return content
-
-
-def _location(m: dict[str, Any], kind: str) -> Content:
-    loc = dict_of(m.get("location"))
-    if "latitude" not in loc or "longitude" not in loc:
-        raise BadEvent("location without coordinates")
-    name, address = optional_text(loc.get("name")), optional_text(loc.get("address"))
-    where = {
-        "latitude": loc["latitude"],
-        "longitude": loc["longitude"],
-        **({"name": name} if name else {}),
-        **({"address": address} if address else {}),
-        **({"url": loc["url"]} if isinstance(loc.get("url"), str) else {}),
+    identity = make_identity(IdentityKind.WHATSAPP, GROUP_PREFIX + group) if group else sender.identities[0]
+    common: dict[str, Any] = {
+        "channel": Channel.WHATSAPP,
+        "external_id": wamid,
+        "target_external_id": target,
+        "sender": identity,
+        "sender_name": None if group else sender.name or None,
+        "endpoint": endpoint,
+        "provider_ts": from_epoch(m.get("timestamp")),
     }
-    text = location_text(loc["latitude"], loc["longitude"], name=name, address=address)
-    return Content(text=text, meta={"location": where})
-
-
-def _contacts(m: dict[str, Any], kind: str) -> Content:
-    cards = [dict_of(c) for c in list_of(m.get("contacts"))]
-    return Content(text="\n".join(_contact_line(c) for c in cards), meta={"contacts": cards})
-
-
-def _interactive(m: dict[str, Any], kind: str) -> Content:
-    """A tap on a reply button or list row we sent: its title is the text."""
-    interactive = dict_of(m.get("interactive"))
-    choice_type = optional_text(interactive.get("type"))
-    choice = dict_of(interactive.get(choice_type))
-    return Content(
-        text=optional_text(choice.get("title")) or optional_text(choice.get("body")),
-        meta={"interactive": {"type": choice_type, **{k: v for k, v in choice.items() if isinstance(v, str)}}},
+    if kind == "revoke":
+        return Amendment(**common, action="deleted")
+    edited = dict_of(change.get("message"))
+    inner = optional_text(edited.get("type")) or next(
+        (k for k in ("text", "image", "video", "document") if k in edited), "text"
     )
-
-
-def _button(m: dict[str, Any], kind: str) -> Content:
-    """A tap on a template's quick-reply button."""
-    button = dict_of(m.get("button"))
-    text = optional_text(button.get("text"))
-    return Content(text=text, meta={"button": {"text": text, "payload": optional_text(button.get("payload"))}})
-
-
-def _reaction(m: dict[str, Any], kind: str) -> Content:
-    """Stored, never routed; an empty emoji is Meta's "reaction removed"."""
-    reaction = dict_of(m.get("reaction"))
-    emoji = optional_text(reaction.get("emoji"))
-    return Content(
-        text=emoji,
-        meta={
-            "reaction": {
-                "message_id": text_of(reaction.get("message_id"), "reaction.message_id"),
-                "emoji": emoji,
-                "action": "react" if emoji else "unreact",
-            }
-        },
-        flags=["reaction"],
-        route=False,
+    content = read_content(edited, inner)
+    text = f"{sender.shown}: {content.text}" if group else content.text
+    return Amendment(
+        **common,
+        action="edited",
+        text=text,
+        attachments=content.attachments or None,
+        meta={"type": inner, **content.meta},
     )
-
-
-def _system(m: dict[str, Any], kind: str) -> Content:
-    """WhatsApp's own notices (the customer changed their number): kept, not routed."""
-    system = dict_of(m.get("system"))
-    return Content(
-        text=optional_text(system.get("body")),
-        meta={"system": {k: v for k, v in system.items() if isinstance(v, str)}},
-        flags=["system"],
-        route=False,
-    )
-
-
-def _order(m: dict[str, Any], kind: str) -> Content:
-    order = dict_of(m.get("order"))
-    return Content(text=optional_text(order.get("text")), meta={"order": order})
-
-
-def _unsupported(m: dict[str, Any], kind: str) -> Content:
-    """unsupported / unknown: keep what Meta says about it so an agent can ask again."""
-    return Content(flags=["unsupported"], meta={"unsupported": {"type": kind, "errors": list_of(m.get("errors"))}})
-
-
-CONTENT_READERS: dict[str, Callable[[dict[str, Any], str], Content]] = {
-    "text": _text,
-    **dict.fromkeys(MEDIA_TYPES, _media),
-    "location": _location,
-    "contacts": _contacts,
-    "interactive": _interactive,
-    "button": _button,
-    "reaction": _reaction,
-    "system": _system,
-    "order": _order,
-}
 
 
 def _context(m: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -235,14 +204,10 @@ def _context(m: dict[str, Any], meta: dict[str, Any]) -> None:
         meta["reply_to"] = context["id"]
     if context.get("forwarded") or context.get("frequently_forwarded"):
         meta["forwarded"] = True
+    if isinstance(context.get("referred_product"), dict):
+        meta["referred_product"] = context["referred_product"]
     if isinstance(m.get("referral"), dict):
         meta["referral"] = m["referral"]
-
-
-def _contact_line(card: dict[str, Any]) -> str:
-    name = optional_text(dict_of(card.get("name")).get("formatted_name"))
-    phones = [optional_text(dict_of(p).get("phone")) for p in list_of(card.get("phones"))]
-    return " ".join(p for p in [name, *phones] if p)
 
 
 def _status(s: dict[str, Any]) -> StatusUpdate | None:
