@@ -78,6 +78,15 @@ class ChannelAdapter:
     async def send(self, request: OutboundRequest) -> SendResult:
         raise SendNotSupported(f"the {self.name} channel cannot send messages")
 
+    def serves(self, channel: Channel, endpoint: str) -> bool:
+        """Whether replies on a ``channel`` conversation at ``endpoint`` go through this
+        adapter (WhatsApp has two: the Cloud API, and Twilio for ``whatsapp:+…`` senders)."""
+        return channel in self.channels
+
+    def takes_templates(self, channel: Channel) -> bool:
+        """Whether a reply on ``channel`` may be a provider template."""
+        return self.supports_templates
+
     def window_allows(self, *, expired_for: float, template: dict[str, Any] | None) -> bool:
         """Whether a reply may go out ``expired_for`` seconds after the customer-service
         window closed. By default only a template may (WhatsApp's rule)."""

@@ -65,7 +65,7 @@ class Outbound:
         self,
         *,
         store: Store,
-        adapter_for: Callable[[Channel], ChannelAdapter | None],
+        adapter_for: Callable[[Channel, str], ChannelAdapter | None],
         wake: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -78,12 +78,12 @@ class Outbound:
         return int(self.clock() * 1000)
 
     def check_sendable(self, conv: Conversation, *, template: dict[str, Any] | None, now: datetime) -> ChannelAdapter:
-        adapter = self.adapter_for(conv.channel)
+        adapter = self.adapter_for(conv.channel, conv.endpoint)
         if adapter is None or not adapter.can_send:
             raise ReplyRefused(
                 501, "channel_cannot_send", f"the {conv.channel.value} channel is not configured to send replies"
             )
-        if template is not None and not adapter.supports_templates:
+        if template is not None and not adapter.takes_templates(conv.channel):
             raise ReplyRefused(422, "templates_unsupported", f"the {conv.channel.value} channel has no templates")
         if conv.window_expires_at is not None and now > conv.window_expires_at:
             expired_for = (now - conv.window_expires_at).total_seconds()
@@ -204,7 +204,7 @@ class Outbound:
     async def _deliver(self, conv: Conversation, message: Message) -> SendResult:
         """Hand the message to its channel's adapter for the customer's address; a failure
         says whether trying again may help."""
-        adapter = self.adapter_for(conv.channel)
+        adapter = self.adapter_for(conv.channel, conv.endpoint)
         recipient = await self._recipient(conv)
         if adapter is None or recipient is None:
             return SendResult(ok=False, error="no channel or recipient to send to", retryable=False)

@@ -125,7 +125,7 @@ class Ratings:
         config: CsatConfig,
         store: Store,
         outbound: Outbound,
-        adapter_for: Callable[[Channel], ChannelAdapter | None],
+        adapter_for: Callable[[Channel, str], ChannelAdapter | None],
         wake: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -221,7 +221,7 @@ class Ratings:
             return "no_recipient"
         if LOOP_GUARD_FLAG in last.flags:
             return "loop_guard"
-        adapter = self.adapter_for(conv.channel)
+        adapter = self.adapter_for(conv.channel, conv.endpoint)
         if adapter is None or not adapter.can_send:
             return "channel_cannot_send"
         if last.sender.id and not auto_reply_allowed(adapter, last.sender.id.partition(":")[2], last.flags):

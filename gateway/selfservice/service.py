@@ -83,7 +83,7 @@ class SelfService:
         outbound: Outbound,
         conversations: Conversations,
         router: Callable[[], Router],
-        adapter_for: Callable[[Channel], ChannelAdapter | None],
+        adapter_for: Callable[[Channel, str], ChannelAdapter | None],
         wake: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -205,7 +205,9 @@ class SelfService:
         return self.library.book.match(text)
 
     def _can_answer(self, message: InboundMessage) -> bool:
-        return auto_reply_allowed(self.adapter_for(message.channel), message.sender.value, message.flags)
+        return auto_reply_allowed(
+            self.adapter_for(message.channel, message.endpoint), message.sender.value, message.flags
+        )
 
     # timer handlers ---------------------------------------------------------------
 

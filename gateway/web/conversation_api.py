@@ -38,6 +38,9 @@ class TransferBody(Strict):
 
 
 class TemplateBody(BaseModel):
+    """A provider template: WhatsApp Cloud's template name, or through Twilio the SID of
+    an approved Content template (``HX…``); ``params`` fill its variables in order."""
+
     name: str = Field(min_length=1, max_length=512)
     language: str = Field(default="en_US", max_length=16)
     params: list[str] = Field(default_factory=list)

@@ -24,9 +24,12 @@ from gateway.routing.router import RouterHolder
 from gateway.storage.base import Store
 
 
-def adapter_among(adapters: Iterable[ChannelAdapter], channel: Channel) -> ChannelAdapter | None:
-    """The adapter of ``adapters`` that serves ``channel``; None when the channel is not configured."""
-    return next((adapter for adapter in adapters if channel in adapter.channels), None)
+def adapter_among(adapters: Iterable[ChannelAdapter], channel: Channel, endpoint: str = "") -> ChannelAdapter | None:
+    """The adapter of ``adapters`` that serves ``channel`` conversations at ``endpoint``
+    (WhatsApp through Twilio or the Cloud API), else any of that channel; None when the
+    channel is not configured."""
+    candidates = [adapter for adapter in adapters if channel in adapter.channels]
+    return next((a for a in candidates if a.serves(channel, endpoint)), candidates[0] if candidates else None)
 
 
 @dataclass
@@ -47,8 +50,8 @@ class Services:
     stopping: bool = False
     tasks: list[Any] = field(default_factory=list)
 
-    def adapter_for(self, channel: Channel) -> ChannelAdapter | None:
-        return adapter_among(self.adapters, channel)
+    def adapter_for(self, channel: Channel, endpoint: str = "") -> ChannelAdapter | None:
+        return adapter_among(self.adapters, channel, endpoint)
 
     def known_agents(self) -> set[str]:
         return {t.agent for t in self.config.auth.tokens if t.agent}

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from multidict import MultiDict
 
 from gateway.channels.meta.whatsapp_parse import parse_whatsapp
+from gateway.channels.twilio.sms_parse import parse_sms
 from gateway.model import Amendment, InboundMessage, StatusUpdate
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -26,6 +28,8 @@ def parse(channel: str, body: Any) -> tuple[list[Any], list[str]]:
         batch = parse_whatsapp(body)
         assert batch.problems == []
         return batch.events, batch.ignored
+    if channel == "twilio":
+        return [parse_sms(MultiDict(body))], []
     raise AssertionError(f"no parser for {channel}")
 
 
@@ -79,4 +83,4 @@ def test_every_documented_kind_is_rendered_or_counted(channel: str, path: Path) 
 
 
 def test_there_is_a_sample_for_every_channel_with_kinds() -> None:
-    assert {channel for channel, _ in samples()} >= {"whatsapp"}
+    assert {channel for channel, _ in samples()} >= {"whatsapp", "twilio"}

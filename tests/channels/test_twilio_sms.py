@@ -166,7 +166,7 @@ async def test_malformed_or_unusable_messages_get_a_clear_4xx_in_twiml(client: T
     assert resp.status == 400 and resp.content_type == "text/xml" and "malformed_form" in await resp.text()
     cases = [
         ([(k, v) for k, v in sms_params() if "Sid" not in k or k == "AccountSid"], "MessageSid"),
-        (sms_params(sender="whatsapp:+8613800138000"), "whatsapp"),
+        (sms_params(sender="messenger:5512345678"), "messenger"),
         (sms_params(sender="not a number"), "From"),
         ([(k, v) for k, v in sms_params() if k != "From"], "From"),
         (sms_params(sid("SM") + "x" * 60), "MessageSid"),

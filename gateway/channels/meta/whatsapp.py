@@ -45,6 +45,10 @@ class WhatsAppChannel(MetaChannel):
         self._access_token = access_token
         self.phone_number_id = phone_number_id
 
+    def serves(self, channel: Channel, endpoint: str) -> bool:
+        """WhatsApp conversations of the Cloud API (not those of a Twilio sender)."""
+        return channel is Channel.WHATSAPP and not endpoint.startswith("whatsapp:")
+
     def parse_batch(self, data: Any) -> Batch:
         return parse_whatsapp(data)
 

@@ -1,4 +1,6 @@
-"""The Twilio adapter: SMS/MMS in and out, delivery reports, and the support phone line.
+"""The Twilio adapter: SMS/MMS in and out, WhatsApp through Twilio (``whatsapp:+…``
+senders on the SMS webhook, see ``whatsapp_parse``), delivery reports, and the support
+phone line.
 
 Every path verifies ``X-Twilio-Signature`` first (``verify``), parses the fields
 (``sms_parse``, ``voice_parse``) and answers TwiML (``twiml``, ``voice_twiml``). Messages are
@@ -12,7 +14,7 @@ storage is down).
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -20,7 +22,7 @@ from gateway.channels.base import ChannelAdapter, InboundSink, not_started
 from gateway.channels.config import BuildContext, secret_text
 from gateway.channels.twilio import voice_parse, voice_twiml
 from gateway.channels.twilio.config import TwilioConfig, TwilioVoiceConfig
-from gateway.channels.twilio.send import Sender, TwilioSender
+from gateway.channels.twilio.send import WHATSAPP, Sender, TwilioSender
 from gateway.channels.twilio.sms_parse import first, parse_sms, parse_status
 from gateway.channels.twilio.twiml import empty_twiml, twiml_errors, twiml_response
 from gateway.channels.twilio.verify import Fields, TwilioSignature
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 
 class TwilioChannel(ChannelAdapter):
     name: ClassVar[str] = "twilio"
-    channels: ClassVar[tuple[Channel, ...]] = (Channel.SMS, Channel.VOICE)
+    channels: ClassVar[tuple[Channel, ...]] = (Channel.SMS, Channel.VOICE, Channel.WHATSAPP)
     can_send: ClassVar[bool] = True
 
     def __init__(
@@ -79,6 +81,18 @@ class TwilioChannel(ChannelAdapter):
             web.post(f"{base}/status", twiml_errors(self.handle_call_status)),
         ]
 
+    def serves(self, channel: Channel, endpoint: str) -> bool:
+        """SMS and voice; WhatsApp only for conversations with a Twilio WhatsApp sender."""
+        if channel is Channel.WHATSAPP:
+            return endpoint.startswith(WHATSAPP)
+        return channel in self.channels
+
+    def takes_templates(self, channel: Channel) -> bool:
+        return channel is Channel.WHATSAPP  # Twilio Content templates; SMS has none
+
+    def window_allows(self, *, expired_for: float, template: dict[str, Any] | None) -> bool:
+        return template is not None  # only WhatsApp conversations have a window
+
     async def send(self, request: OutboundRequest) -> SendResult:
         if self.http is None:
             return not_started(self.name)
@@ -93,7 +107,8 @@ class TwilioChannel(ChannelAdapter):
 
     async def handle_status(self, request: web.Request) -> web.Response:
         fields = await self.signature.verify_request(request)
-        channel = Channel.VOICE if request.query.get("channel") == Channel.VOICE.value else Channel.SMS
+        named = request.query.get("channel")
+        channel = Channel(named) if named in (Channel.VOICE.value, Channel.WHATSAPP.value) else Channel.SMS
         update = parse_status(fields, channel=channel)
         if update is not None:
             await self.sink.accept_status(update)

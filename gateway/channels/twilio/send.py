@@ -4,6 +4,10 @@ The ``twilio`` client is synchronous (it would block the event loop), so the one
 we need — create a Message — is made here directly: form-encoded, HTTP basic auth with
 the account SID and auth token.
 
+WhatsApp conversations through Twilio go to ``whatsapp:+…`` from the WhatsApp sender the
+customer wrote to; after the 24-hour window only a template goes, as Twilio's Content
+API sends it (``ContentSid`` and ``ContentVariables``).
+
 Long replies are refused, not split: Twilio takes at most 1600 characters (error 21617)
 and has no idempotency key, so a reply split into several messages could be partly
 sent twice by a retry. The agent gets a clear ``failed`` with the reason instead.
@@ -11,6 +15,8 @@ sent twice by a retry. The agent gets a clear ``failed`` with the reason instead
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -23,6 +29,8 @@ from gateway.model import Channel, IdentityKind, OutboundRequest, SendResult
 
 MAX_BODY_CHARS = 1600
 MAX_MEDIA = 10
+WHATSAPP = "whatsapp:"
+CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 
 
 class Unsendable(Exception):
@@ -43,6 +51,9 @@ class Sender:
     from_number: str | None = None
 
     def fields(self, endpoint: str) -> list[tuple[str, str]]:
+        if endpoint.startswith(WHATSAPP):
+            # The WhatsApp sender the customer wrote to: replies must come from it.
+            return [("From", endpoint)]
         if self.messaging_service_sid:
             return [("MessagingServiceSid", self.messaging_service_sid)]
         number = self.from_number or endpoint
@@ -56,8 +67,13 @@ def message_form(request: OutboundRequest, *, sender: Sender, status_callback: s
     if request.recipient.kind is not IdentityKind.PHONE:
         raise Unsendable(f"Twilio sends to phone numbers; this customer's address is {request.recipient.kind.value}")
     message = request.message
+    whatsapp = request.conversation.channel is Channel.WHATSAPP
+    to = (WHATSAPP if whatsapp else "") + request.recipient.value
     if message.template is not None:
-        raise Unsendable("the SMS channel has no templates")
+        if not whatsapp:
+            raise Unsendable("the SMS channel has no templates")
+        form = [("To", to), *sender.fields(request.conversation.endpoint), *content_template(message.template)]
+        return [*form, ("StatusCallback", status_callback)]
     text = message.text or ""
     if twilio_length(text) > MAX_BODY_CHARS:
         raise Unsendable(
@@ -71,12 +87,28 @@ def message_form(request: OutboundRequest, *, sender: Sender, status_callback: s
         raise Unsendable(f"an MMS carries at most {MAX_MEDIA} media; this reply has {len(message.attachments)}")
     if not text.strip() and not message.attachments:
         raise Unsendable("an SMS needs text or media")
-    form = [("To", request.recipient.value), *sender.fields(request.conversation.endpoint)]
+    form = [("To", to), *sender.fields(request.conversation.endpoint)]
     if text:
         form.append(("Body", text))
     form.extend(("MediaUrl", a.url) for a in message.attachments if a.url)
     form.append(("StatusCallback", status_callback))
     return form
+
+
+def content_template(template: dict[str, Any]) -> list[tuple[str, str]]:
+    """A WhatsApp template as Twilio sends it: ``name`` is the SID of an approved Content
+    template (``HX…``), ``params`` its variables in order (``{{1}}``, ``{{2}}`` …)."""
+    content_sid = str(template.get("name") or "")
+    if not CONTENT_SID.match(content_sid):
+        raise Unsendable(
+            'a WhatsApp template through Twilio is named by its Content template SID: {"name": "HX…", "params": ["…"]}'
+        )
+    fields = [("ContentSid", content_sid)]
+    params = template.get("params") or []
+    if params:
+        variables = {str(n): str(value) for n, value in enumerate(params, 1)}
+        fields.append(("ContentVariables", json.dumps(variables, ensure_ascii=False)))
+    return fields
 
 
 def describe_failure(status: int, body: Any, fallback: str) -> str:

@@ -7,6 +7,7 @@ anything not read here is simply ignored.
 from __future__ import annotations
 
 from gateway.channels.twilio.verify import Fields
+from gateway.channels.twilio.whatsapp_parse import PREFIX, media_lines, whatsapp_content
 from gateway.errors import RequestRejected
 from gateway.identity import InvalidIdentity, make_identity, normalize_phone
 from gateway.model import Attachment, Channel, DeliveryStatus, Identity, IdentityKind, InboundMessage, StatusUpdate
@@ -59,11 +60,11 @@ def first(fields: Fields, *names: str) -> str:
     return ""
 
 
-def phone_identity(raw: str, *, field: str, default_region: str | None) -> Identity:
+def phone_identity(raw: str, *, field: str, default_region: str | None, whatsapp: bool = False) -> Identity:
     if not raw:
         raise RequestRejected(422, "invalid", f"{field}: missing")
-    if ":" in raw and not raw.lower().startswith("tel:"):
-        # whatsapp:+86…, messenger:… — other channels routed through Twilio.
+    if ":" in raw and not raw.lower().startswith("tel:") and not (whatsapp and raw.lower().startswith(PREFIX)):
+        # messenger:…, rcs:… — other channels routed through Twilio that have no channel here.
         raise RequestRejected(
             422, "invalid", f"{field}: {raw.split(':', 1)[0]} senders are not handled on the Twilio SMS/voice paths"
         )
@@ -101,13 +102,32 @@ def media(fields: Fields) -> list[Attachment]:
 
 
 def parse_sms(fields: Fields, *, default_region: str | None = None) -> InboundMessage:
-    """An inbound SMS/MMS webhook → ``InboundMessage`` (dedupe key: ``MessageSid``)."""
+    """An inbound SMS/MMS webhook → ``InboundMessage`` (dedupe key: ``MessageSid``); a
+    ``whatsapp:`` sender is a WhatsApp message (see ``whatsapp_parse``)."""
     sid = first(fields, "MessageSid", "SmsMessageSid", "SmsSid")
     if not sid:
         raise RequestRejected(422, "invalid", "MessageSid: missing")
     if len(sid) > 64:
         raise RequestRejected(422, "invalid", "MessageSid: too long")
-    sender = phone_identity(first(fields, "From"), field="From", default_region=default_region)
+    raw_from = first(fields, "From")
+    whatsapp = raw_from.lower().startswith(PREFIX)
+    # A WhatsApp number is E.164 as Twilio writes it: never read with a default region.
+    region = None if whatsapp else default_region
+    sender = phone_identity(raw_from, field="From", default_region=region, whatsapp=whatsapp)
+    attachments = media(fields)
+    body = fields.get("Body") or ""
+    if whatsapp:
+        text, details = whatsapp_content(fields, body, attachments)
+        return InboundMessage(
+            channel=Channel.WHATSAPP,
+            external_id=sid,
+            endpoint=PREFIX + our_number(first(fields, "To"), None).removeprefix(PREFIX),
+            sender=sender,
+            sender_name=first(fields, "ProfileName") or None,
+            text=text,
+            attachments=attachments,
+            meta={"message_sid": sid, "via": "twilio", **details},
+        )
     meta = {
         "message_sid": sid,
         **{
@@ -126,8 +146,9 @@ def parse_sms(fields: Fields, *, default_region: str | None = None) -> InboundMe
         external_id=sid,
         endpoint=our_number(first(fields, "To"), default_region),
         sender=sender,
-        text=fields.get("Body") or "",
-        attachments=media(fields),
+        # An MMS of a photo alone reads "[photo]": never an empty message with content.
+        text=body if body.strip() or not attachments else "\n".join(media_lines(attachments)),
+        attachments=attachments,
         flags=[OPT_OUT_FLAGS[opt_out]] if opt_out in OPT_OUT_FLAGS else [],
         route=opt_out not in UNROUTED_OPT_OUT,
         meta=meta,
