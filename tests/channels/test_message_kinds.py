@@ -15,17 +15,18 @@ from typing import Any
 import pytest
 from multidict import MultiDict
 
+from gateway.channels.meta.messenger_parse import parse_messenger
 from gateway.channels.meta.whatsapp_parse import parse_whatsapp
 from gateway.channels.twilio.sms_parse import parse_sms
-from gateway.model import Amendment, InboundMessage, StatusUpdate
+from gateway.model import Amendment, Channel, InboundMessage, StatusUpdate
 
 PAYLOADS = Path(__file__).parent / "payloads"
 
 
 def parse(channel: str, body: Any) -> tuple[list[Any], list[str]]:
     """(events, ignored kinds) as the channel's parser reads ``body``."""
-    if channel == "whatsapp":
-        batch = parse_whatsapp(body)
+    if channel in ("whatsapp", "messenger", "instagram"):
+        batch = parse_whatsapp(body) if channel == "whatsapp" else parse_messenger(body, Channel(channel))
         assert batch.problems == []
         return batch.events, batch.ignored
     if channel == "twilio":
@@ -44,6 +45,8 @@ def contains(actual: Any, expected: Any) -> bool:
     """``expected``'s keys (recursively) hold the same values in ``actual``."""
     if isinstance(expected, dict):
         return isinstance(actual, dict) and all(k in actual and contains(actual[k], v) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(actual) == len(expected) and all(map(contains, actual, expected))
     return bool(actual == expected)
 
 
@@ -83,4 +86,4 @@ def test_every_documented_kind_is_rendered_or_counted(channel: str, path: Path) 
 
 
 def test_there_is_a_sample_for_every_channel_with_kinds() -> None:
-    assert {channel for channel, _ in samples()} >= {"whatsapp", "twilio"}
+    assert {channel for channel, _ in samples()} >= {"whatsapp", "twilio", "messenger", "instagram"}

@@ -229,7 +229,7 @@ async def test_watermarks_in_a_batch_next_to_messages_and_mids(client: TestClien
             ],
         ),
     )
-    assert answer == {"stored": 2, "duplicates": 0, "statuses_applied": 2, "skipped": 2, "unreadable": 0}
+    assert answer == {"stored": 2, "duplicates": 0, "amended": 0, "statuses_applied": 2, "skipped": 2, "unreadable": 0}
     assert await status_of(store, conv.id, mine) == "read"
     [other] = await conversations_of(store, f"messenger:{PSID_2}")
     assert [m.external_id for m in await store.get_messages(other.id)] == ["m_NEW_1"]

@@ -172,12 +172,12 @@ async def test_instagram_messages_deletions_shares_and_reads(client: TestClient,
         obj="instagram",
     )
     answer = await instagram(client, payload)
-    assert answer["stored"] == 3
+    assert (answer["stored"], answer["amended"]) == (2, 1)
     found = {m.external_id: m for m in await messages_of(store, f"instagram:{IGSID}")}
-    assert found["aWdfZAG1faXRlbToxOklH"].text == "付款页面一直转圈"
-    assert "https://lookaside.fbsbx.com/story" in found["aWdfZAG1faXRlbToxOklI"].text
-    deleted = found["aWdfZAG1faXRlbToxOklH:deleted"]
-    assert deleted.flags == ["deleted"] and deleted.meta["deleted_message_id"] == "aWdfZAG1faXRlbToxOklH"
+    assert list(found) == ["aWdfZAG1faXRlbToxOklH", "aWdfZAG1faXRlbToxOklI"]  # the deletion is no new message
+    assert found["aWdfZAG1faXRlbToxOklI"].text == "mentioned you in their story https://lookaside.fbsbx.com/story"
+    unsent = found["aWdfZAG1faXRlbToxOklH"]
+    assert unsent.text == "付款页面一直转圈" and "deleted" in unsent.flags and unsent.meta["deleted_at"]
     [conv] = await conversations_of(store, f"instagram:{IGSID}")
     assert conv.endpoint == IG_ACCOUNT and conv.channel is Channel.INSTAGRAM
     contact = await store.get_contact(conv.contact_id)
@@ -322,3 +322,40 @@ async def test_refusals_redelivery_and_the_handshake(client: TestClient, store: 
     answers = await asyncio.gather(*(client.post("/webhooks/messenger", data=body, headers=headers) for _ in range(3)))
     assert [a.status for a in answers] == [200, 200, 200]
     assert [m.external_id for m in await messages_of(store, f"messenger:{PSID}")] == ["m_D1"]
+
+
+async def test_an_instagram_like_is_stored_as_a_heart_and_offered_to_no_one(client: TestClient, store: Store) -> None:
+    like = event(IGSID, IG_ACCOUNT, message={"mid": "aWdfTElLRQ", "attachments": [{"type": "like_heart"}]})
+    assert (await instagram(client, page_delivery([like], obj="instagram")))["stored"] == 1
+    [message] = await messages_of(store, f"instagram:{IGSID}")
+    assert message.text == "❤️" and message.attachments == [] and "reaction" in message.flags
+    [conv] = await conversations_of(store, f"instagram:{IGSID}")
+    assert conv.routing_version == 0 and conv.queue is None  # no offer
+
+
+async def test_standby_messages_are_kept_for_the_history_and_other_standby_events_counted(
+    client: TestClient, store: Store
+) -> None:
+    standby = [
+        event(IGSID, IG_ACCOUNT, message={"mid": "aWdfU1RCWQ", "text": "有人在吗"}),
+        event(IGSID, IG_ACCOUNT, read={"mid": "aWdfT1VSUw"}),
+    ]
+    body = {"object": "instagram", "entry": [{"id": IG_ACCOUNT, "time": ms(), "standby": standby}]}
+    answer = await instagram(client, body)
+    assert (answer["stored"], answer["skipped"]) == (1, 1)
+    [message] = await messages_of(store, f"instagram:{IGSID}")
+    assert message.text == "有人在吗" and "standby" in message.flags
+    [conv] = await conversations_of(store, f"instagram:{IGSID}")
+    assert conv.routing_version == 0  # the app holding the thread answers it
+    metrics = await (await client.get("/metrics")).text()
+    assert 'gateway_inbound_ignored_total{channel="instagram",kind="standby_read"}' in metrics
+
+
+async def test_a_messenger_edit_changes_the_message_it_names(client: TestClient, store: Store) -> None:
+    await messenger(client, page_delivery([text_event(PSID, "m_ED1", "退款 100 元")]))
+    edit = event(PSID, message_edit={"mid": "m_ED1", "text": "退款 150 元", "num_edit": 1})
+    answer = await messenger(client, page_delivery([edit]))
+    assert (answer["stored"], answer["amended"]) == (0, 1)
+    assert (await messenger(client, page_delivery([edit])))["duplicates"] == 1
+    [message] = await messages_of(store, f"messenger:{PSID}")
+    assert message.text == "退款 150 元" and message.meta["edit"]["original_text"] == "退款 100 元"

@@ -1,45 +1,42 @@
-"""Messenger (``object: page``) and Instagram (``object: instagram``) webhooks → messages
-and delivery statuses. Pure: the body is already verified, nothing is stored here.
+"""Messenger (``object: page``) and Instagram (``object: instagram``) webhooks → messages,
+amendments and delivery statuses. Pure: the body is already verified, nothing is stored here.
 
 ``entry[].messaging[]`` events carry ``sender.id`` (PSID / IGSID: the identity),
 ``recipient.id`` (our page / IG account: the endpoint) and ``timestamp`` in ms.
+``entry[].standby[]`` has the same events for conversations another app holds (the
+handover protocol): their messages are stored for the history, flagged ``standby`` and
+offered to no agent; their other events are counted.
 
-* ``message``: text, attachments (``type`` + ``payload.url``; stickers keep
-  ``payload.sticker_id`` as the media id; a shared location becomes text + meta),
-  ``reply_to.mid`` → ``meta.reply_to``. ``is_echo`` (our own sends) is skipped.
-  Instagram ``is_deleted`` (the customer unsent a message) is stored, unrouted, as
-  ``flags: ["deleted"]`` with ``meta.deleted_message_id`` — the original stays in the
-  history, marked by this record.
-* ``message_edit``: stored as a new message flagged ``edited`` naming the original.
+* ``message``: text and attachments (see ``messenger_kinds``); ``is_echo`` (our own
+  sends) is counted, not stored. Instagram's ``is_deleted`` (the customer unsent a
+  message) marks that message deleted.
+* ``message_edit``: the message it names gets the new text (an amendment).
 * ``reaction``: stored, unrouted, like WhatsApp's (``meta.reaction``).
 * ``postback`` (a button tap): a message whose text is the button title.
+* ``messaging_feedback``: the customer's answers to a feedback form, stored unrouted.
 * ``delivery``: ``mids[]`` → ``delivered`` for each of our messages. Instagram's
   ``read.mid`` → ``read``. A ``watermark`` (ms; Messenger's only content of ``read`` and
   always present in ``delivery``: "everything sent to this customer up to this time")
   becomes a ``Watermark`` for the customer and page; the webhook turns it into status
   updates for the replies it covers (``gateway.channels.meta.watermarks``).
+* Opt-ins, referrals, handover notices, policy enforcement, account linking, game plays,
+  response feedback and the ``changes`` of Instagram comments and mentions are not
+  customer messages here: counted by kind (``gateway_inbound_ignored_total``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from gateway.channels.fields import (
-    BadEvent,
-    Content,
-    dict_of,
-    from_epoch,
-    list_of,
-    location_text,
-    optional_text,
-    text_of,
-)
+from gateway.channels.fields import BadEvent, dict_of, from_epoch, list_of, optional_text, text_of
 from gateway.channels.meta.batch import Batch, entries
+from gateway.channels.meta.messenger_kinds import feedback_text, message_content
 from gateway.channels.meta.watermarks import Watermark
 from gateway.identity import InvalidIdentity, make_identity
 from gateway.model import (
-    Attachment,
+    Amendment,
     Channel,
     DeliveryStatus,
     IdentityKind,
@@ -49,30 +46,39 @@ from gateway.model import (
 
 OBJECTS = {Channel.MESSENGER: "page", Channel.INSTAGRAM: "instagram"}
 KINDS = {Channel.MESSENGER: IdentityKind.MESSENGER, Channel.INSTAGRAM: IdentityKind.INSTAGRAM}
-# Meta gives only a type for attachments; the MIME family is what is known.
-CONTENT_TYPES = {"image": "image/*", "video": "video/*", "audio": "audio/*", "file": "application/octet-stream"}
 
 
 def parse_messenger(data: Any, channel: Channel) -> Batch:
     batch = Batch()
     for entry in entries(data, OBJECTS[channel]):
-        for raw in list_of(entry.get("messaging")):
-            event = dict_of(raw)
-            try:
-                _event(event, channel, batch)
-            except (BadEvent, InvalidIdentity, KeyError, TypeError, ValueError) as exc:
-                mid = dict_of(event.get("message")).get("mid")
-                batch.problems.append(f"event {mid or event.get('timestamp')!r}: {exc}")
+        for source, standby in (("messaging", False), ("standby", True)):
+            for raw in list_of(entry.get(source)):
+                event = dict_of(raw)
+                try:
+                    _event(event, channel, batch, standby=standby)
+                except (BadEvent, InvalidIdentity, KeyError, TypeError, ValueError) as exc:
+                    mid = dict_of(event.get("message")).get("mid")
+                    batch.problems.append(f"event {mid or event.get('timestamp')!r}: {exc}")
+        for change in list_of(entry.get("changes")):  # comments, mentions, story insights
+            batch.ignored.append(optional_text(dict_of(change).get("field")) or "change")
     return batch
 
 
-def _event(event: dict[str, Any], channel: Channel, batch: Batch) -> None:
+def _event(event: dict[str, Any], channel: Channel, batch: Batch, *, standby: bool) -> None:
     at = from_epoch(event.get("timestamp"), millis=True)
+    if standby and "message" not in event:
+        batch.ignored.append("standby_" + _kind_of(event))
+        return
     if _receipt(event, channel, batch, at):
         return
     message = dict_of(event.get("message"))
     if message.get("is_echo"):
-        batch.skipped += 1
+        batch.ignored.append("echo")
+        return
+    kind = _kind_of(event)
+    reader = READERS.get(kind)
+    if reader is None:
+        batch.ignored.append(kind)  # optins, referrals, handover and the like
         return
     sender = make_identity(KINDS[channel], text_of(dict_of(event.get("sender")).get("id"), "sender.id"))
     common: dict[str, Any] = {
@@ -81,16 +87,15 @@ def _event(event: dict[str, Any], channel: Channel, batch: Batch) -> None:
         "sender": sender,
         "provider_ts": at,
     }
-    if "message" in event:
-        batch.events.append(_message(message, common))
-    elif "message_edit" in event:
-        batch.events.append(_edit(dict_of(event["message_edit"]), common, at))
-    elif "reaction" in event:
-        batch.events.append(_reaction(dict_of(event["reaction"]), common, event.get("timestamp", "")))
-    elif "postback" in event:
-        batch.events.append(_postback(dict_of(event["postback"]), common, event.get("timestamp", "")))
-    else:
-        batch.skipped += 1  # optins, referrals, handover and the like: not customer messages
+    found = reader(dict_of(event[kind]), common, str(event.get("timestamp", "")))
+    if standby and isinstance(found, InboundMessage):
+        found = found.model_copy(update={"route": False, "flags": [*found.flags, "standby"]})
+    batch.events.append(found)
+
+
+def _kind_of(event: dict[str, Any]) -> str:
+    """The event's kind: the one key besides sender, recipient and timestamp."""
+    return next((k for k in event if k not in ("sender", "recipient", "timestamp")), "unknown")
 
 
 def _receipt(event: dict[str, Any], channel: Channel, batch: Batch, at: datetime | None) -> bool:
@@ -107,53 +112,66 @@ def _receipt(event: dict[str, Any], channel: Channel, batch: Batch, at: datetime
         if mark is not None:
             batch.events.append(mark)
         elif not mids:
-            batch.skipped += 1  # names neither a message nor a time
+            batch.ignored.append(f"{kind}_without_mids")  # names neither a message nor a time
         return True
     return False
 
 
-def _edit(edit: dict[str, Any], common: dict[str, Any], at: datetime | None) -> InboundMessage:
+def _edit(edit: dict[str, Any], common: dict[str, Any], stamp: str) -> Amendment:
+    """The customer edited a message: it gets the new text."""
     mid = text_of(edit.get("mid"), "message_edit.mid")
-    number = edit.get("num_edit", at.timestamp() if at else 0)
-    return InboundMessage(
+    number = edit.get("num_edit", stamp)
+    return Amendment(
         **common,
         external_id=f"{mid}:edit:{number}",
+        target_external_id=mid,
+        action="edited",
         text=optional_text(edit.get("text")),
-        flags=["edited"],
-        meta={"type": "edit", "edited_message_id": mid},
     )
 
 
-def _reaction(reaction: dict[str, Any], common: dict[str, Any], stamp: Any) -> InboundMessage:
+def _reaction(reaction: dict[str, Any], common: dict[str, Any], stamp: str) -> InboundMessage:
     mid = text_of(reaction.get("mid"), "reaction.mid")
     action = optional_text(reaction.get("action")) or "react"
     emoji = optional_text(reaction.get("emoji"))
+    name = optional_text(reaction.get("reaction"))
     return InboundMessage(
         **common,
         external_id=f"reaction:{common['sender'].value}:{mid}:{action}:{stamp}",
-        text=emoji if action == "react" else "",
+        text=(emoji or f"[{name or 'reaction'}]") if action == "react" else "[reaction removed]",
         flags=["reaction"],
         route=False,
         meta={
             "type": "reaction",
-            "reaction": {
-                "message_id": mid,
-                "emoji": emoji,
-                "action": action,
-                **({"name": reaction["reaction"]} if isinstance(reaction.get("reaction"), str) else {}),
-            },
+            "reaction": {"message_id": mid, "emoji": emoji, "action": action, **({"name": name} if name else {})},
         },
     )
 
 
-def _postback(postback: dict[str, Any], common: dict[str, Any], stamp: Any) -> InboundMessage:
+def _postback(postback: dict[str, Any], common: dict[str, Any], stamp: str) -> InboundMessage:
     mid = optional_text(postback.get("mid"))
     external_id = mid or f"postback:{common['sender'].value}:{stamp}"
+    payload = optional_text(postback.get("payload"))
+    meta: dict[str, Any] = {"type": "postback", "postback": {"payload": payload}}
+    if isinstance(postback.get("referral"), dict):
+        meta["referral"] = postback["referral"]
     return InboundMessage(
         **common,
         external_id=text_of(external_id, "postback.mid"),
-        text=optional_text(postback.get("title")),
-        meta={"type": "postback", "postback": {"payload": optional_text(postback.get("payload"))}},
+        text=optional_text(postback.get("title")) or f"[button: {payload or 'tapped'}]",
+        meta=meta,
+    )
+
+
+def _feedback(feedback: dict[str, Any], common: dict[str, Any], stamp: str) -> InboundMessage:
+    """Answers to a feedback form: a rating, kept and offered to no agent."""
+    return InboundMessage(
+        **common,
+        external_id=f"feedback:{common['sender'].value}:{stamp}",
+        text=feedback_text(feedback),
+        flags=["feedback"],
+        route=False,
+        meta={"type": "feedback", "feedback": feedback},
     )
 
 
@@ -183,63 +201,28 @@ def _watermark(
     )
 
 
-def _message(message: dict[str, Any], common: dict[str, Any]) -> InboundMessage:
+def _message(message: dict[str, Any], common: dict[str, Any], stamp: str) -> InboundMessage | Amendment:
     mid = text_of(message.get("mid"), "message.mid")
     if message.get("is_deleted"):
-        return InboundMessage(
-            **common,
-            external_id=f"{mid}:deleted",
-            flags=["deleted"],
-            route=False,
-            meta={"type": "deleted", "deleted_message_id": mid},
-        )
-    lines = [optional_text(message.get("text"))] if message.get("text") else []
-    content = Content(meta={"type": "text"})
-    for raw in list_of(message.get("attachments")):
-        _attachment(dict_of(raw), lines, content)
-    meta = content.meta
-    if content.attachments:
-        meta["type"] = "sticker" if any(a.media_id for a in content.attachments) else "media"
-    elif "location" in meta:
-        meta["type"] = "location"
-    elif "shares" in meta:
-        meta["type"] = "share"
-    _replied_to(message, meta)
-    return InboundMessage(**common, external_id=mid, text="\n".join(lines), attachments=content.attachments, meta=meta)
+        return Amendment(**common, external_id=f"{mid}:deleted", target_external_id=mid, action="deleted")
+    provider = "Instagram" if common["channel"] is Channel.INSTAGRAM else "Messenger"
+    content = message_content(message, provider)
+    return InboundMessage(
+        **common,
+        external_id=mid,
+        text=content.text,
+        attachments=content.attachments,
+        flags=content.flags,
+        route=content.route,
+        meta=content.meta,
+    )
 
 
-def _attachment(attachment: dict[str, Any], lines: list[str], content: Content) -> None:
-    """A location or a shared link becomes a line of text; media an attachment."""
-    kind = optional_text(attachment.get("type"))
-    payload = dict_of(attachment.get("payload"))
-    url = optional_text(payload.get("url")) or None
-    if kind == "location" or "coordinates" in payload:
-        coords = dict_of(payload.get("coordinates"))
-        lat, lon = coords.get("lat"), coords.get("long")
-        lines.append(location_text(lat, lon, name=optional_text(attachment.get("title"))))
-        content.meta["location"] = {"latitude": lat, "longitude": lon, **({"url": url} if url else {})}
-    elif kind == "fallback" or kind == "share" or (kind not in CONTENT_TYPES and url and kind != "sticker"):
-        # Shared links, posts, reels and story mentions: a link the agent can open.
-        lines.append(" ".join(p for p in (optional_text(attachment.get("title")), url or "") if p))
-        content.meta.setdefault("shares", []).append({"type": kind, **({"url": url} if url else {})})
-    else:
-        sticker = payload.get("sticker_id")
-        content.attachments.append(
-            Attachment(
-                url=url,
-                media_id=str(sticker) if sticker is not None else None,
-                content_type="image/*" if sticker is not None else CONTENT_TYPES.get(kind, "application/octet-stream"),
-            )
-        )
-
-
-def _replied_to(message: dict[str, Any], meta: dict[str, Any]) -> None:
-    """The message or story it answers, and a quick-reply button's payload."""
-    reply_to = dict_of(message.get("reply_to"))
-    if isinstance(reply_to.get("mid"), str):
-        meta["reply_to"] = reply_to["mid"]
-    if isinstance(reply_to.get("story"), dict):
-        meta["reply_to_story"] = reply_to["story"]
-    quick = dict_of(message.get("quick_reply"))
-    if isinstance(quick.get("payload"), str):
-        meta["quick_reply"] = quick["payload"]
+Reader = Callable[[dict[str, Any], dict[str, Any], str], InboundMessage | Amendment]
+READERS: dict[str, Reader] = {
+    "message": _message,
+    "message_edit": _edit,
+    "reaction": _reaction,
+    "postback": _postback,
+    "messaging_feedback": _feedback,
+}
