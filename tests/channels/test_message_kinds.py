@@ -17,6 +17,7 @@ from multidict import MultiDict
 
 from gateway.channels.meta.messenger_parse import parse_messenger
 from gateway.channels.meta.whatsapp_parse import parse_whatsapp
+from gateway.channels.telegram.parse import parse_update
 from gateway.channels.twilio.sms_parse import parse_sms
 from gateway.model import Amendment, Channel, InboundMessage, StatusUpdate
 
@@ -29,6 +30,9 @@ def parse(channel: str, body: Any) -> tuple[list[Any], list[str]]:
         batch = parse_whatsapp(body) if channel == "whatsapp" else parse_messenger(body, Channel(channel))
         assert batch.problems == []
         return batch.events, batch.ignored
+    if channel == "telegram":
+        update = parse_update(body, endpoint="7012345678")
+        return update.events, [update.ignored] if update.ignored else []
     if channel == "twilio":
         return [parse_sms(MultiDict(body))], []
     raise AssertionError(f"no parser for {channel}")
@@ -86,4 +90,4 @@ def test_every_documented_kind_is_rendered_or_counted(channel: str, path: Path) 
 
 
 def test_there_is_a_sample_for_every_channel_with_kinds() -> None:
-    assert {channel for channel, _ in samples()} >= {"whatsapp", "twilio", "messenger", "instagram"}
+    assert {channel for channel, _ in samples()} >= {"whatsapp", "twilio", "messenger", "instagram", "telegram"}

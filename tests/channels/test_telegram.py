@@ -1,5 +1,6 @@
-"""Telegram over HTTP: the secret-token header, update_id dedupe, media as file_ids,
-edits, ignored updates, and sendMessage against a fake Bot API server."""
+"""Telegram over HTTP: the secret-token header, dedupe by chat and message id, media as
+file_ids, edits and deletions, business chats, ignored updates, and sendMessage against
+a fake Bot API server."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.channels.telegram.parse import parse_update
-from gateway.model import Channel, IdentityKind
+from gateway.model import Channel, IdentityKind, InboundMessage
 from gateway.storage.base import Store
 from gateway.wiring.services import SERVICES
 from tests.channels.social_fakes import (
@@ -96,7 +97,7 @@ async def test_a_text_message_becomes_a_message_of_the_chat(client: TestClient, 
     answer = await post(client, update(870002, text="我的账户被冻结了，请帮忙解冻"))
     assert answer == {"ignored": False, "duplicate": False}
     [message] = await stored(store)
-    assert message.text == "我的账户被冻结了，请帮忙解冻" and message.external_id == "870002"
+    assert message.text == "我的账户被冻结了，请帮忙解冻" and message.external_id == f"{CHAT}:2"
     assert message.sender.id == f"telegram:{CHAT}" and message.sender.name == "小明 王"
     assert message.meta["message_id"] == 2 and message.meta["username"] == "xiaoming_w"
     [conv] = await conversations_of(store, f"telegram:{CHAT}")
@@ -104,9 +105,10 @@ async def test_a_text_message_becomes_a_message_of_the_chat(client: TestClient, 
 
 
 def test_the_language_code_is_the_routing_hint() -> None:
-    message = parse_update(update(870003, text="help", sender=user(language_code="zh-hant")), endpoint="bot")
-    assert message is not None and message.language_hint == "zh-hant"
-    assert parse_update(update(870004, text="help", sender=user()), endpoint="bot").language_hint is None  # type: ignore[union-attr]
+    [message] = parse_update(update(870003, text="help", sender=user(language_code="zh-hant")), endpoint="bot").events
+    assert isinstance(message, InboundMessage) and message.language_hint == "zh-hant"
+    [plain] = parse_update(update(870004, text="help", sender=user()), endpoint="bot").events
+    assert isinstance(plain, InboundMessage) and plain.language_hint is None
 
 
 async def test_media_become_attachments_with_their_file_ids(client: TestClient, store: Store) -> None:
@@ -142,35 +144,38 @@ async def test_media_become_attachments_with_their_file_ids(client: TestClient, 
         "type": "regular",
     }
     await post(client, update(870013, sticker=sticker))
-    by_id = {m.external_id: m for m in await stored(store)}
-    assert by_id["870010"].text == "扣款截图"
-    assert [(a.media_id, a.content_type, a.size) for a in by_id["870010"].attachments] == [
+    by_id = {m.meta["message_id"]: m for m in await stored(store)}
+    assert by_id[10].text == "扣款截图"
+    assert [(a.media_id, a.content_type, a.size) for a in by_id[10].attachments] == [
         ("AgACAgQAAx-large", "image/jpeg", 98211)
     ]
-    [doc] = by_id["870011"].attachments
+    [doc] = by_id[11].attachments
     assert (doc.media_id, doc.name, doc.content_type) == ("BQACAgQAAx-doc", "流水.pdf", "application/pdf")
-    assert by_id["870012"].attachments[0].media_id == "AwACAgQAAx-voice" and by_id["870012"].meta["voice"] is True
-    assert by_id["870013"].text == "😭" and by_id["870013"].attachments[0].content_type == "image/webp"
+    assert by_id[11].text == "[document: 流水.pdf]"
+    assert by_id[12].attachments[0].media_id == "AwACAgQAAx-voice" and by_id[12].meta["voice"] is True
+    assert by_id[12].text == "[voice message]"
+    assert by_id[13].text == "😭" and by_id[13].attachments[0].content_type == "image/webp"
 
 
-async def test_update_id_dedupes_redelivery_and_concurrent_redelivery(client: TestClient, store: Store) -> None:
+async def test_a_redelivery_and_concurrent_redeliveries_store_one_message(client: TestClient, store: Store) -> None:
     body = json.dumps(update(870020, text="重复的消息"))
     answers = await asyncio.gather(*(client.post("/webhooks/telegram", data=body, headers=HEADERS) for _ in range(4)))
     assert [a.status for a in answers] == [200] * 4
     assert sorted([(await a.json())["duplicate"] for a in answers]) == [False, True, True, True]
     again = await client.post("/webhooks/telegram", data=body, headers=HEADERS)
     assert (await again.json())["duplicate"] is True
-    assert [m.external_id for m in await stored(store)] == ["870020"]
+    assert [m.external_id for m in await stored(store)] == [f"{CHAT}:20"]
 
 
-async def test_an_edit_is_a_new_message_naming_the_original(client: TestClient, store: Store) -> None:
+async def test_an_edit_changes_the_message_it_names(client: TestClient, store: Store) -> None:
     await post(client, update(870030, text="退款金额是 100 元"))
     edited = update(870031, kind="edited_message", text="退款金额是 1000 元", edit_date=int(time.time()))
     edited["edited_message"]["message_id"] = 30
     await post(client, edited)
-    first, second = await stored(store)
-    assert second.text == "退款金额是 1000 元" and second.flags == ["edited"]
-    assert second.meta["edited_message_id"] == 30 and first.flags == []
+    assert (await post(client, edited))["duplicate"] is True  # Telegram's retry
+    [message] = await stored(store)
+    assert message.text == "退款金额是 1000 元" and message.flags == ["edited"]
+    assert message.meta["edit"]["original_text"] == "退款金额是 100 元" and message.meta["edit"]["edits"] == 1
 
 
 async def test_groups_bots_and_other_update_kinds_are_acknowledged_and_ignored(
@@ -178,9 +183,14 @@ async def test_groups_bots_and_other_update_kinds_are_acknowledged_and_ignored(
 ) -> None:
     assert (await post(client, update(870040, chat_type="supergroup", text="群里的消息")))["ignored"] is True
     assert (await post(client, update(870041, text="/start", sender=user(is_bot=True))))["ignored"] is True
-    callback = {"update_id": 870042, "callback_query": {"id": "4382", "from": user(), "data": "refund"}}
-    assert (await post(client, callback))["ignored"] is True
+    inline = {"update_id": 870042, "callback_query": {"id": "4382", "from": user(), "inline_message_id": "x"}}
+    assert (await post(client, inline))["ignored"] is True  # a button under an inline message: no chat
+    query = {"update_id": 870043, "inline_query": {"id": "1", "from": user(), "query": "fees", "offset": ""}}
+    assert await post(client, query) == {"ignored": True, "kind": "inline_query"}
     assert await stored(store) == []
+    metrics = await (await client.get("/metrics")).text()
+    assert 'gateway_inbound_ignored_total{channel="telegram",kind="supergroup_chat"}' in metrics
+    assert 'gateway_inbound_ignored_total{channel="telegram",kind="bot_message"}' in metrics
 
 
 async def test_malformed_updates_are_refused(client: TestClient) -> None:
@@ -303,3 +313,57 @@ async def test_locations_and_venues_become_text_with_coordinates(client: TestCli
     first, second = await stored(store)
     assert first.meta["location"] == {"latitude": 39.908823, "longitude": 116.39747} and "39.908823" in first.text
     assert "工商银行, 南京东路 100 号" in second.text
+
+
+def business(update_id: int, kind: str = "business_message", **message: Any) -> dict[str, Any]:
+    body = update(update_id, kind=kind, **message)
+    body[kind]["business_connection_id"] = "BCn7xQ"
+    return body
+
+
+async def test_business_chats_are_stored_edited_deleted_and_answered_as_the_business(
+    client: TestClient, store: Store, bot_api: tuple[FakeProvider, str]
+) -> None:
+    fake, _ = bot_api
+    await post(client, business(870100, text="你们几点营业？"))
+    owner = {"id": 5550001, "is_bot": False, "first_name": "Shop"}
+    echo = business(870101, text="we open at 9", sender=owner)
+    assert (await post(client, echo))["ignored"] is True  # the owner's own message
+    [conv] = await conversations_of(store, f"telegram:{CHAT}")
+    assert conv.endpoint == "business:BCn7xQ"
+    edited = business(870102, kind="edited_business_message", text="你们周日几点营业？", edit_date=int(time.time()))
+    edited["edited_business_message"]["message_id"] = 100
+    await post(client, edited)
+    [message] = await store.get_messages(conv.id)
+    assert message.text == "你们周日几点营业？" and message.external_id == f"BCn7xQ:{CHAT}:100"
+    status, _ = await reply(client, conv.id, {"text": "周日 10 点"})
+    assert status == 202
+    [sent] = await eventually(lambda: fake.to("/sendMessage"))
+    assert sent.json == {"chat_id": str(CHAT), "business_connection_id": "BCn7xQ", "text": "周日 10 点"}
+    deleted = {
+        "update_id": 870103,
+        "deleted_business_messages": {
+            "business_connection_id": "BCn7xQ",
+            "chat": {"id": CHAT, "type": "private"},
+            "message_ids": [100],
+        },
+    }
+    await post(client, deleted)
+    [message] = [m for m in await store.get_messages(conv.id) if m.direction == "inbound"]
+    assert "deleted" in message.flags
+
+
+async def test_dice_polls_and_web_app_data_read_as_lines_and_service_messages_are_counted(
+    client: TestClient, store: Store
+) -> None:
+    await post(client, update(870110, dice={"emoji": "🎯", "value": 6}))
+    options = [{"text": "Top-up", "voter_count": 0}, {"text": "Withdrawal", "voter_count": 0}]
+    poll = {"id": "1", "question": "Which fee?", "options": options, "type": "regular", "is_anonymous": True}
+    await post(client, update(870111, poll=poll))
+    await post(client, update(870112, web_app_data={"data": "order=A-2291", "button_text": "Report"}))
+    answer = await post(client, update(870113, write_access_allowed={"from_request": True}))
+    assert answer == {"ignored": True, "kind": "service_write_access_allowed"}
+    texts = [m.text for m in await stored(store)]
+    assert texts == ["🎯 rolled 6", "📊 Which fee?\n1. Top-up\n2. Withdrawal", "[Report] order=A-2291"]
+    [conv] = await conversations_of(store, f"telegram:{CHAT}")
+    assert conv.message_count == 3

@@ -1,5 +1,6 @@
 """The Telegram adapter: ``POST /webhooks/telegram`` in (verify, parse, store),
-``sendMessage`` out. Replies over 4,096 characters (UTF-16 units, as Telegram counts)
+``sendMessage`` out (with ``business_connection_id`` in a Telegram Business chat).
+Replies over 4,096 characters (UTF-16 units, as Telegram counts)
 go as several messages.
 """
 
@@ -20,12 +21,13 @@ from gateway.channels.base import (
 )
 from gateway.channels.config import BuildContext
 from gateway.channels.fields import dict_of
+from gateway.channels.kinds import ignored
 from gateway.channels.telegram.config import TelegramConfig
-from gateway.channels.telegram.parse import parse_update
+from gateway.channels.telegram.parse import BUSINESS, parse_update
 from gateway.channels.telegram.verify import SECRET_HEADER, verify_secret_token
 from gateway.channels.textparts import PartProgress, send_parts, split_text, text_with_links, utf16_units
 from gateway.errors import parse_json_body
-from gateway.model import Channel, IdentityKind, OutboundRequest, SendResult
+from gateway.model import Amendment, Channel, IdentityKind, OutboundRequest, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +56,20 @@ class TelegramChannel(ChannelAdapter):
 
     async def handle(self, request: web.Request) -> web.Response:
         verify_secret_token(self._secret_token, request.headers.get(SECRET_HEADER))
-        message = parse_update(parse_json_body(await request.read()), endpoint=self.bot_id)
-        if message is None:
-            return web.json_response({"ignored": True})
-        result = await self.sink.accept(message)
-        return web.json_response({"ignored": False, "duplicate": result.duplicate})
+        update = parse_update(parse_json_body(await request.read()), endpoint=self.bot_id)
+        if update.ignored is not None:
+            ignored(self.name, update.ignored)
+            return web.json_response({"ignored": True, "kind": update.ignored})
+        duplicate = False
+        for event in update.events:
+            if isinstance(event, Amendment):
+                outcome = (await self.sink.amend(event)).outcome
+                duplicate = duplicate or outcome == "duplicate"
+                if outcome == "not_found":
+                    ignored(self.name, f"{event.action}_unknown_message")
+            else:
+                duplicate = duplicate or (await self.sink.accept(event)).duplicate
+        return web.json_response({"ignored": False, "duplicate": duplicate})
 
     def _redact(self, text: str) -> str:
         return text.replace(self._bot_token, "<bot token>")
@@ -75,9 +86,13 @@ class TelegramChannel(ChannelAdapter):
             return nothing_to_send()
         chat_id = request.recipient.value
         url = f"{self.api_base_url}/bot{self._bot_token}/sendMessage"
+        target: dict[str, str] = {"chat_id": chat_id}
+        endpoint = request.conversation.endpoint
+        if endpoint.startswith(BUSINESS):  # a Telegram Business chat: sent as the business
+            target["business_connection_id"] = endpoint.removeprefix(BUSINESS)
 
         async def post(part: str) -> SendResult:
-            _, body, failure = await send_http(http, "POST", url, json={"chat_id": chat_id, "text": part})
+            _, body, failure = await send_http(http, "POST", url, json={**target, "text": part})
             if isinstance(body, dict) and body.get("ok") is False:
                 description = self._redact(str(body.get("description") or ""))[:300]
                 retry_after = dict_of(body.get("parameters")).get("retry_after")

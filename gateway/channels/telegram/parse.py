@@ -1,178 +1,213 @@
-"""A Telegram Update → one ``InboundMessage``, or ``None`` for updates a support bot
-ignores. Pure: the request is already verified, nothing is stored here.
+"""A Telegram Update → the messages and amendments it carries, or the kind it is when a
+support bot does not keep it. Pure: the request is already verified, nothing is stored.
 
-Decisions (see docs/channels/telegram.md):
+Decisions (see docs/channels/telegram.md and docs/message-kinds.md):
 
-* A support bot talks to customers one to one: only private chats become messages.
-  Group, supergroup and channel updates, bots, and update kinds that are not messages
-  (callback queries, member changes, polls) are acknowledged and ignored.
+* A support bot talks to customers one to one: private chats become messages (and, with
+  Telegram Business, the private chats of the business account the bot is connected to:
+  ``business_message``). Groups, channels and bots are acknowledged and counted.
 * The identity is ``telegram:<chat.id>``; in a private chat that is the user's id, and it
-  is where replies go (``sendMessage`` ``chat_id``).
-* The dedupe key is ``update_id``. An edited message is stored as a new message flagged
-  ``edited`` with ``meta.edited_message_id``, so the agent sees what changed.
-* Media (photo — the largest size —, document, voice, audio, video, sticker…) become
-  attachments carrying Telegram's ``file_id``; a caption is the text.
+  is where replies go (``sendMessage`` ``chat_id``, with ``business_connection_id`` for a
+  business chat, whose conversation endpoint is ``business:<connection id>``).
+* A message's dedupe key is ``<chat id>:<message id>`` (``<connection>:<chat>:<message>``
+  in business chats): what edits and deletions name. An edit (``edited_message``,
+  ``edited_business_message``) changes that message; ``deleted_business_messages`` marks
+  them deleted. Reactions are stored, offered to no agent.
+* What each message says is in ``kinds``; update kinds a support desk does not act on
+  (inline queries, payments' pre-checkout, polls' state, member changes, boosts …) are
+  counted in ``gateway_inbound_ignored_total`` by kind.
 """
 
 from __future__ import annotations
 
-import contextlib
+from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.channels.fields import BadEvent, Content, dict_of, from_epoch, list_of, location_text, optional_text
+from gateway.channels.fields import BadEvent, dict_of, from_epoch, list_of, optional_text
+from gateway.channels.telegram.kinds import message_content, service_kind
 from gateway.errors import RequestRejected
 from gateway.identity import InvalidIdentity, make_identity
-from gateway.model import Attachment, Channel, IdentityKind, InboundMessage
+from gateway.model import Amendment, Channel, Identity, IdentityKind, InboundMessage
 
-MESSAGE_KINDS = ("message", "edited_message")
-# (field, default MIME type) of the media a message may carry, one per message.
-MEDIA = (
-    ("document", "application/octet-stream"),
-    ("voice", "audio/ogg"),
-    ("audio", "audio/mpeg"),
-    ("video", "video/mp4"),
-    ("video_note", "video/mp4"),
-    ("animation", "video/mp4"),
-)
+MESSAGES = ("message", "business_message")
+EDITS = ("edited_message", "edited_business_message")
+BUSINESS = "business:"
 
 
-def parse_update(data: Any, *, endpoint: str) -> InboundMessage | None:
-    """An Update → one message, or ``None`` for updates a support bot ignores."""
+@dataclass
+class Update:
+    """What one Update carries: events to store, or the kind it is when ignored."""
+
+    events: list[InboundMessage | Amendment] = field(default_factory=list)
+    ignored: str | None = None
+
+
+def parse_update(data: Any, *, endpoint: str) -> Update:
     if not isinstance(data, dict):
         raise RequestRejected(422, "invalid", "the body must be a JSON object (an Update)")
     update_id = data.get("update_id")
     if isinstance(update_id, bool) or not isinstance(update_id, int):
         raise RequestRejected(422, "invalid", "update_id: must be an integer")
-    kind = next((k for k in MESSAGE_KINDS if isinstance(data.get(k), dict)), None)
-    if kind is None:
-        return None
-    msg = data[kind]
-    chat = dict_of(msg.get("chat"))
-    sender = dict_of(msg.get("from"))
-    if chat.get("type") != "private" or sender.get("is_bot"):
-        return None
+    kind = next((k for k in data if k != "update_id"), "empty")
+    body = dict_of(data.get(kind))
     try:
-        identity = make_identity(IdentityKind.TELEGRAM, str(chat.get("id", "")))
-    except InvalidIdentity as exc:
-        raise RequestRejected(422, "invalid", f"message.chat.id: {exc}") from None
-    try:
-        content = _content(msg, sender)
-    except BadEvent as exc:
+        if kind in MESSAGES:
+            return _message(body, kind, endpoint)
+        if kind in EDITS:
+            return _edit(body, kind, update_id, endpoint)
+        if kind == "deleted_business_messages":
+            return _deleted(body, update_id)
+        if kind == "message_reaction":
+            return _reaction(body, update_id, endpoint)
+        if kind == "callback_query":
+            return _button(body, update_id, endpoint)
+    except (BadEvent, InvalidIdentity) as exc:
         raise RequestRejected(422, "invalid", f"{kind}: {exc}") from None
-    flags = []
-    provider_ts = from_epoch(msg.get("date"))
-    if kind == "edited_message":
-        flags.append("edited")
-        content.meta["edited_message_id"] = msg.get("message_id")
-        provider_ts = from_epoch(msg.get("edit_date")) or provider_ts
-    name = " ".join(p for p in (optional_text(sender.get("first_name")), optional_text(sender.get("last_name"))) if p)
-    return InboundMessage(
+    return Update(ignored=kind)
+
+
+class _Chat:
+    """A private chat's customer, or why the message is not one (a group, a bot, an echo)."""
+
+    def __init__(self, msg: dict[str, Any]) -> None:
+        self.chat = dict_of(msg.get("chat"))
+        self.sender = dict_of(msg.get("from"))
+        self.connection = optional_text(msg.get("business_connection_id"))
+        self.not_customer = ""
+        if self.chat.get("type") != "private":
+            self.not_customer = f"{self.chat.get('type') or 'unknown'}_chat"
+        elif self.sender.get("is_bot"):
+            self.not_customer = "bot_message"
+        elif self.connection and self.sender.get("id") != self.chat.get("id"):
+            self.not_customer = "business_echo"  # the business owner writing to the customer
+
+    @property
+    def identity(self) -> Identity:
+        return make_identity(IdentityKind.TELEGRAM, str(self.chat.get("id", "")))
+
+    def endpoint(self, bot: str) -> str:
+        return BUSINESS + self.connection if self.connection else bot
+
+    def message_key(self, message_id: Any) -> str:
+        if isinstance(message_id, bool) or not isinstance(message_id, int):
+            raise BadEvent("message_id: must be an integer")
+        base = f"{self.chat.get('id')}:{message_id}"
+        return f"{self.connection}:{base}" if self.connection else base
+
+    @property
+    def name(self) -> str | None:
+        parts = (optional_text(self.sender.get("first_name")), optional_text(self.sender.get("last_name")))
+        return " ".join(p for p in parts if p) or optional_text(self.sender.get("username")) or None
+
+
+def _message(msg: dict[str, Any], kind: str, endpoint: str) -> Update:
+    chat = _Chat(msg)
+    if chat.not_customer:
+        return Update(ignored=chat.not_customer)
+    service = service_kind(msg)
+    if service:
+        return Update(ignored=f"service_{service}")
+    content = message_content(msg, chat.sender)
+    if chat.connection:
+        content.meta["business_connection_id"] = chat.connection
+    message = InboundMessage(
         channel=Channel.TELEGRAM,
-        external_id=str(update_id),
-        endpoint=endpoint,
-        sender=identity,
-        sender_name=name or optional_text(sender.get("username")) or None,
+        external_id=chat.message_key(msg.get("message_id")),
+        endpoint=chat.endpoint(endpoint),
+        sender=chat.identity,
+        sender_name=chat.name,
         extra_identities=content.extra_identities,
         text=content.text,
         attachments=content.attachments,
-        provider_ts=provider_ts,
-        language_hint=optional_text(sender.get("language_code")) or None,
-        flags=flags,
-        meta=content.meta,
+        provider_ts=from_epoch(msg.get("date")),
+        language_hint=optional_text(chat.sender.get("language_code")) or None,
+        flags=content.flags,
+        meta={"type": kind, **content.meta},
     )
+    return Update(events=[message])
 
 
-def _content(msg: dict[str, Any], sender: dict[str, Any]) -> Content:
-    content = Content(text=optional_text(msg.get("text")) or optional_text(msg.get("caption")))
-    content.meta["message_id"] = msg.get("message_id")
-    if sender.get("username"):
-        content.meta["username"] = sender["username"]
-    _photo(msg, content)
-    _media(msg, content)
-    _sticker(msg, content)
-    _location(msg, content)
-    _contact(msg, sender, content)
-    reply = dict_of(msg.get("reply_to_message"))
-    if reply.get("message_id") is not None:
-        content.meta["reply_to"] = str(reply["message_id"])
-    return content
-
-
-def _photo(msg: dict[str, Any], content: Content) -> None:
-    """A photo comes in several sizes: the largest is kept."""
-    photos = [dict_of(p) for p in list_of(msg.get("photo")) if isinstance(p, dict) and p.get("file_id")]
-    if photos:
-        largest = max(photos, key=lambda p: (_int(p.get("width")) * _int(p.get("height")), _int(p.get("file_size"))))
-        content.attachments.append(_attachment(largest, "image/jpeg"))
-
-
-def _media(msg: dict[str, Any], content: Content) -> None:
-    for name, default in MEDIA:
-        media = msg.get(name)
-        if isinstance(media, dict):
-            if not media.get("file_id"):
-                raise BadEvent(f"{name}.file_id is missing")
-            content.attachments.append(_attachment(media, default))
-            if name == "voice":
-                content.meta["voice"] = True
-            return
-
-
-def _sticker(msg: dict[str, Any], content: Content) -> None:
-    sticker = dict_of(msg.get("sticker"))
-    if not sticker.get("file_id"):
-        return
-    sticker_type = (
-        "video/webm"
-        if sticker.get("is_video")
-        else "application/x-tgsticker"
-        if sticker.get("is_animated")
-        else "image/webp"
+def _edit(msg: dict[str, Any], kind: str, update_id: int, endpoint: str) -> Update:
+    chat = _Chat(msg)
+    if chat.not_customer:
+        return Update(ignored=f"edited_{chat.not_customer}")
+    content = message_content(msg, chat.sender)
+    amendment = Amendment(
+        channel=Channel.TELEGRAM,
+        external_id=f"update:{update_id}",
+        target_external_id=chat.message_key(msg.get("message_id")),
+        action="edited",
+        sender=chat.identity,
+        sender_name=chat.name,
+        endpoint=chat.endpoint(endpoint),
+        text=content.text,
+        attachments=content.attachments or None,
+        provider_ts=from_epoch(msg.get("edit_date")) or from_epoch(msg.get("date")),
+        meta={"type": kind, **content.meta},
     )
-    content.attachments.append(_attachment(sticker, sticker_type))
-    content.fallback_text(optional_text(sticker.get("emoji")))
-    content.meta["sticker"] = {k: sticker[k] for k in ("emoji", "set_name") if isinstance(sticker.get(k), str)}
+    return Update(events=[amendment])
 
 
-def _location(msg: dict[str, Any], content: Content) -> None:
-    venue = dict_of(msg.get("venue"))
-    location = dict_of(venue.get("location")) or dict_of(msg.get("location"))
-    if "latitude" not in location or "longitude" not in location:
-        return
-    content.fallback_text(
-        location_text(
-            location["latitude"],
-            location["longitude"],
-            name=optional_text(venue.get("title")),
-            address=optional_text(venue.get("address")),
+def _deleted(body: dict[str, Any], update_id: int) -> Update:
+    """The customer deleted messages in a business chat: each is marked deleted."""
+    chat = _Chat({**body, "from": dict_of(body.get("chat"))})
+    if chat.not_customer:
+        return Update(ignored=f"deleted_{chat.not_customer}")
+    events: list[InboundMessage | Amendment] = [
+        Amendment(
+            channel=Channel.TELEGRAM,
+            external_id=f"update:{update_id}:{message_id}",
+            target_external_id=chat.message_key(message_id),
+            action="deleted",
+            sender=chat.identity,
         )
+        for message_id in list_of(body.get("message_ids"))
+    ]
+    return Update(events=events)
+
+
+def _reaction(body: dict[str, Any], update_id: int, endpoint: str) -> Update:
+    """A reaction in a private chat: stored, offered to no agent."""
+    chat = _Chat({**body, "from": dict_of(body.get("user"))})
+    if chat.not_customer or not chat.sender:
+        return Update(ignored="message_reaction")
+    emoji = [
+        optional_text(dict_of(r).get("emoji")) or f"[{dict_of(r).get('type')}]"
+        for r in list_of(body.get("new_reaction"))
+    ]
+    target = chat.message_key(body.get("message_id"))
+    message = InboundMessage(
+        channel=Channel.TELEGRAM,
+        external_id=f"update:{update_id}",
+        endpoint=chat.endpoint(endpoint),
+        sender=chat.identity,
+        sender_name=chat.name,
+        text=" ".join(emoji) or "[reaction removed]",
+        provider_ts=from_epoch(body.get("date")),
+        flags=["reaction"],
+        route=False,
+        meta={
+            "type": "reaction",
+            "reaction": {"message_id": target, "emoji": " ".join(emoji), "action": "react" if emoji else "unreact"},
+        },
     )
-    content.meta["location"] = {"latitude": location["latitude"], "longitude": location["longitude"]}
+    return Update(events=[message])
 
 
-def _contact(msg: dict[str, Any], sender: dict[str, Any], content: Content) -> None:
-    contact = dict_of(msg.get("contact"))
-    if not contact.get("phone_number"):
-        return
-    phone = optional_text(contact.get("phone_number"))
-    content.fallback_text(" ".join(p for p in (optional_text(contact.get("first_name")), phone) if p))
-    content.meta["contact"] = {k: v for k, v in contact.items() if isinstance(v, str | int)}
-    # Sharing one's own contact is Telegram-verified: it links the chat to that phone
-    # number, so SMS, voice and WhatsApp from it are the same customer.
-    if contact.get("user_id") is not None and contact.get("user_id") == sender.get("id"):
-        with contextlib.suppress(InvalidIdentity):
-            content.extra_identities.append(make_identity(IdentityKind.PHONE, phone.lstrip("+"), default_region=None))
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _attachment(media: dict[str, Any], default_type: str) -> Attachment:
-    size = media.get("file_size")
-    return Attachment(
-        media_id=str(media["file_id"]),
-        content_type=optional_text(media.get("mime_type")) or default_type,
-        name=optional_text(media.get("file_name")) or None,
-        size=size if isinstance(size, int) and size >= 0 else None,
+def _button(query: dict[str, Any], update_id: int, endpoint: str) -> Update:
+    """An inline keyboard button tapped under one of the bot's messages."""
+    msg = dict_of(query.get("message"))
+    chat = _Chat({**msg, "from": dict_of(query.get("from"))})
+    if chat.not_customer or not msg:
+        return Update(ignored="callback_query")
+    data = optional_text(query.get("data")) or optional_text(query.get("game_short_name"))
+    message = InboundMessage(
+        channel=Channel.TELEGRAM,
+        external_id=f"update:{update_id}",
+        endpoint=chat.endpoint(endpoint),
+        sender=chat.identity,
+        sender_name=chat.name,
+        text=f"[button: {data or 'tapped'}]",
+        meta={"type": "callback_query", "callback": {"id": query.get("id"), "data": data}},
     )
+    return Update(events=[message])
