@@ -19,6 +19,7 @@ from gateway.channels.meta.messenger_parse import parse_messenger
 from gateway.channels.meta.whatsapp_parse import parse_whatsapp
 from gateway.channels.telegram.parse import parse_update
 from gateway.channels.twilio.sms_parse import parse_sms
+from gateway.channels.wechat.parse import parse_push, read_xml
 from gateway.model import Amendment, Channel, InboundMessage, StatusUpdate
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -33,6 +34,9 @@ def parse(channel: str, body: Any) -> tuple[list[Any], list[str]]:
     if channel == "telegram":
         update = parse_update(body, endpoint="7012345678")
         return update.events, [update.ignored] if update.ignored else []
+    if channel == "wechat":
+        found = parse_push(read_xml(body.encode()))
+        return ([], [found]) if isinstance(found, str) else ([found], [])
     if channel == "twilio":
         return [parse_sms(MultiDict(body))], []
     raise AssertionError(f"no parser for {channel}")
@@ -90,4 +94,11 @@ def test_every_documented_kind_is_rendered_or_counted(channel: str, path: Path) 
 
 
 def test_there_is_a_sample_for_every_channel_with_kinds() -> None:
-    assert {channel for channel, _ in samples()} >= {"whatsapp", "twilio", "messenger", "instagram", "telegram"}
+    assert {channel for channel, _ in samples()} == {
+        "whatsapp",
+        "twilio",
+        "messenger",
+        "instagram",
+        "telegram",
+        "wechat",
+    }

@@ -211,7 +211,7 @@ async def test_media_location_and_link_pushes(client: TestClient, store: Store) 
     assert voice.text == "我要退款" and voice.meta["recognition"] == "我要退款"
     assert voice.attachments[0].media_id == "media_voice_1" and voice.attachments[0].content_type == "audio/amr"
     assert (
-        by_id["24100000000000003"].text == ""
+        by_id["24100000000000003"].text == "[voice message]"
         and by_id["24100000000000003"].attachments[0].content_type == "audio/speex"
     )
     location = by_id["24100000000000004"]
@@ -234,8 +234,12 @@ async def test_events_dedupe_on_sender_and_time_and_noise_is_dropped(client: Tes
     assert all(m.flags == ["event"] for m in events)
     assert events[0].external_id == f"event:{OPENID}:{created}:subscribe"
     assert events[1].meta["event_key"] == "CONTACT_SUPPORT"
+    assert [m.text for m in events] == ["[followed the account]", "[menu: CONTACT_SUPPORT]"]
     [conv] = await conversations_of(store, f"wechat:{OPENID}")
     assert conv.routing_version == 0  # events open the reply window but are not work
+    metrics = await (await client.get("/metrics")).text()
+    for name in ("event_unsubscribe", "event_location"):
+        assert f'gateway_inbound_ignored_total{{channel="wechat",kind="{name}"}}' in metrics
 
 
 async def test_hostile_or_broken_xml_is_refused_cleanly(client: TestClient) -> None:

@@ -31,6 +31,7 @@ from gateway.channels.base import (
     wrong_recipient,
 )
 from gateway.channels.config import BuildContext, secret_text
+from gateway.channels.kinds import ignored
 from gateway.channels.textparts import PartProgress, send_parts, split_text, text_with_links, utf8_bytes
 from gateway.channels.wechat.config import WeChatConfig
 from gateway.channels.wechat.crypto import WeChatCrypto
@@ -114,7 +115,9 @@ class WeChatChannel(ChannelAdapter):
                 "set it to the account's EncodingAESKey, or use plaintext or compatible mode",
             )
         message = parse_push(fields)
-        if message is not None:
+        if isinstance(message, str):
+            ignored(self.name, message)
+        else:
             await self.sink.accept(message)
         return web.Response(text="success", content_type="text/plain")
 
