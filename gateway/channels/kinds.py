@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from gateway import metrics
+from gateway.model import Attachment
 
 _LABEL = re.compile(r"[^a-z0-9_.]+")
 
@@ -48,6 +49,17 @@ def media_line(kind: str, name: str | None = None) -> str:
     """``[photo]``, ``[document: invoice.pdf]`` — a media message with nothing written."""
     label = MEDIA_LABELS.get(kind, kind.replace("_", " "))
     return f"[{label}: {name}]" if name else f"[{label}]"
+
+
+def attachment_lines(attachments: list[Attachment]) -> str:
+    """One line per attachment by its MIME family, for a message that has nothing else:
+    ``[photo: receipt.jpg]``, ``[document: statement.pdf]``."""
+    lines = []
+    for item in attachments:
+        family = item.content_type.split("/", 1)[0]
+        kind = {"image": "image", "video": "video", "audio": "audio"}.get(family, "document")
+        lines.append(media_line(kind, item.name))
+    return "\n".join(lines)
 
 
 def unknown_line(provider: str, kind: str) -> str:

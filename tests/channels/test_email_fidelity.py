@@ -11,6 +11,8 @@ import quopri
 from gateway.channels.email.charsets import decode_bytes
 from gateway.channels.email.headers import decode_header_value, parse_address
 from gateway.channels.email.parse import parse_mail
+from gateway.model import Attachment
+from tests.channels.test_email_parse import _ADAPTER
 
 
 def jis_word(text: str) -> str:
@@ -251,3 +253,20 @@ def test_bare_lf_and_crlf_copies_of_one_mail_have_one_fingerprint() -> None:
     assert lf.fingerprint == crlf_copy.fingerprint
     assert lf.text == crlf_copy.text == "line one\nline two"
     assert lf.html == crlf_copy.html
+
+
+# what the agent sees ----------------------------------------------------------------------
+
+
+def test_a_mail_of_attachments_alone_reads_as_lines_naming_them() -> None:
+    pdf = base64.b64encode(b"%PDF-1.4 statement").decode()
+    raw = crlf(
+        "From: k@example.com\nSubject: \nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="only"\n\n'
+        "--only\nContent-Type: application/pdf; name=statement.pdf\nContent-Disposition: attachment; filename=statement.pdf\n"
+        f"Content-Transfer-Encoding: base64\n\n{pdf}\n--only--\n"
+    )
+    mail = parse_mail(raw)
+    attachments = [Attachment(content_type=a.content_type, name=a.name, size=a.size) for a in mail.attachments]
+    message = _ADAPTER.inbound_message(mail, envelope_sender=None, recipients=[], flags=[], attachments=attachments)
+    assert message.text == "[document: statement.pdf]" and "full_text" not in message.meta["email"]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from multidict import MultiDict
 
+from gateway.channels.api.parse import parse_message
 from gateway.channels.meta.messenger_parse import parse_messenger
 from gateway.channels.meta.whatsapp_parse import parse_whatsapp
 from gateway.channels.telegram.parse import parse_update
@@ -34,6 +35,8 @@ def parse(channel: str, body: Any) -> tuple[list[Any], list[str]]:
     if channel == "telegram":
         update = parse_update(body, endpoint="7012345678")
         return update.events, [update.ignored] if update.ignored else []
+    if channel == "api":
+        return [parse_message(json.dumps(body).encode())], []
     if channel == "wechat":
         found = parse_push(read_xml(body.encode()))
         return ([], [found]) if isinstance(found, str) else ([found], [])

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gateway.channels.kinds import attachment_lines
 from gateway.errors import RequestRejected, parse_json_body
 from gateway.identity import InvalidIdentity, make_identity
 from gateway.model import Attachment, Channel, IdentityKind, InboundMessage
@@ -79,6 +80,7 @@ def parse_message(body: bytes, *, default_region: str | None = None) -> InboundM
             extra.append(make_identity(IdentityKind.PHONE, payload.sender.phone, default_region=default_region))
     except InvalidIdentity as exc:
         raise RequestRejected(422, "invalid", f"from: {exc}") from None
+    attachments = [Attachment(**a.model_dump()) for a in payload.attachments]
     return InboundMessage(
         channel=Channel.API,
         external_id=payload.id,
@@ -86,9 +88,10 @@ def parse_message(body: bytes, *, default_region: str | None = None) -> InboundM
         sender=sender,
         sender_name=payload.sender.name,
         extra_identities=extra,
-        text=payload.text,
+        # Files alone read as lines naming them: never an empty message with content.
+        text=payload.text if payload.text.strip() else attachment_lines(attachments),
         subject=payload.subject,
         language_hint=payload.language,
-        attachments=[Attachment(**a.model_dump()) for a in payload.attachments],
+        attachments=attachments,
         contact_attributes=payload.attributes,
     )

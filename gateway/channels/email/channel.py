@@ -38,6 +38,7 @@ from gateway.channels.email.quotes import strip_quoted
 from gateway.channels.email.send import OutgoingAttachment, RelaySettings, compose, deliver
 from gateway.channels.email.smtp import InboundHandler, SmtpServer
 from gateway.channels.email.tokens import ReplyTokens, derive_secret
+from gateway.channels.kinds import attachment_lines
 from gateway.model import (
     AUTO_FLAG,
     Attachment,
@@ -227,7 +228,8 @@ class EmailChannel(ChannelAdapter):
     ) -> InboundMessage:
         sender = sender_identity(mail, envelope_sender, flags)
         routed = not flags
-        agent_text = strip_quoted(mail.text)
+        # A mail of attachments alone reads as lines naming them.
+        agent_text = strip_quoted(mail.text) or attachment_lines(attachments)
         references = message_ids(" ".join(mail.headers.get("references", [])))
         details = mail_details(
             mail,

@@ -74,7 +74,7 @@ def mail_details(
         "references": references[-MAX_KEPT_REFERENCES:],
         "content_type": mail.content_type,
     }
-    if agent_text != mail.text.strip():
+    if mail.text.strip() and agent_text != mail.text.strip():
         details["full_text"] = mail.text
     if mail.text_from_html:
         details["text_from_html"] = True

@@ -6,8 +6,9 @@ anything not read here is simply ignored.
 
 from __future__ import annotations
 
+from gateway.channels.kinds import attachment_lines
 from gateway.channels.twilio.verify import Fields
-from gateway.channels.twilio.whatsapp_parse import PREFIX, media_lines, whatsapp_content
+from gateway.channels.twilio.whatsapp_parse import PREFIX, whatsapp_content
 from gateway.errors import RequestRejected
 from gateway.identity import InvalidIdentity, make_identity, normalize_phone
 from gateway.model import Attachment, Channel, DeliveryStatus, Identity, IdentityKind, InboundMessage, StatusUpdate
@@ -147,7 +148,7 @@ def parse_sms(fields: Fields, *, default_region: str | None = None) -> InboundMe
         endpoint=our_number(first(fields, "To"), default_region),
         sender=sender,
         # An MMS of a photo alone reads "[photo]": never an empty message with content.
-        text=body if body.strip() or not attachments else "\n".join(media_lines(attachments)),
+        text=body if body.strip() else attachment_lines(attachments),
         attachments=attachments,
         flags=[OPT_OUT_FLAGS[opt_out]] if opt_out in OPT_OUT_FLAGS else [],
         route=opt_out not in UNROUTED_OPT_OUT,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.channels.fields import location_text
-from gateway.channels.kinds import media_line, unknown_line
+from gateway.channels.kinds import attachment_lines, unknown_line
 from gateway.channels.twilio.verify import Fields
 from gateway.model import Attachment
 
@@ -27,16 +27,6 @@ REFERRAL_FIELDS = ("Body", "Headline", "SourceId", "SourceType", "SourceUrl", "M
 
 def _get(fields: Fields, name: str) -> str:
     return (fields.get(name) or "").strip()
-
-
-def media_lines(attachments: list[Attachment]) -> list[str]:
-    """``[photo]``, ``[voice message]`` … for media sent without words."""
-    lines = []
-    for item in attachments:
-        family = item.content_type.split("/", 1)[0]
-        kind = {"image": "image", "video": "video", "audio": "audio"}.get(family, "document")
-        lines.append(media_line(kind))
-    return lines
 
 
 def whatsapp_content(fields: Fields, body: str, attachments: list[Attachment]) -> tuple[str, dict[str, Any]]:
@@ -52,8 +42,8 @@ def whatsapp_content(fields: Fields, body: str, attachments: list[Attachment]) -
     if latitude and longitude:
         lines.append(location_text(latitude, longitude, name=_get(fields, "Label"), address=_get(fields, "Address")))
         meta["location"] = {"latitude": latitude, "longitude": longitude, "label": _get(fields, "Label")}
-    if not lines:
-        lines = media_lines(attachments)
+    if not lines and attachments:
+        lines = [attachment_lines(attachments)]
     if not lines:
         lines = [unknown_line("WhatsApp", meta["type"])]
     for name, key in (("OriginalRepliedMessageSid", "reply_to"), ("WaId", "wa_id"), ("ProfileName", "profile_name")):
