@@ -98,6 +98,7 @@ def test_every_documented_kind_is_rendered_or_counted(channel: str, path: Path) 
 
 def test_there_is_a_sample_for_every_channel_with_kinds() -> None:
     assert {channel for channel, _ in samples()} == {
+        "api",
         "whatsapp",
         "twilio",
         "messenger",
