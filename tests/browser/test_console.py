@@ -106,19 +106,15 @@ class Gateway:
             return dict(await resp.json())
 
     async def whatsapp_message(self, wamid: str, text: str, *, seconds_ago: float = 0, name: str = "王小明") -> None:
+        await self.whatsapp({"type": "text", "text": {"body": text}}, wamid, seconds_ago=seconds_ago, name=name)
+
+    async def whatsapp(self, kind: dict[str, Any], wamid: str, *, seconds_ago: float = 0, name: str = "王小明") -> None:
+        """One WhatsApp message of any kind (``kind``: its type and content) from Wang."""
         value = {
             "messaging_product": "whatsapp",
             "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
             "contacts": [{"profile": {"name": name}, "wa_id": WANG_PHONE}],
-            "messages": [
-                {
-                    "from": WANG_PHONE,
-                    "id": wamid,
-                    "timestamp": str(int(time.time() - seconds_ago)),
-                    "type": "text",
-                    "text": {"body": text},
-                }
-            ],
+            "messages": [{"from": WANG_PHONE, "id": wamid, "timestamp": str(int(time.time() - seconds_ago)), **kind}],
         }
         payload = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"value": value}]}]}
         body = json.dumps(payload).encode()
@@ -363,6 +359,27 @@ async def test_a_new_customer_message_and_a_new_conversation_arrive_without_a_re
     await gateway.api_message("live-3", "another payment problem", id="park", name="Park")
     await expect(depth).to_have_text("1", timeout=TIMEOUT)
     assert await page.evaluate("window.__sameDocument") is True  # no reload happened
+    no_errors(page)
+
+
+async def test_a_customers_edit_and_deletion_show_live_on_the_message(
+    browser: Browser, make_gateway: Callable[..., Any]
+) -> None:
+    gateway = await make_gateway()
+    await gateway.whatsapp_message("wamid.ED1", "付款 100 元失败")
+    page = await open_console(browser, gateway)
+    await sign_in(page, ALICE_TOKEN)
+    await expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible(timeout=TIMEOUT)
+    await page.get_by_role("button", name="Take next").click()
+    customer = page.locator("#messages .msg.customer")
+    await expect(customer.locator(".text")).to_have_text(["付款 100 元失败"], timeout=TIMEOUT)
+    edit = {"original_message_id": "wamid.ED1", "message": {"type": "text", "text": {"body": "付款 1000 元失败"}}}
+    await gateway.whatsapp({"type": "edit", "edit": edit}, "wamid.ED2")
+    await expect(customer.locator(".text")).to_have_text(["付款 1000 元失败"], timeout=TIMEOUT)
+    await expect(customer.locator(".changed")).to_have_text("edited by the customer; it first read: 付款 100 元失败")
+    await gateway.whatsapp({"type": "revoke", "revoke": {"original_message_id": "wamid.ED1"}}, "wamid.ED3")
+    await expect(customer.locator(".changed").last).to_have_text("deleted by the customer", timeout=TIMEOUT)
+    await expect(customer).to_have_count(1)  # changes, not new messages
     no_errors(page)
 
 

@@ -30,6 +30,10 @@ export function renderMessages() {
     const body = [];
     if (m.subject && m.channel === "email") body.push(el("p", { className: "subject", text: m.subject }));
     if (m.text) body.push(el("p", { className: "text", text: m.text }));
+    // The customer changed it after sending: the new text shows, marked, the first kept.
+    const edit = m.meta && m.meta.edit;
+    if (edit) body.push(el("p", { className: "muted small changed", text: t("edited", { text: edit.original_text || "" }) }));
+    if ((m.flags || []).includes("deleted")) body.push(el("p", { className: "muted small changed", text: t("deleted") }));
     if (m.template) {
       const params = (m.template.params || []).join(", ");
       body.push(
