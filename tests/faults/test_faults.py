@@ -185,9 +185,10 @@ async def test_redelivery_storm_three_copies_at_once_creates_no_duplicates(
     try:
         result = await load([a.url, b.url], count=300, rate=150, copies=3).run()
         assert len(result.acked) == 300
-        # Every answer was a 200 (a copy the client gave up on under load is retried, as a
-        # provider would; it must not be refused or fail either).
-        assert set(result.statuses) == {200} and 300 <= result.statuses[200] <= 900, result.statuses
+        # Copies racing each other are all answered 200. On a machine loaded enough that a
+        # storage call outlasts its timeout, a copy may get the retryable 503 instead (or no
+        # answer in time) and is sent again, as a provider would: never any other status.
+        assert set(result.statuses) <= {200, 503} and result.statuses[200] >= 300, result.statuses
         store = RedisStore(REDIS_URL, prefix=prefix)
         try:
             await check_stored_once(result, store)
