@@ -13,6 +13,10 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from gateway.cases.context import CaseContext
+from gateway.cases.library import WorkflowLibrary
+from gateway.cases.service import CASES, Cases
+from gateway.cases.workflow_file import WorkflowError
 from gateway.channels.base import ChannelAdapter
 from gateway.config import ConfigError, CsatConfig, GatewayConfig
 from gateway.core.assignment import Assignment
@@ -33,8 +37,10 @@ from gateway.selfservice.service import SELF_SERVICE, SelfService
 from gateway.storage import Store, open_store
 from gateway.web import (
     attachments_api,
+    cases_api,
     console,
     conversation_api,
+    feedback,
     health,
     metrics_api,
     openapi,
@@ -66,26 +72,30 @@ def build_app(
     store = store or open_store(config.storage.url, prefix=config.storage.key_prefix)
     publisher = publisher or open_publisher(config.broker.url, publish_timeout=config.broker.publish_timeout)
     router = RouterHolder(SingleQueueRouter(config.routing.default_queue, config.routing.default_priority))
-    rules = _rules_manager(config, router, publisher)
+    workflow = _workflow_library(config, router)
+    rules = _rules_manager(config, router, publisher, workflow.workflow.queues() if workflow else set())
     services = _services(config, store, publisher, router, clock)
     app = _http_app(config, services)
     if rules is not None:
         app[RULES] = rules
-    _add_ratings_and_self_service(app, services, clock)
+    _add_interceptors(app, services, workflow, clock)
     _add_routes(app, services)
     _add_lifecycle(app)
     return app
 
 
-def _rules_manager(config: GatewayConfig, router: RouterHolder, publisher: Publisher) -> RulesManager | None:
+def _rules_manager(
+    config: GatewayConfig, router: RouterHolder, publisher: Publisher, case_queues: set[str]
+) -> RulesManager | None:
     """The rules file in force (reloaded when it changes), when one is configured; without
-    one the router sends everything to the default queue."""
-    required = frozenset(q for q in [config.reply_tracking.escalation_queue] if q)
+    one the router sends everything to the default queue. The escalation queue and the
+    case categories' queues must exist (a reload without them is refused)."""
+    required = frozenset(q for q in [config.reply_tracking.escalation_queue] if q) | case_queues
     if config.routing.rules is None:
-        if required - {config.routing.default_queue}:
+        if missing := sorted(required - {config.routing.default_queue}):
             raise ConfigError(
-                f"reply_tracking.escalation_queue: no queue named {config.reply_tracking.escalation_queue!r}; "
-                f"without a rules file the only queue is {config.routing.default_queue!r}"
+                f"no queue named {', '.join(missing)} (reply_tracking.escalation_queue, or a case category's "
+                f"queue); without a rules file the only queue is {config.routing.default_queue!r}"
             )
         return None
     path = config.resolve_path(config.routing.rules)
@@ -198,11 +208,34 @@ def _http_app(config: GatewayConfig, services: Services) -> web.Application:
     return app
 
 
-def _add_ratings_and_self_service(app: web.Application, services: Services, clock: Callable[[], float]) -> None:
-    """Interceptors in order: a rating reply is not a question for the FAQ."""
+def _workflow_library(config: GatewayConfig, router: RouterHolder) -> WorkflowLibrary | None:
+    """The case workflow in force, when ``cases.file`` is set; a reloaded file naming a
+    queue the rules do not have is refused (the previous workflow stays)."""
+    if config.cases.file is None:
+        return None
+    try:
+        return WorkflowLibrary(
+            config.resolve_path(config.cases.file),
+            interval=config.cases.reload_interval,
+            check=lambda w: [
+                f"no queue named {q} in the routing rules" for q in sorted(w.queues() - set(router().queues()))
+            ],
+        )
+    except WorkflowError as exc:
+        raise ConfigError("cases.file: the workflow file cannot be used:\n" + "\n".join(exc.errors)) from None
+
+
+def _add_interceptors(
+    app: web.Application, services: Services, workflow: WorkflowLibrary | None, clock: Callable[[], float]
+) -> None:
+    """Interceptors in order: a rating reply is not a case question, and a case question
+    is not one for the FAQ."""
     config = services.config
     if config.csat is not None and config.csat.enabled:
         app[RATINGS] = _ratings(services, config.csat, clock)
+    if workflow is not None:
+        app[CASES] = _cases(services, workflow, clock)
+        app.cleanup_ctx.append(workflow.lifecycle)
     if config.faq.file is not None:
         service = _self_service(services, config.resolve_path(config.faq.file), clock)
         app[SELF_SERVICE] = service
@@ -224,6 +257,25 @@ def _ratings(services: Services, config: CsatConfig, clock: Callable[[], float])
     services.timers.register("csat_request", ratings.on_request)
     services.timers.register("csat_rated", ratings.on_rated)
     return ratings
+
+
+def _cases(services: Services, workflow: WorkflowLibrary, clock: Callable[[], float]) -> Cases:
+    """Complaints and feedback as cases: their steps, timers and the progress questions."""
+    context = CaseContext(
+        workflow=workflow,
+        store=services.store,
+        outbound=services.outbound,
+        conversations=services.conversations,
+        router=services.router,
+        adapter_for=services.adapter_for,
+        wake=services.timers.wake,
+        clock=clock,
+    )
+    cases = Cases(context, workflow)
+    services.ingest.interceptors.append(cases.questions)
+    for kind, handler in cases.timer_handlers().items():
+        services.timers.register(kind, handler)
+    return cases
 
 
 def _self_service(services: Services, faq_file: Path, clock: Callable[[], float]) -> SelfService:
@@ -262,6 +314,8 @@ def _add_routes(app: web.Application, services: Services) -> None:
     app.router.add_routes(openapi.routes)
     app.router.add_routes(routing_api.routes)
     app.router.add_routes(stats_api.routes)
+    app.router.add_routes(cases_api.routes)
+    app.router.add_routes(feedback.routes)
     console.install(
         app,
         EventFeed(open_source(services.config.broker.url, services.publisher), lookup=services.store.get_conversation),

@@ -1,4 +1,4 @@
-"""The ``gateway`` command: ``serve``, ``rules check``, ``rules simulate``."""
+"""The ``gateway`` command: ``serve``, ``rules check``, ``rules simulate``, ``cases check``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway import logs
+from gateway.cases.cli import add_cases_commands
 from gateway.config import ConfigError, GatewayConfig, load_config, secret_values
 from gateway.routing.cli import add_rules_commands
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=cmd_serve)
     add_rules_commands(sub)
+    add_cases_commands(sub)
     return parser
 
 

@@ -221,6 +221,23 @@ class CsatConfig(Section):
         return value
 
 
+class CasesConfig(Section):
+    """Complaints and feedback as cases (``gateway.cases``); off without ``file``."""
+
+    file: Path | None = None  # the workflow file: categories, deadlines, customer texts
+    reload_interval: Duration = 2.0
+    # How long case records are kept. Nothing expires them: cases have no TTL in storage;
+    # this documents the commitment (payment institutions keep complaint records ≥ 3 years).
+    retention: Duration = 3 * 365 * 86400.0
+
+    @field_validator("retention")
+    @classmethod
+    def _three_years(cls, value: float) -> float:
+        if value < 3 * 365 * 86400:
+            raise ValueError("must be at least 3 years (1095d): complaint records are kept that long")
+        return value
+
+
 class IdentityConfig(Section):
     # Region used to read phone numbers given without a country code (e.g. "CN").
     default_region: str | None = None
@@ -242,6 +259,7 @@ class GatewayConfig(Section):
     reply_tracking: ReplyTrackingConfig = Field(default_factory=ReplyTrackingConfig)
     faq: FaqConfig = Field(default_factory=FaqConfig)
     csat: CsatConfig | None = None
+    cases: CasesConfig = Field(default_factory=CasesConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     # Where the file was read from; relative paths inside resolve against it too.
@@ -345,6 +363,7 @@ def config_from_dict(
         log.warning("unknown config key %s (ignored)", key)
     _check_dev_tokens(config)
     _check_faq(config)
+    _check_cases(config)
     return config
 
 
@@ -358,6 +377,18 @@ def _check_faq(config: GatewayConfig) -> None:
         load_faq(config.resolve_path(config.faq.file))
     except FaqError as exc:
         raise ConfigError("faq.file: " + "; ".join(exc.problems)) from None
+
+
+def _check_cases(config: GatewayConfig) -> None:
+    """A bad workflow file stops start-up (later, a bad edit keeps the workflow in force)."""
+    if config.cases.file is None:
+        return
+    from gateway.cases.workflow_file import WorkflowError, load_workflow
+
+    try:
+        load_workflow(config.resolve_path(config.cases.file))
+    except WorkflowError as exc:
+        raise ConfigError("cases.file: the workflow file cannot be used:\n" + "\n".join(exc.errors)) from None
 
 
 def _check_dev_tokens(config: GatewayConfig) -> None:

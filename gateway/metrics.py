@@ -74,6 +74,11 @@ CSAT_REQUESTS = Counter(
     ["outcome"],
 )
 CSAT_RATINGS = Counter("gateway_csat_ratings_total", "Ratings recorded, by score (1–5).", ["score"])
+CASES = Counter(
+    "gateway_case_steps_total",
+    "Case steps taken here, by category and step (opened, progress, extended, resolved, overdue …).",
+    ["category", "step"],
+)
 
 
 def channel_label(value: str) -> str:

@@ -55,6 +55,7 @@ class Channel(StrEnum):
     INSTAGRAM = "instagram"
     TELEGRAM = "telegram"
     WECHAT = "wechat"
+    FORM = "form"  # the feedback form (``/feedback``): answered by email or SMS
 
 
 class IdentityKind(StrEnum):

@@ -30,6 +30,8 @@ ALLOWED: dict[str, set[str]] = {
     | {"gateway.errors", "gateway.config", "gateway.channels", "gateway.routing", "gateway.storage"},
     "gateway.selfservice": HELPERS
     | {"gateway.errors", "gateway.config", "gateway.channels", "gateway.routing", "gateway.storage", "gateway.core"},
+    "gateway.cases": HELPERS
+    | {"gateway.errors", "gateway.config", "gateway.channels", "gateway.routing", "gateway.storage", "gateway.core"},
     "gateway.wiring": HELPERS
     | {
         "gateway.errors",
@@ -39,6 +41,7 @@ ALLOWED: dict[str, set[str]] = {
         "gateway.storage",
         "gateway.core",
         "gateway.selfservice",
+        "gateway.cases",
     },
 }
 

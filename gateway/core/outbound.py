@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 NOT_QUALIFIED = "you do not have the skill levels the conversation's queue requires"
 
 MAX_ATTEMPTS = 6
+RECIPIENT = "recipient"  # conversation attribute: the identity key a conversation we began writes to
 EXT_ID_TTL_MS = 30 * 86400 * 1000  # delivery reports keep coming for days
 EARLY_STATUS_TTL_MS = 3600 * 1000
 
@@ -109,8 +110,11 @@ class Outbound:
         flags: list[str] | None = None,
         capacity: int = 0,
         queues: list[str] | None = None,
+        claim: bool | None = None,
     ) -> Message:
-        """``capacity`` and ``queues`` (the agent's) bound what a reply that claims may take."""
+        """``capacity`` and ``queues`` (the agent's) bound what a reply that claims may take.
+        An agent's reply claims an unassigned conversation unless ``claim`` is False (a
+        case notice sent in their name answers the customer without taking the chat)."""
         now_ms = self._now_ms()
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         if not note:
@@ -137,7 +141,7 @@ class Outbound:
             agent=agent if sender_kind == "agent" and agent else "",
             payload=payload("message.outbound", channel=conv.channel.value, message=message.model_dump(mode="json")),
             send=not note,
-            claim=sender_kind == "agent" and not note,
+            claim=sender_kind == "agent" and not note and claim is not False,
             assigned_payload=payload("conversation.assigned"),
             capacity=capacity,
             queues=queues,
@@ -155,10 +159,14 @@ class Outbound:
 
     async def _recipient(self, conv: Conversation) -> Identity | None:
         """The customer's address on this conversation: the sender of its last message
-        (never a machine's: a bounce or an out-of-office note is not the customer)."""
+        (never a machine's: a bounce or an out-of-office note is not the customer); in a
+        conversation we began (a case's merchant), the ``recipient`` it names."""
         for message in reversed(await self.store.get_messages(conv.id, limit=200)):
             if message.direction == "inbound" and message.sender.id and LOOP_GUARD_FLAG not in message.flags:
                 return Identity.from_key(message.sender.id)
+        named = conv.attributes.get(RECIPIENT)
+        if isinstance(named, str) and ":" in named:
+            return Identity.from_key(named)
         contact = await self.store.get_contact(conv.contact_id)
         return contact.identities[0] if contact and contact.identities else None
 
@@ -183,7 +191,8 @@ class Outbound:
             outcome=outcome,
             external_id=result.external_id or "",
             error=(result.error or "")[:500],
-            channel=conv.channel.value,
+            # The channel that carried it: a form conversation's reply goes by email or SMS.
+            channel=str(result.meta.get("channel") or conv.channel.value),
             now_ms=self._now_ms(),
             status=result.status.value,
             ext_ttl_ms=EXT_ID_TTL_MS,

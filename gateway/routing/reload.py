@@ -51,12 +51,14 @@ def compile_rules(rules: RuleSet, *, reason: str) -> LoadedRules:
 
 def require_queues(rules: RuleSet, required: frozenset[str]) -> RuleSet:
     """``rules`` when they define every queue the configuration names (the escalations
-    queue); else ``RulesError`` — a breach offered to an undeclared queue would be lost."""
+    queue, the case categories' queues); else ``RulesError`` — a breach or an overdue case
+    offered to an undeclared queue would be lost."""
     missing = sorted(required - set(rules.queues))
     if missing:
         raise RulesError(
             [
-                f"{rules.path}:1: queue {q!r} is named by reply_tracking.escalation_queue but not defined"
+                f"{rules.path}:1: queue {q!r} is named by the configuration (reply_tracking.escalation_queue "
+                f"or a case category of cases.file) but not defined"
                 for q in missing
             ]
         )

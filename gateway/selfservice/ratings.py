@@ -30,7 +30,15 @@ from gateway.channels.base import ChannelAdapter
 from gateway.config import CsatConfig
 from gateway.core.ingest import Verdict
 from gateway.core.outbound import Outbound
-from gateway.model import FINAL_STATUSES, LOOP_GUARD_FLAG, Channel, Conversation, ConversationStatus, InboundMessage
+from gateway.model import (
+    FINAL_STATUSES,
+    LOOP_GUARD_FLAG,
+    Channel,
+    Conversation,
+    ConversationStatus,
+    DeliveryStatus,
+    InboundMessage,
+)
 from gateway.selfservice.bot_replies import (
     ONCE_TTL_MS,
     SELF_SERVICE_RESOLVER,
@@ -48,6 +56,7 @@ RATING = "rating"  # conversation attribute: {score, comment, at, for}
 REQUEST_FLAG = "csat-request"
 BOT = "csat"
 MAX_COMMENT = 500
+QUEUED_WAIT_MS = 1000
 
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _STARS = "⭐★🌟"
@@ -197,6 +206,8 @@ class Ratings:
         messages = await self.store.get_messages(conv.id, limit=200)
         if any(REQUEST_FLAG in m.flags and ms(m.received_at) >= resolved_ms for m in messages):
             return None
+        if any(m.status is DeliveryStatus.QUEUED for m in messages) and now_ms - resolved_ms < self.window_ms:
+            return now_ms + QUEUED_WAIT_MS  # the last words (a case's resolution) go out before the request
         reason = self._skip_reason(conv, messages, now_ms - resolved_ms)
         if reason is None:
             reason = await bot_reply(self.outbound, conv, bot=BOT, text=self.config.prompt, flags=[REQUEST_FLAG])

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.model import Contact, Conversation, IngestResult, Message, ServiceUnavailable
+from gateway.storage.case_records import CaseStore
 
 
 class StorageUnavailable(ServiceUnavailable):
@@ -181,7 +182,9 @@ def timer_member(kind: str, conversation_id: str, argument: str | int) -> str:
     return f"{kind}|{conversation_id}|{argument}"
 
 
-class Store(Protocol):
+class Store(CaseStore, Protocol):
+    """Cases' part of the contract is ``CaseStore`` (``gateway.storage.case_records``)."""
+
     async def start(self) -> None: ...
     async def close(self) -> None: ...
     async def ping(self) -> bool: ...

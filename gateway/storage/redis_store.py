@@ -1,8 +1,9 @@
 """The Redis implementation of ``Store`` (redis-py asyncio, Lua for atomic steps).
 
 ``RedisStore`` is one class put together from the parts beside it, each named for what
-it holds: ``intake``, ``amendments`` (edits and deletions), ``reads``, ``claims``, ``delivery``, ``deadlines``,
-``outbox_stream``, ``shared_values``; ``connection`` and ``scripts`` are what they share.
+it holds: ``intake``, ``amendments`` (edits and deletions), ``reads``, ``claims``, ``delivery``,
+``deadlines``, ``outbox_stream``, ``shared_values``, ``case_store``; ``connection`` and ``scripts``
+are what they share.
 The in-memory store (``memory.py``) is this same class on an in-memory engine.
 
 Key layout (prefix ``gw`` by default; ``{…}`` is a Redis Cluster hash tag):
@@ -18,6 +19,7 @@ Key layout (prefix ``gw`` by default; ``{…}`` is a Redis Cluster hash tag):
 * ``gw:timers`` — every deadline, scored by due time
 * ``gw:outbox`` — stream of AMQP messages awaiting a broker confirm
 * ``gw:stats`` — cluster-wide counters; ``gw:once:<key>`` — "counted already" markers
+* ``gw:case:{<number>}`` …, ``gw:cases:…``, ``gw:rate:<key>`` — cases (``case_store``)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from gateway.storage.amendments import Amendments
+from gateway.storage.case_store import CaseRecords
 from gateway.storage.claims import Claims
 from gateway.storage.deadlines import Deadlines
 from gateway.storage.delivery import Delivery
@@ -34,7 +37,7 @@ from gateway.storage.reads import Reads
 from gateway.storage.shared_values import SharedValues
 
 
-class RedisStore(Intake, Amendments, Reads, Claims, Delivery, Deadlines, OutboxStream, SharedValues):
+class RedisStore(Intake, Amendments, Reads, Claims, Delivery, Deadlines, OutboxStream, SharedValues, CaseRecords):
     """``clients``: a request client and a blocking-read client made elsewhere (the
     in-memory engine's); by default both connect to ``url``."""
 

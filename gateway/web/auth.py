@@ -20,8 +20,9 @@ class Principal:
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
-# The console's socket authenticates in its first frame (browsers cannot set the header).
-PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json", "/api/v1/events/ws"})
+# The console's socket authenticates in its first frame (browsers cannot set the header);
+# the feedback form is for anyone (rate-limited).
+PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json", "/api/v1/events/ws", "/api/v1/feedback"})
 
 
 class TokenTable:

@@ -14,6 +14,7 @@ from typing import Any
 from gateway.channels import api, email, meta, telegram, twilio, webchat, wechat
 from gateway.channels.base import ChannelAdapter, InboundSink
 from gateway.channels.config import BuildContext, OtherSecrets
+from gateway.channels.form import FormChannel
 from gateway.config import GatewayConfig
 from gateway.storage import Store
 from gateway.wiring.webchat_bus import open_bus
@@ -63,6 +64,10 @@ def configured_sections(config: GatewayConfig) -> list[tuple[Builder, Any]]:
 
 
 def build_adapters(config: GatewayConfig, sink: InboundSink, store: Store) -> list[ChannelAdapter]:
-    """One adapter per configured channel section; a missing section means disabled (404)."""
+    """One adapter per configured channel section; a missing section means disabled (404).
+    With cases on, the feedback form's channel too: it answers through email or SMS."""
     ctx = build_context(config, sink, store)
-    return [build(section, ctx) for build, section in configured_sections(config) if section is not None]
+    adapters = [build(section, ctx) for build, section in configured_sections(config) if section is not None]
+    if config.cases.file is not None:
+        adapters.append(FormChannel(sink, adapter_for=lambda ch: next((a for a in adapters if ch in a.channels), None)))
+    return adapters

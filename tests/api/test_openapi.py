@@ -56,8 +56,20 @@ async def test_every_route_the_gateway_serves_is_documented(aiohttp_client) -> N
 
 @pytest.fixture(scope="module")
 def running_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
-    config = process_config(storage_url="memory://", prefix="gw", broker_url="memory://", channels=ALL_CHANNELS)
-    gw = GatewayProcess(config, Path(tmp_path_factory.mktemp("openapi")), "schemathesis").start()
+    workdir = Path(tmp_path_factory.mktemp("openapi"))
+    workflow = workdir / "cases.yaml"
+    workflow.write_text(
+        "number_prefix: CP\ncategories:\n  service:\n    name: {zh: 服务, en: service}\n    kind: complaint\n"
+        "    first_update_within: 1d\n    resolve_within: 15d\n    max_resolve_within: 30d\n    queue: general\n"
+    )
+    config = process_config(
+        storage_url="memory://",
+        prefix="gw",
+        broker_url="memory://",
+        channels=ALL_CHANNELS,
+        cases={"file": str(workflow)},
+    )
+    gw = GatewayProcess(config, workdir, "schemathesis").start()
     # Something to read: one conversation.
     import hashlib
     import hmac

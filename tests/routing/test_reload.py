@@ -253,9 +253,11 @@ def test_the_escalations_queue_must_be_in_the_rules(tmp_path: Path) -> None:
 
     path = tmp_path / "routing.yaml"
     write(path, BASE_RULES)
-    with pytest.raises(ConfigError, match=r"'escalations' is named by reply_tracking\.escalation_queue"):
+    with pytest.raises(
+        ConfigError, match=r"'escalations' is named by the configuration \(reply_tracking\.escalation_queue"
+    ):
         build_app(gateway_config(routing={"rules": str(path)}, reply_tracking={"escalation_queue": "escalations"}))
-    with pytest.raises(ConfigError, match=r"reply_tracking\.escalation_queue: no queue named 'escalations'"):
+    with pytest.raises(ConfigError, match=r"no queue named escalations \(reply_tracking\.escalation_queue"):
         build_app(gateway_config(reply_tracking={"escalation_queue": "escalations"}))
     # A swap may not drop it either: the rules in force stay.
     with_queue = BASE_RULES.replace("  general: {}", "  general: {}\n  escalations: {}")

@@ -6,6 +6,7 @@ local P = ARGV[1]
 local function cvk(id) return P .. ':cv:{' .. id .. '}' end
 local function ctk(id) return P .. ':ct:{' .. id .. '}' end
 local function msgk(cid, mid) return cvk(cid) .. ':m:' .. mid end
+local function casek(num) return P .. ':case:{' .. num .. '}' end
 local function empty(v) return v == false or v == nil or v == '' or v == cjson.null end
 local function int(n) return string.format('%d', n) end
 local TIMERS = P .. ':timers'

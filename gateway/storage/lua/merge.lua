@@ -1,5 +1,5 @@
--- Merge contact `other` into `keep`: identities, conversations and their pointers move,
--- attributes join (keep's win), and the act is audited. ARGV: 2 keep, 3 other, 4 by,
+-- Merge contact `other` into `keep`: identities, conversations and their pointers, and
+-- cases move, attributes join (keep's win), and the act is audited. ARGV: 2 keep, 3 other, 4 by,
 -- 5 now, 6 merged-event payload.
 local keep, other, by, now = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 if keep == other then return {'same'} end
@@ -17,6 +17,12 @@ for i = 1, #convs, 2 do
   redis.call('HSET', cvk(convs[i]), 'contact_id', keep)
 end
 redis.call('DEL', ctk(other) .. ':convs')
+local cases = redis.call('ZRANGE', ctk(other) .. ':cases', 0, -1, 'WITHSCORES')
+for i = 1, #cases, 2 do
+  redis.call('ZADD', ctk(keep) .. ':cases', cases[i + 1], cases[i])
+  redis.call('HSET', casek(cases[i]), 'contact_id', keep)
+end
+redis.call('DEL', ctk(other) .. ':cases')
 local old_prefix = P .. ':open:' .. other .. ':'
 for _, ptr in ipairs(redis.call('SMEMBERS', ctk(other) .. ':ptrs')) do
   local moved = P .. ':open:' .. keep .. ':' .. string.sub(ptr, #old_prefix + 1)

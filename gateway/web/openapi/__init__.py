@@ -3,7 +3,7 @@
 Component schemas (``schemas``) come from the pydantic models the handlers use, so the
 document cannot drift from the code; a test checks that every route the app serves is
 described here. The paths are described per area, one module each: ``operations``,
-``conversations``, ``console``, ``routing``, ``webhooks`` and ``webchat``, built from the
+``conversations``, ``cases``, ``console``, ``routing``, ``webhooks`` and ``webchat``, built from the
 blocks in ``parts``. A new route goes into its area's ``paths()``.
 """
 
@@ -14,11 +14,11 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.web.openapi import console, conversations, operations, routing, webchat, webhooks
+from gateway.web.openapi import cases, console, conversations, operations, routing, webchat, webhooks
 from gateway.web.openapi.schemas import components
 from gateway.web.views import ok
 
-AREAS = (operations, conversations, console, routing, webhooks, webchat)
+AREAS = (operations, conversations, cases, console, routing, webhooks, webchat)
 
 
 @cache

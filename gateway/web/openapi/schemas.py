@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from gateway.channels.api import ApiInbound
 from gateway.model import Contact, Conversation, Message, RoutingDecision
 from gateway.web.conversation_api import ClaimBody, MergeBody, ReplyBody, TransferBody
+from gateway.web.openapi import cases
 from gateway.web.openapi.parts import REF
 from gateway.web.routing_api import SimulateRequest
 
@@ -27,6 +28,7 @@ def components() -> dict[str, Any]:
         ReplyBody,
         MergeBody,
         SimulateRequest,
+        *cases.MODELS,
     ]
     for model in models:
         schema = model.model_json_schema(ref_template=REF, by_alias=True)
@@ -142,6 +144,7 @@ def components() -> dict[str, Any]:
             "rules_version": {"type": "string"},
         },
     }
+    schemas.update(cases.schemas())
     schemas["IngestAnswer"] = {
         "type": "object",
         "properties": {
