@@ -13,10 +13,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from gateway.cases.context import CaseContext
 from gateway.cases.library import WorkflowLibrary
-from gateway.cases.service import CASES, Cases
-from gateway.cases.workflow_file import WorkflowError
+from gateway.cases.service import CASES
 from gateway.channels.base import ChannelAdapter
 from gateway.config import ConfigError, CsatConfig, GatewayConfig
 from gateway.core.assignment import Assignment
@@ -53,6 +51,7 @@ from gateway.web import (
 from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.console_feed import FEED, EventFeed, open_source
 from gateway.web.errors import error_middleware
+from gateway.wiring.cases_setup import cases_part, check_open_case, workflow_library
 from gateway.wiring.channel_setup import build_adapters
 from gateway.wiring.rules_watch import RULES, watch_rules
 from gateway.wiring.services import SERVICES, Services, adapter_among
@@ -72,12 +71,13 @@ def build_app(
     store = store or open_store(config.storage.url, prefix=config.storage.key_prefix)
     publisher = publisher or open_publisher(config.broker.url, publish_timeout=config.broker.publish_timeout)
     router = RouterHolder(SingleQueueRouter(config.routing.default_queue, config.routing.default_priority))
-    workflow = _workflow_library(config, router)
+    workflow = workflow_library(config, router)
     rules = _rules_manager(config, router, publisher, workflow.workflow.queues() if workflow else set())
     services = _services(config, store, publisher, router, clock)
     app = _http_app(config, services)
     if rules is not None:
         app[RULES] = rules
+        check_open_case(rules, workflow)
     _add_interceptors(app, services, workflow, clock)
     _add_routes(app, services)
     _add_lifecycle(app)
@@ -208,23 +208,6 @@ def _http_app(config: GatewayConfig, services: Services) -> web.Application:
     return app
 
 
-def _workflow_library(config: GatewayConfig, router: RouterHolder) -> WorkflowLibrary | None:
-    """The case workflow in force, when ``cases.file`` is set; a reloaded file naming a
-    queue the rules do not have is refused (the previous workflow stays)."""
-    if config.cases.file is None:
-        return None
-    try:
-        return WorkflowLibrary(
-            config.resolve_path(config.cases.file),
-            interval=config.cases.reload_interval,
-            check=lambda w: [
-                f"no queue named {q} in the routing rules" for q in sorted(w.queues() - set(router().queues()))
-            ],
-        )
-    except WorkflowError as exc:
-        raise ConfigError("cases.file: the workflow file cannot be used:\n" + "\n".join(exc.errors)) from None
-
-
 def _add_interceptors(
     app: web.Application, services: Services, workflow: WorkflowLibrary | None, clock: Callable[[], float]
 ) -> None:
@@ -234,7 +217,7 @@ def _add_interceptors(
     if config.csat is not None and config.csat.enabled:
         app[RATINGS] = _ratings(services, config.csat, clock)
     if workflow is not None:
-        app[CASES] = _cases(services, workflow, clock)
+        app[CASES] = cases_part(services, workflow, clock)
         app.cleanup_ctx.append(workflow.lifecycle)
     if config.faq.file is not None:
         service = _self_service(services, config.resolve_path(config.faq.file), clock)
@@ -257,25 +240,6 @@ def _ratings(services: Services, config: CsatConfig, clock: Callable[[], float])
     services.timers.register("csat_request", ratings.on_request)
     services.timers.register("csat_rated", ratings.on_rated)
     return ratings
-
-
-def _cases(services: Services, workflow: WorkflowLibrary, clock: Callable[[], float]) -> Cases:
-    """Complaints and feedback as cases: their steps, timers and the progress questions."""
-    context = CaseContext(
-        workflow=workflow,
-        store=services.store,
-        outbound=services.outbound,
-        conversations=services.conversations,
-        router=services.router,
-        adapter_for=services.adapter_for,
-        wake=services.timers.wake,
-        clock=clock,
-    )
-    cases = Cases(context, workflow)
-    services.ingest.interceptors.append(cases.questions)
-    for kind, handler in cases.timer_handlers().items():
-        services.timers.register(kind, handler)
-    return cases
 
 
 def _self_service(services: Services, faq_file: Path, clock: Callable[[], float]) -> SelfService:

@@ -208,6 +208,7 @@ class RoutingDecision(Model):
     rules_version: str = ""
     explanation: list[str] = Field(default_factory=list)
     language: str | None = None
+    open_case: str | None = None  # a case category the matched rule opens (``open_case:``)
 
 
 class RoutingContext(Model):

@@ -9,16 +9,38 @@ from gateway import metrics
 from gateway.cases import numbers, texts, timeline
 from gateway.cases.context import Actor, CaseContext, CaseRefused
 from gateway.cases.workflow import Category
+from gateway.storage.base import DueTimer
 from gateway.storage.case_records import CaseOpenPlan, CaseRecord
 
 log = logging.getLogger(__name__)
 
 MAX_SUMMARY = 2000
+MAX_RULE_SUMMARY = 500
 
 
 class Opening:
     def __init__(self, ctx: CaseContext) -> None:
         self.ctx = ctx
+
+    async def on_auto_open(self, timer: DueTimer, now_ms: int) -> int | None:
+        """``case_auto_open|<conversation>|<category>``: a routing rule's ``open_case``. The
+        conversation gets the case unless it has (or had) one; the customer's first words
+        are its summary."""
+        conv = await self.ctx.store.get_conversation(timer.conversation_id)
+        if conv is None or conv.attributes.get("case"):
+            return None
+        if self.ctx.category(timer.argument) is None:
+            log.warning("a rule's open_case names no category of the workflow: %s", timer.argument)
+            return None
+        messages = await self.ctx.store.get_messages(conv.id, limit=20)
+        first = next((m for m in messages if m.direction == "inbound" and m.text.strip()), None)
+        summary = (first.text if first else conv.subject or "") or timer.argument
+        rule = conv.routing.rule if conv.routing and conv.routing.rule else "rule"
+        try:
+            await self.open(conv.id, timer.argument, summary[:MAX_RULE_SUMMARY], Actor(f"rule:{rule}", automatic=True))
+        except CaseRefused as exc:
+            log.info("rule did not open a case: %s", exc.code, extra={"conversation_id": conv.id})
+        return None
 
     async def open(self, conversation_id: str, category_id: str, summary: str, by: Actor) -> CaseRecord:
         """The new case; ``CaseRefused`` for an unknown category (422), conversation (404),

@@ -58,6 +58,7 @@ class Cases:
             timeline.PARTY_REPLY: self.parties.on_reply,
             timeline.ANSWER: self.questions.on_answer,
             timeline.REOPEN: self.questions.on_reopen,
+            timeline.AUTO_OPEN: self.opening.on_auto_open,
         }
 
     async def get(self, number: str) -> CaseRecord | None:
@@ -90,9 +91,10 @@ class Cases:
                     )
                 done = [c for c in found if c.stage in stages.DONE_STAGES]
                 found = [c for c in found if c.stage in stages.OPEN_STAGES] + sorted(done, key=lambda c: -c.created_ms)
+        once = {c.number: c for c in found}.values()  # a case that moved between two index reads
         picked = [
             c
-            for c in found
+            for c in once
             if (query.stage is None or c.stage == query.stage)
             and (query.category is None or c.category == query.category)
             and (not query.overdue or (c.stage in stages.OPEN_STAGES and c.due_ms < now))

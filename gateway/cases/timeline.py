@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.core.ingest import AUTO_OPEN_CASE
 from gateway.storage.case_records import CaseRecord
 
 NOTIFY = "case_notify"  # timer: case_notify|<conversation>|<number>:<seq>
@@ -22,7 +23,7 @@ PARTY_MAIL = "case_party_mail"  # timer: case_party_mail|<number>|<party>
 PARTY_REPLY = "case_party_reply"  # timer: case_party_reply|<party conversation>|<number>:<digest>
 ANSWER = "case_answer"  # timer: case_answer|<conversation>|<digest>:<status|not_found>:<numbers>
 REOPEN = "case_reopen"  # timer: case_reopen|<conversation>|<number>:<message ms>
-AUTO_OPEN = "case_auto_open"  # timer: case_auto_open|<conversation>|<category>
+AUTO_OPEN = AUTO_OPEN_CASE  # timer: case_auto_open|<conversation>|<category> (a rule's open_case)
 
 FIRST_UPDATE = "first_update"
 RESOLVE = "resolve"

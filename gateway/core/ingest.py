@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 MAX_EXTERNAL_ID = 512
 PREVIEW_CHARS = 140
+# A rule's ``open_case: <category>``: a timer of this kind, written with the message, asks
+# whoever handles cases (``gateway.cases``) to open one on the conversation.
+AUTO_OPEN_CASE = "case_auto_open"
 
 # Customer-service windows: free-form replies only this long after the customer's last
 # message (docs/channels.md). WeChat's is documented as 48 h.
@@ -138,6 +141,7 @@ class Ingest:
         self.status_handler = status_handler
         self.interceptors: list[Interceptor] = []  # asked in order; the first verdict counts
         self.amender = Amender(store=store, accept=self.accept, dedupe_ttl=config.storage.dedupe_ttl, clock=clock)
+        self.opens_cases = False  # on when cases are configured: rules may then open them
 
     def _plain_deadline(self, channel: Channel, now_ms: int) -> tuple[int, int]:
         """(reply_by, warn_at) in ms for a customer message received at ``now_ms``."""
@@ -260,6 +264,9 @@ class Ingest:
             window_expires_ms=window_expires_ms,
             window_warn_ms=window_warn_ms,
             events=events,
+            timers=[[AUTO_OPEN_CASE, decision.open_case, "0"]]
+            if decision.open_case and message.route and self.opens_cases
+            else [],
         )
 
     def _messaging_window(self, message: InboundMessage, received_ms: int) -> tuple[int, int]:
@@ -335,4 +342,7 @@ def _apply_verdict(plan: IngestPlan, verdict: Verdict) -> None:
         plan.opens = verdict.opens
     plan.flags_add = list(verdict.flags_add)
     plan.flags_remove = list(verdict.flags_remove)
-    plan.timers = [[kind, argument, str(int(delay * 1000))] for kind, argument, delay in verdict.timers]
+    plan.timers = [
+        *plan.timers,
+        *([kind, argument, str(int(delay * 1000))] for kind, argument, delay in verdict.timers),
+    ]

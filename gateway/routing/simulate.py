@@ -116,6 +116,7 @@ def render(decision: RoutingDecision, ctx: RoutingContext, zone: ZoneInfo) -> st
         f"rule:      {decision.rule or '(none — defaults)'}",
         f"skills:    {', '.join(decision.skills) or '(none)'}",
         f"language:  {decision.language or 'unknown'}",
+        *([f"open_case: {decision.open_case}"] if decision.open_case else []),
         f"at:        {local.isoformat()} ({zone.key})",
         f"version:   {decision.rules_version}",
         "targets:",

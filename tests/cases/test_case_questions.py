@@ -94,7 +94,8 @@ async def test_another_customers_number_reveals_nothing(
     await say(client, "zhao", f"查一下 {theirs}")
     await say(client, "zhao", f"查一下 {missing}")
     await eventually(lambda: len(answers_to(crm, cid)) == 3)
-    about_theirs, about_missing = answers_to(crm, cid)[1:]
+    about_theirs = next(a for a in answers_to(crm, cid) if theirs in a)
+    about_missing = next(a for a in answers_to(crm, cid) if missing in a)
     assert about_theirs.replace(theirs, "<n>") == about_missing.replace(missing, "<n>")  # the same words either way
     assert "商户 A" not in about_theirs and "已受理" not in about_theirs and mine not in about_theirs
     case = await case_of(client, theirs, OPS_TOKEN)
@@ -117,7 +118,8 @@ async def test_no_open_case_or_a_long_message_goes_to_agents_as_usual(
 ) -> None:
     cid = (await say(client, "plain", "查询余额"))["conversation_id"]  # no case: an ordinary message
     await settle(client)
-    assert answers_to(crm, cid) == [] and [o["conversation_id"] for o in offers(publisher)] == [cid]
+    await eventually(lambda: [o["conversation_id"] for o in offers(publisher)] == [cid])
+    assert answers_to(crm, cid) == []
     _, number = await a_case(client, "busy", "投诉")
     busy = (await call(client, "GET", f"/api/v1/cases/{number}", OPS_TOKEN))[1]["conversation_id"]
     await eventually(lambda: len(answers_to(crm, busy)) == 1)

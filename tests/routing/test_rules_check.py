@@ -110,7 +110,7 @@ ERRORS = [
     (
         "unknown channel",
         ("      language: zh\n", "      channel: [sms, fax]\n"),
-        "18: rule 'payments-zh': channel: unknown channel 'fax' (channels: api, email, instagram, messenger, sms, "
+        "18: rule 'payments-zh': channel: unknown channel 'fax' (channels: api, email, form, instagram, messenger, sms, "
         "telegram, voice, webchat, wechat, whatsapp)",
     ),
     (

@@ -47,6 +47,7 @@ def test_json_has_the_whole_decision(write_rules: Callable[..., Path], capsys: p
         "rules_version": load_rules(path).version,
         "explanation": data["explanation"],
         "language": "en",
+        "open_case": None,
         "at": "2026-03-02T10:00:00+08:00",
     }
     assert data["explanation"][-2:] == [

@@ -26,7 +26,18 @@ SUMMARY_CACHE = 4096  # the same runs recur message after message; remember thei
 class CompiledRule:
     """A rule as a decision uses it: the checks left to run, and its explanation lines."""
 
-    __slots__ = ("checks", "evidence", "matched", "name", "outcome", "rule", "skill_list", "skipped", "targets")
+    __slots__ = (
+        "checks",
+        "evidence",
+        "matched",
+        "name",
+        "open_case",
+        "outcome",
+        "rule",
+        "skill_list",
+        "skipped",
+        "targets",
+    )
 
     def __init__(self, *, rule: Rule, checks: list[Check], evidence: list[Evidence], skills: list[str]) -> None:
         self.rule = rule
@@ -37,7 +48,10 @@ class CompiledRule:
         self.targets = [RouteTarget(queue=t.queue, priority=t.priority, timeout=t.timeout) for t in rule.targets]
         self.skill_list = skills
         self.skipped = f"rule {rule.name}: skipped — "
+        self.open_case = rule.open_case
         self.outcome = f"→ {describe_targets(self.targets)} (rule {rule.name})"
+        if rule.open_case:
+            self.outcome += f"; opens a case: {rule.open_case}"
 
 
 @dataclass(frozen=True, slots=True)

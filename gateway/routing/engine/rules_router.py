@@ -27,7 +27,7 @@ from gateway.routing.rules import Rule, RuleSet, fold
 _set = object.__setattr__
 _DECISION_FIELDS = frozenset(RoutingDecision.model_fields)
 _SET_BY_ENGINE = frozenset(
-    {"queue", "priority", "skills", "rule", "targets", "rules_version", "explanation", "language"}
+    {"queue", "priority", "skills", "rule", "targets", "rules_version", "explanation", "language", "open_case"}
 )
 _OTHER_FIELDS = [(name, f) for name, f in RoutingDecision.model_fields.items() if name not in _SET_BY_ENGINE]
 
@@ -198,7 +198,7 @@ class RulesRouter:
                 evidence = "; ".join([found(facts) for found in rule.evidence]) or "no conditions"
                 lines.append(f"{rule.matched}{evidence})")
                 lines.append(rule.outcome)
-                return self._decision(rule.targets, rule.skill_list, rule.name, lines, facts)
+                return self._decision(rule.targets, rule.skill_list, rule.name, lines, facts, rule.open_case)
             previous = position + 1
         if previous < len(compiled):
             plan.explain_ruled_out(previous, len(compiled), lines, full_explanation, compiled)
@@ -229,7 +229,13 @@ class RulesRouter:
         return sorted(found)
 
     def _decision(
-        self, targets: list[RouteTarget], skills: list[str], rule: str | None, lines: list[str], facts: MessageFacts
+        self,
+        targets: list[RouteTarget],
+        skills: list[str],
+        rule: str | None,
+        lines: list[str],
+        facts: MessageFacts,
+        open_case: str | None = None,
     ) -> RoutingDecision:
         first = targets[0]
         return _trusted_decision(
@@ -242,5 +248,6 @@ class RulesRouter:
                 "rules_version": self.version,
                 "explanation": lines,
                 "language": facts.language,
+                "open_case": open_case,
             }
         )

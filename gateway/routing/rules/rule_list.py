@@ -89,7 +89,7 @@ def read_rules(r: Reader, entry: Entry | None, queues: dict[str, Queue], has_hou
             continue
         name = _rule_name(r, body, item, position, names)
         label = f"rule {name!r}"
-        r.unknown_keys(body, ("name", "when", "targets"), label)
+        r.unknown_keys(body, ("name", "when", "targets", "open_case"), label)
         conditions: tuple[Condition, ...] = ()
         if "when" not in body:
             r.error(item.line, f"{label}: `when:` is missing (write `when: {{}}` to match everything)")
@@ -100,8 +100,20 @@ def read_rules(r: Reader, entry: Entry | None, queues: dict[str, Queue], has_hou
             r.error(item.line, f"{label}: `targets:` is missing")
         else:
             targets = read_targets(r, body["targets"].value, label, queues)
-        rules.append(Rule(name=name, conditions=conditions, targets=targets, line=item.line))
+        open_case = _open_case(r, body["open_case"].value, label) if "open_case" in body else None
+        rules.append(Rule(name=name, conditions=conditions, targets=targets, line=item.line, open_case=open_case))
     return tuple(rules)
+
+
+_CATEGORY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+def _open_case(r: Reader, located: Located, label: str) -> str | None:
+    """``open_case: <category>``: a category of the case workflow file (``cases.file``)."""
+    if located.raw is None or not _CATEGORY.match(located.raw):
+        r.error(located.line, f"{label}: open_case must be a case category id such as double_charge")
+        return None
+    return located.raw
 
 
 def _rule_name(r: Reader, body: dict[str, Entry], item: Located, position: int, names: dict[str, int]) -> str:

@@ -82,6 +82,7 @@ class Rule:
     conditions: tuple[Condition, ...]
     targets: tuple[Target, ...]
     line: int
+    open_case: str | None = None  # a case category to open on the conversation
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
