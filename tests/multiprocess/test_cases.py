@@ -14,9 +14,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.conftest import eventually
 from tests.helpers import OPS_TOKEN, auth, signed_api_body
-from tests.multiprocess.conftest import EventTap, wait_until
+from tests.multiprocess.conftest import EventTap, settled
 from tests.multiprocess.test_escalation import drain
+from tests.multiprocess.test_two_gateways import start
 
 pytestmark = [pytest.mark.redis, pytest.mark.rabbitmq]
 
@@ -31,16 +33,17 @@ categories:
     first_update_within: 2s
     resolve_within: 4s
     max_resolve_within: 10s
-    queue: general
+    queue: {queue}
     priority: 4
 """
 SLOW_WORKFLOW = FAST_WORKFLOW.replace("2s", "2d").replace("4s", "15d").replace("10s", "30d")
 CASE_EVENTS = ("case.due_soon", "case.overdue")
 
 
-def sections(tmp_path: Path, workflow: str) -> dict[str, Any]:
+def sections(tmp_path: Path, workflow: str, queue: str) -> dict[str, Any]:
+    """The test's own work queue is the gateways' default queue, and the category's."""
     path = tmp_path / f"cases-{abs(hash(workflow))}.yaml"
-    path.write_text(workflow, encoding="utf-8")
+    path.write_text(workflow.replace("{queue}", queue), encoding="utf-8")
     return {"reply_tracking": {"scan_interval": "0.05s"}, "cases": {"file": str(path)}}
 
 
@@ -63,11 +66,10 @@ def fired(tap: EventTap, kind: str, number: str) -> list[dict[str, Any]]:
 
 
 async def test_deadline_warnings_fire_once_across_two_processes_and_after_a_kill_9(
-    gateways: Any, tap: EventTap, amqp_url: str, tmp_path: Path
+    gateways: Any, tap: EventTap, amqp_url: str, work_queue: str, shared_prefix: str, tmp_path: Path
 ) -> None:
-    fast = sections(tmp_path, FAST_WORKFLOW)
-    a = gateways("a", **fast).start()
-    b = gateways("b", **fast).start()
+    fast = sections(tmp_path, FAST_WORKFLOW, work_queue)
+    a, b = await start(gateways("a", **fast), gateways("b", **fast))
     async with aiohttp.ClientSession() as http:
         cids = [await conversation(http, (a, b)[i % 2].url, f"dl-{i}") for i in range(6)]
         numbers = [await open_case(http, (a, b)[i % 2].url, cid) for i, cid in enumerate(cids)]
@@ -76,12 +78,14 @@ async def test_deadline_warnings_fire_once_across_two_processes_and_after_a_kill
         def all_fired() -> bool:
             return all(fired(tap, kind, n) for kind in CASE_EVENTS for n in numbers)
 
-        await wait_until(all_fired, timeout=30)
-        a.start()  # back after the crash: it must not fire anything again
+        await eventually(all_fired, timeout=30)
+        await start(a)  # back after the crash: it must not fire anything again
         sentinel = await open_case(http, a.url, await conversation(http, a.url, "dl-sentinel"))
-        # Timers fire in due order: once the later case's deadline has fired on both
-        # processes' watch, any second firing of the earlier ones would have shown.
-        await wait_until(lambda: len(fired(tap, "case.overdue", sentinel)) == 2, timeout=30)
+        # Timers fire in due order: once the later case's deadlines have fired with both
+        # processes scanning, any second firing of the earlier ones would have shown.
+        await eventually(lambda: len(fired(tap, "case.overdue", sentinel)) == 2, timeout=30)
+        await settled(shared_prefix, timers=False)  # every event published …
+        await tap.flush()  # … and delivered
         for number in numbers:
             for kind in CASE_EVENTS:
                 deadlines = Counter(body["deadline"] for body in fired(tap, kind, number))
@@ -90,7 +94,7 @@ async def test_deadline_warnings_fire_once_across_two_processes_and_after_a_kill
                 case = await resp.json()
             timeline = Counter(e["kind"] for e in case["timeline"])
             assert (timeline["due_soon"], timeline["overdue"]) == (2, 2) and case["deadlines"]["overdue"] is True
-    offers = [json.loads(m.body) for m in await drain(amqp_url, "general")]
+    offers = [json.loads(m.body) for m in await drain(amqp_url, work_queue)]
     priorities: dict[str, list[int]] = {}
     for offer in offers:
         if offer["reason"] == "case_overdue":
@@ -99,10 +103,11 @@ async def test_deadline_warnings_fire_once_across_two_processes_and_after_a_kill
     assert all(sorted(priorities.get(cid, [])) == [6, 8] for cid in cids), priorities
 
 
-async def test_two_processes_opening_500_cases_at_once_never_share_a_number(gateways: Any, tmp_path: Path) -> None:
-    slow = sections(tmp_path, SLOW_WORKFLOW)
-    a = gateways("a", **slow).start()
-    b = gateways("b", **slow).start()
+async def test_two_processes_opening_500_cases_at_once_never_share_a_number(
+    gateways: Any, work_queue: str, tmp_path: Path
+) -> None:
+    slow = sections(tmp_path, SLOW_WORKFLOW, work_queue)
+    a, b = await start(gateways("a", **slow), gateways("b", **slow))
     limit = asyncio.Semaphore(64)
     connector = aiohttp.TCPConnector(limit=128)
     async with aiohttp.ClientSession(connector=connector) as http:
