@@ -219,6 +219,31 @@ def _period(request: web.Request, cases: Cases) -> tuple[int, int]:
     return from_ms, to_ms
 
 
+async def workflow(request: web.Request) -> web.Response:
+    """What a form needs to offer: the categories with their names and deadlines, the
+    stages with their names (the console's case views)."""
+    require(request, "agent", "ops")
+    current = _cases(request).ctx.workflow()
+    return ok(
+        {
+            "number_prefix": current.number_prefix,
+            "timezone": current.timezone,
+            "categories": {
+                cid: {
+                    "name": c.name.model_dump(),
+                    "kind": c.kind,
+                    "queue": c.queue,
+                    "first_update_within_seconds": c.first_update_within,
+                    "resolve_within_seconds": c.resolve_within,
+                    "max_resolve_within_seconds": c.max_resolve_within,
+                }
+                for cid, c in current.categories.items()
+            },
+            "stages": {stage: current.stage_names[stage].model_dump() for stage in STAGES},
+        }
+    )
+
+
 async def case_stats(request: web.Request) -> web.Response:
     require(request, "ops")
     cases = _cases(request)
@@ -246,6 +271,7 @@ routes = [
     web.post("/api/v1/cases", open_case),
     web.get("/api/v1/cases", list_cases),
     web.get("/api/v1/cases/stats", case_stats),
+    web.get("/api/v1/cases/workflow", workflow),
     web.get("/api/v1/cases/{number}", get_case),
     web.post("/api/v1/cases/{number}/progress", progress),
     web.post("/api/v1/cases/{number}/extend", extend),

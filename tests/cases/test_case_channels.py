@@ -170,7 +170,7 @@ class WebchatCustomer(Customer):
         return str((await conversation_of(self.client, self.tab.visitor_id))["id"])
 
     async def received(self) -> list[str]:
-        await self.tab.quiet(0.05)
+        await self.tab.until_marker()  # every frame sent to the socket so far is in
         for frame in list(self.tab.inbox):
             body = frame.get("message") or {}
             if frame.get("type") == "message" and body.get("from") == "agent":

@@ -89,6 +89,13 @@ def paths() -> dict[str, Any]:
                 ],
             )
         },
+        "/api/v1/cases/workflow": {
+            "get": operation(
+                "The workflow in force: categories (names, kind, queue, deadlines) and stage names",
+                {"200": json_of("CaseWorkflow"), **NO_CASE},
+                tags=cases,
+            )
+        },
         "/api/v1/cases/{number}": {
             "get": operation(
                 "A case with its timeline, parties, deadlines and conversations",
@@ -240,6 +247,15 @@ def schemas() -> dict[str, Any]:
                 "median_hours_to_resolve": {"type": ["number", "null"]},
                 "extensions": {"type": "integer"},
                 "by_category": {"type": "object"},
+            },
+        },
+        "CaseWorkflow": {
+            "type": "object",
+            "properties": {
+                "number_prefix": {"type": "string"},
+                "timezone": {"type": "string"},
+                "categories": {"type": "object"},
+                "stages": {"type": "object"},
             },
         },
         "FeedbackAnswer": {
