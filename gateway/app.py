@@ -68,7 +68,12 @@ def build_app(
 ) -> web.Application:
     """The gateway as an aiohttp application; ``store`` and ``publisher`` default to those
     the configuration names, ``clock`` to the wall clock."""
-    store = store or open_store(config.storage.url, prefix=config.storage.key_prefix)
+    store = store or open_store(
+        config.storage.url,
+        prefix=config.storage.key_prefix,
+        min_replicas=config.storage.min_replicas,
+        replica_timeout=config.storage.replica_timeout,
+    )
     publisher = publisher or open_publisher(config.broker.url, publish_timeout=config.broker.publish_timeout)
     router = RouterHolder(SingleQueueRouter(config.routing.default_queue, config.routing.default_priority))
     workflow = workflow_library(config, router)

@@ -33,6 +33,8 @@ from gateway.channels.twilio import TwilioConfig
 from gateway.channels.webchat import WebchatConfig
 from gateway.channels.wechat import WeChatConfig
 from gateway.model import Channel
+from gateway.storage.sentinel import SCHEME as SENTINEL_SCHEME
+from gateway.storage.sentinel import parse_sentinel_url
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +70,26 @@ class StorageConfig(Section):
     url: str = "memory://"
     key_prefix: str = "gw"
     dedupe_ttl: Duration = 8 * 86400.0  # providers retry up to 7 days
+    # Acknowledge a write only once WAIT confirms it on this many replicas (0: the
+    # primary alone), within replica_timeout; else a retryable 503 / SMTP 451.
+    min_replicas: int = Field(0, ge=0, le=16)
+    replica_timeout: Duration = 0.2
 
     @field_validator("url")
     @classmethod
     def _scheme(cls, value: str) -> str:
+        if value.startswith(SENTINEL_SCHEME):
+            parse_sentinel_url(value)  # its ValueError names what is wrong
+            return value
         if not value.startswith(("memory://", "redis://", "rediss://", "unix://")):
-            raise ValueError("must be memory:// or redis://host:port/db")
+            raise ValueError("must be memory://, redis://host:port/db or redis+sentinel://h1:port,h2:port/service/db")
+        return value
+
+    @field_validator("replica_timeout")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0")
         return value
 
     @field_validator("dedupe_ttl")

@@ -24,6 +24,11 @@ class StorageUnavailable(ServiceUnavailable):
     """The store cannot be reached; the caller answers with a retryable failure."""
 
 
+class ReplicationUnconfirmed(StorageUnavailable):
+    """A write reached the primary but not ``storage.min_replicas`` replicas in time: it
+    must not be acknowledged (a failover now could lose it); the caller answers retryably."""
+
+
 class NotFound(Exception):
     pass
 
@@ -395,6 +400,7 @@ __all__ = [
     "Page",
     "Prepared",
     "QueueStats",
+    "ReplicationUnconfirmed",
     "StorageUnavailable",
     "Store",
     "encode_attrs",

@@ -1,6 +1,14 @@
 """What every part of the Redis store shares: its two clients, the key layout, running a
 Lua script, and turning a lost connection into ``StorageUnavailable``.
 
+With ``min_replicas`` ≥ 1 every script that may write runs in one pipeline with a
+``WAIT``: the script, a write of a marker key, then ``WAIT min_replicas timeout`` on the
+same connection. WAIT counts the replicas that have everything this connection wrote;
+the marker write makes that "everything the primary had" — so a duplicate answered from
+a record another process wrote is confirmed too. Fewer replicas in time:
+``ReplicationUnconfirmed`` (a ``StorageUnavailable``: 503 / SMTP 451); the write stays on
+the primary and the provider's retry finds it there, or on the replica promoted after it.
+
 The clients come ready-made, so one code path serves a real Redis server
 (``RedisStore``) and the in-memory engine (``MemoryStore``, fakeredis).
 """
@@ -14,23 +22,36 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
-from gateway.storage.base import StorageUnavailable
+from gateway.storage.base import ReplicationUnconfirmed, StorageUnavailable
 from gateway.storage.keys import KeyLayout
 from gateway.storage.scripts import script_source
 
-UNAVAILABLE = (rexc.ConnectionError, rexc.TimeoutError, rexc.BusyLoadingError, OSError)
+UNAVAILABLE = (rexc.ConnectionError, rexc.TimeoutError, rexc.BusyLoadingError, rexc.ReadOnlyError, OSError)
+# Scripts that never write: nothing to wait for (a duplicate they find is confirmed apart).
+READ_ONLY = frozenset({"prepare"})
 
 
 class Connection(KeyLayout):
     """``client`` serves requests; ``blocking`` only the blocking outbox reads, so a
     relay waiting for new entries never holds a connection requests need."""
 
-    def __init__(self, url: str, *, prefix: str, client: aioredis.Redis, blocking: aioredis.Redis) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str,
+        client: aioredis.Redis,
+        blocking: aioredis.Redis,
+        min_replicas: int = 0,
+        replica_timeout: float = 0.2,
+    ) -> None:
         super().__init__(prefix)
         self.url = url
         self._redis = client
         self._blocking = blocking
         self._scripts: dict[str, Any] = {}
+        self.min_replicas = min_replicas
+        self.replica_timeout_ms = max(1, int(replica_timeout * 1000))
 
     @contextlib.asynccontextmanager
     async def _guard(self) -> AsyncIterator[None]:
@@ -45,7 +66,30 @@ class Connection(KeyLayout):
         if script is None:
             script = self._scripts[name] = self._redis.register_script(script_source(name))
         async with self._guard():
-            return await script(keys=[], args=[self.prefix, *args])
+            if self.min_replicas <= 0 or name in READ_ONLY:
+                return await script(keys=[], args=[self.prefix, *args])
+            pipe = self._redis.pipeline(transaction=False)
+            await script(keys=[], args=[self.prefix, *args], client=pipe)
+            reply, _, _ = await self._replicated(pipe)
+            return reply
+
+    async def _confirm_replicated(self) -> None:
+        """Return once ``min_replicas`` replicas hold everything the primary has now (no-op
+        without ``min_replicas``); for an answer read from a record another call wrote."""
+        if self.min_replicas <= 0:
+            return
+        async with self._guard():
+            await self._replicated(self._redis.pipeline(transaction=False))
+
+    async def _replicated(self, pipe: Any) -> list[Any]:
+        pipe.incr(self.k("ha", "sync"))
+        pipe.wait(self.min_replicas, self.replica_timeout_ms)
+        replies = await pipe.execute()
+        if int(replies[-1]) < self.min_replicas:
+            raise ReplicationUnconfirmed(
+                f"write confirmed by {replies[-1]} of {self.min_replicas} replicas within {self.replica_timeout_ms} ms"
+            )
+        return replies
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -15,6 +15,8 @@ class Intake(Connection):
     async def peek_duplicate(self, channel: str, external_id: str) -> IngestResult | None:
         async with self._guard():
             seen = await self._redis.get(self.k("dd", channel, external_id))
+        if seen:
+            await self._confirm_replicated()
         return duplicate_result(seen) if seen else None
 
     async def prepare(
@@ -36,7 +38,10 @@ class Intake(Connection):
             json.dumps(thread_refs),
             *identity_keys,
         )
-        return prepared_result(reply)
+        prepared = prepared_result(reply)
+        if prepared.duplicate is not None:
+            await self._confirm_replicated()  # the first copy's write may not be replicated yet
+        return prepared
 
     async def lookup_contact(self, identity_keys: list[str]) -> Contact | None:
         if not identity_keys:

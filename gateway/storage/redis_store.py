@@ -34,12 +34,16 @@ from gateway.storage.delivery import Delivery
 from gateway.storage.intake import Intake
 from gateway.storage.outbox_stream import OutboxStream
 from gateway.storage.reads import Reads
+from gateway.storage.sentinel import SCHEME as SENTINEL_SCHEME
+from gateway.storage.sentinel import sentinel_clients
 from gateway.storage.shared_values import SharedValues
 
 
 class RedisStore(Intake, Amendments, Reads, Claims, Delivery, Deadlines, OutboxStream, SharedValues, CaseRecords):
     """``clients``: a request client and a blocking-read client made elsewhere (the
-    in-memory engine's); by default both connect to ``url``."""
+    in-memory engine's); by default both connect to ``url`` (``redis://…`` or
+    ``redis+sentinel://…``, see ``sentinel``). ``min_replicas``: writes wait for that many
+    replicas (``WAIT``, at most ``replica_timeout`` seconds; see ``connection``)."""
 
     def __init__(
         self,
@@ -48,15 +52,26 @@ class RedisStore(Intake, Amendments, Reads, Claims, Delivery, Deadlines, OutboxS
         prefix: str = "gw",
         socket_timeout: float = 5.0,
         clients: tuple[aioredis.Redis, aioredis.Redis] | None = None,
+        min_replicas: int = 0,
+        replica_timeout: float = 0.2,
     ) -> None:
         client, blocking = clients or _connect(url, socket_timeout)
-        super().__init__(url, prefix=prefix, client=client, blocking=blocking)
+        super().__init__(
+            url,
+            prefix=prefix,
+            client=client,
+            blocking=blocking,
+            min_replicas=min_replicas,
+            replica_timeout=replica_timeout,
+        )
 
     def __repr__(self) -> str:  # the URL may hold a password
         return f"RedisStore(prefix={self.prefix!r})"
 
 
 def _connect(url: str, socket_timeout: float) -> tuple[aioredis.Redis, aioredis.Redis]:
+    if url.startswith(SENTINEL_SCHEME):
+        return sentinel_clients(url, socket_timeout)
     # A burst waits (briefly) for a pooled connection instead of failing with
     # "too many connections", which would turn a load spike into 503s.
     pool = aioredis.BlockingConnectionPool.from_url(
