@@ -17,7 +17,7 @@ class InvalidIdentity(ValueError):
     """A value that cannot be an identity of its kind (e.g. not a phone number)."""
 
 
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_EMAIL = re.compile(r"^[^@\s<>\ufffd]+@[^@\s<>\ufffd]+\.[^@\s<>\ufffd]+$")  # U+FFFD: bytes no one could read
 
 
 def normalize_phone(raw: str, default_region: str | None = None) -> str:

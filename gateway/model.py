@@ -7,6 +7,7 @@ arguments only, so a swapped field cannot slip through positionally.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -149,7 +150,7 @@ class Attachment(Model):
     media_id: str | None = None
     content_type: str = "application/octet-stream"
     name: str | None = None
-    size: int | None = None
+    size: int | None = Field(default=None, strict=True)  # bytes; true/false is not a size
     storage_key: str | None = None
 
 
@@ -357,15 +358,24 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 
 
+MAX_DURATION = 100 * 366 * 86400.0  # a century: longer "durations" are typos, and overflow date arithmetic
+
+
 def parse_duration(value: str | int | float) -> float:
-    """``30s``, ``10m``, ``2h``, ``1d`` (a bare number is seconds) → seconds."""
+    """``30s``, ``10m``, ``2h``, ``1d`` (a bare number is seconds) → seconds.
+
+    Always a finite number from 0 to ``MAX_DURATION``: ``NaN``, infinities (YAML ``.nan``,
+    ``.inf``, ``1e400``) and absurd lengths are refused with ``ValueError``.
+    """
     if isinstance(value, bool):
         raise ValueError(f"not a duration: {value!r}")
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"not a duration: {value!r}")
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 10m, 2h, 1d)")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        seconds = float(value) if abs(value) <= MAX_DURATION else math.inf
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 10m, 2h, 1d)")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_DURATION:
+        raise ValueError(f"not a duration: {value!r} (a finite length from 0 to 100 years)")
+    return seconds

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 
 import aiohttp
 from aiohttp import WSMsgType, web
 
-from gateway.errors import RequestRejected
+from gateway.errors import RequestRejected, parse_json_body
 from gateway.routing.router import RouterHolder
 from gateway.web.auth import Principal, TokenTable
 from gateway.web.console_feed import FEED, FeedEvent
@@ -139,8 +138,8 @@ async def _authenticate(ws: web.WebSocketResponse, tokens: TokenTable) -> Princi
             await ws.close(code=CLOSE_POLICY, message=b"malformed auth frame")
         return None
     try:
-        frame = json.loads(msg.data)
-    except ValueError:
+        frame = parse_json_body(msg.data, what="the frame")
+    except RequestRejected:
         frame = None
     if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
         await _send_error(ws, "auth_required", 'the first frame must be {"type": "auth", "token": "..."}')
@@ -202,8 +201,8 @@ async def _read(ws: web.WebSocketResponse) -> None:
         if msg.type is not WSMsgType.TEXT:
             break
         try:
-            frame: Any = json.loads(msg.data)
-        except ValueError:
+            frame: Any = parse_json_body(msg.data, what="the frame")
+        except RequestRejected:
             frame = None
         if isinstance(frame, dict) and frame.get("type") == "ping":
             await ws.send_str('{"type":"pong"}')

@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gateway.core.outbound import NOT_QUALIFIED, ReplyRefused
-from gateway.errors import RequestRejected
+from gateway.errors import RequestRejected, parse_json_body
 from gateway.model import Attachment, Conversation
 from gateway.web.auth import Principal, require
 from gateway.web.errors import validation_details
@@ -69,12 +69,11 @@ async def _body(request: web.Request, model: type[BaseModel], *, optional: bool 
         if optional:
             return model()
         raise RequestRejected(400, "bad_request", "a JSON body is required")
+    data = parse_json_body(raw)  # 400 for what is not standard JSON within the limits
     try:
-        return model.model_validate_json(raw)
+        return model.model_validate(data)
     except ValidationError as exc:
         details = validation_details(exc)
-        if any(d["message"].startswith("Invalid JSON") for d in details):
-            raise RequestRejected(400, "malformed_json", "body is not valid JSON") from None
         message = "; ".join(f"{d['field'] or 'body'}: {d['message']}" for d in details)
         raise RequestRejected(422, "invalid", message) from None
 

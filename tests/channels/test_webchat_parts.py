@@ -147,7 +147,7 @@ def test_odd_values_get_frame_errors_not_exceptions() -> None:
         '{"type":"message","id":"a","text":' + "9" * 5000 + "}": "malformed",  # over Python's int digits limit
         '{"type":"ping","x":NaN}': "malformed",
         '{"type":"ping","x":-Infinity}': "malformed",
-        '{"type":1e999}': "unknown_type",
+        '{"type":1e999}': "malformed",  # out of float range: not interoperable JSON
         '{"type":["message"]}': "unknown_type",
         '{"type":{"a":[1,2]}}': "unknown_type",
         '{"type":"message","id":"c-1\\n","text":"x"}': "invalid_id",  # $ alone would allow a trailing newline

@@ -27,7 +27,7 @@ class ApiAttachment(BaseModel):
     url: str = Field(max_length=2048)
     content_type: str = "application/octet-stream"
     name: str | None = None
-    size: int | None = Field(default=None, ge=0)
+    size: int | None = Field(default=None, ge=0, strict=True)  # a number of bytes, never true/false
 
 
 class ApiInbound(BaseModel):

@@ -9,12 +9,12 @@ naming it (``kinds.unknown_line``). Edits and revocations are not messages of th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from gateway.channels.fields import Content, dict_of, list_of, location_text, optional_text, text_of
 from gateway.channels.kinds import media_line, unknown_line
+from gateway.errors import RequestRejected, parse_json_body
 from gateway.model import Attachment
 
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker", "voice")
@@ -105,8 +105,8 @@ def _form_text(reply: dict[str, Any]) -> str:
     """A WhatsApp Flow's answers (``response_json``) as ``name: value`` lines."""
     lines = [optional_text(reply.get("body")) or "[form reply]"]
     try:
-        answers = json.loads(optional_text(reply.get("response_json")) or "{}")
-    except ValueError:
+        answers = parse_json_body(optional_text(reply.get("response_json")) or "{}", what="response_json")
+    except RequestRejected:
         answers = {}
     for key, value in dict_of(answers).items():
         if key != "flow_token" and isinstance(value, str | int | float | bool):

@@ -23,7 +23,7 @@ from twilio.request_validator import (
 )
 
 from gateway.channels.signatures import bad_signature, signature_present
-from gateway.errors import RequestRejected
+from gateway.errors import RequestRejected, parse_json_body
 
 MAX_FIELDS = 1000
 Fields = MultiDict[str] | MultiDictProxy[str]
@@ -43,10 +43,7 @@ def parse_form(body: bytes) -> MultiDict[str]:
 
 def fields_from_json(text: str) -> MultiDict[str]:
     """A flat JSON object as fields; nested values are kept as JSON text."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RequestRejected(400, "malformed_json", f"body is not valid JSON: {exc}") from None
+    data = parse_json_body(text)
     if not isinstance(data, dict):
         raise RequestRejected(422, "invalid", "the JSON body must be an object")
     fields: MultiDict[str] = MultiDict()

@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.errors import MAX_JSON_DEPTH, RequestRejected, clean_text, parse_json_body
 from gateway.identity import InvalidIdentity, make_identity
 from gateway.model import Direction, Identity, IdentityKind, Message
 
@@ -32,16 +32,11 @@ LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,2}")
 MAX_NAME = 100
 MAX_PAGE = 500
 MAX_EMAIL = 254
-MAX_DEPTH = 32  # frames are flat objects; far deeper nesting is refused before parsing
+MAX_DEPTH = MAX_JSON_DEPTH  # frames are flat objects; far deeper nesting is refused before parsing
 # Surrogate code points left after json.loads are lone ones (a valid \ud83d\ude00 pair is
 # joined into one character): they cannot be encoded as UTF-8, so storing them would fail.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# A JSON string, or an unterminated one up to the end (the closing quote is optional so that
-# the scan stays linear: an unterminated string makes the frame malformed anyway).
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class FrameError(Exception):
@@ -101,23 +96,6 @@ Frame = Hello | Send | Identify | Simple | Delivered
 
 def dumps(body: dict[str, Any]) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
-def clean_text(value: str) -> str:
-    """``value`` with each lone surrogate replaced by U+FFFD, so it can be stored and sent."""
-    return _SURROGATE.sub("\ufffd", value)
-
-
-def _too_deep(data: str) -> bool:
-    """Whether the JSON text nests arrays/objects more than ``MAX_DEPTH`` levels.
-
-    Checked before parsing: ``json.loads`` recurses once per level and raises
-    ``RecursionError`` on a few kilobytes of ``[[[[…``. Brackets inside strings do not count.
-    """
-    if data.count("[") + data.count("{") <= MAX_DEPTH:
-        return False  # cannot be deeper than the number of opening brackets
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", data))
-    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0) > MAX_DEPTH
 
 
 def _name(value: object) -> str | None:
@@ -194,16 +172,12 @@ def _json_object(data: str, max_bytes: int) -> dict[str, Any]:
     # surrogatepass: only counting bytes here (a socket's text never holds surrogates).
     if len(data) > max_bytes or len(data.encode("utf-8", "surrogatepass")) > max_bytes:
         raise FrameError("too_large", f"frames must be at most {max_bytes} bytes")
-    if _too_deep(data):
-        raise FrameError("too_deep", f"frames may nest arrays and objects at most {MAX_DEPTH} levels deep")
     try:
-        body = json.loads(data, parse_constant=_no_constant)
-    except json.JSONDecodeError:
-        raise FrameError("malformed", "frames must be JSON objects") from None
-    except ValueError:  # e.g. an integer of more digits than Python converts
-        raise FrameError("malformed", "the frame holds a number that is too long or not JSON") from None
-    except RecursionError:  # not expected after the depth check; never let it end the socket
-        raise FrameError("too_deep", f"frames may nest arrays and objects at most {MAX_DEPTH} levels deep") from None
+        body = parse_json_body(data, what="the frame")
+    except RequestRejected as exc:
+        if exc.code == "too_deep":
+            raise FrameError("too_deep", f"frames may nest arrays and objects at most {MAX_DEPTH} levels deep") from None
+        raise FrameError("malformed", exc.message) from None
     if not isinstance(body, dict):
         raise FrameError("malformed", "frames must be JSON objects")
     return body
@@ -242,11 +216,6 @@ def _hello(body: dict[str, Any]) -> Hello:
         language=_language(body.get("language")),
         page=_page(body.get("page")),
     )
-
-
-def _no_constant(name: str) -> None:
-    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON; ``json.loads`` would take them."""
-    raise ValueError(f"{name} is not JSON")
 
 
 def message_view(message: Message) -> dict[str, Any]:
