@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -81,18 +80,6 @@ class InvalidInbound(ValueError):
     """An adapter produced a message ingest cannot take (a bug or a hostile payload)."""
 
 
-_DIGIT_RUN = re.compile(r"[0-9０-９]{4}")
-
-
-def _has_digit_run(message: InboundMessage) -> bool:
-    """Cheap pre-check: a card number needs at least four digits in a row somewhere."""
-    if _DIGIT_RUN.search(message.text or "") or _DIGIT_RUN.search(message.subject or ""):
-        return True
-    if message.html and _DIGIT_RUN.search(message.html):
-        return True
-    return bool(message.meta or message.contact_attributes or message.conversation_attributes)
-
-
 def _mask_tree(value: Any) -> Any:
     if isinstance(value, str):
         return mask_card_numbers(value)
@@ -104,8 +91,6 @@ def _mask_tree(value: Any) -> Any:
 
 
 def redact(message: InboundMessage) -> InboundMessage:
-    if not _has_digit_run(message):
-        return message
     return message.model_copy(
         update={
             "text": mask_card_numbers(message.text) or "",
