@@ -47,6 +47,7 @@ from gateway.web import (
     routing_api,
     shutdown,
     stats_api,
+    verification_api,
 )
 from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.console_feed import FEED, EventFeed, open_source
@@ -55,6 +56,7 @@ from gateway.wiring.cases_setup import cases_part, check_open_case, workflow_lib
 from gateway.wiring.channel_setup import build_adapters
 from gateway.wiring.rules_watch import RULES, watch_rules
 from gateway.wiring.services import SERVICES, Services, adapter_among
+from gateway.wiring.verification_setup import VERIFIER, verification_part
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,9 @@ def build_app(
         app[RULES] = rules
         check_open_case(rules, workflow)
     _add_interceptors(app, services, workflow, clock)
+    verifier = verification_part(services, clock)
+    if verifier is not None:
+        app[VERIFIER] = verifier
     _add_routes(app, services)
     _add_lifecycle(app)
     return app
@@ -285,6 +290,7 @@ def _add_routes(app: web.Application, services: Services) -> None:
     app.router.add_routes(stats_api.routes)
     app.router.add_routes(cases_api.routes)
     app.router.add_routes(feedback.routes)
+    app.router.add_routes(verification_api.routes)
     console.install(
         app,
         EventFeed(open_source(services.config.broker.url, services.publisher), lookup=services.store.get_conversation),

@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from gateway.channels.api import ApiChannelConfig
-from gateway.channels.config import Duration, Section
+from gateway.channels.config import Duration, RealSecret, Section
 from gateway.channels.email import EmailChannelConfig, SmtpConfig
 from gateway.channels.meta import InstagramConfig, MessengerConfig, WhatsAppConfig
 from gateway.channels.telegram import TelegramConfig
@@ -254,6 +254,37 @@ class CasesConfig(Section):
         return value
 
 
+class VerificationConfig(Section):
+    """Identity verification for sensitive matters (``gateway.verification``); off without
+    the section. Codes go by SMS or email through the outbound service; web chat visitors
+    may arrive verified with a signed JWT (``webchat_jwt_secret``)."""
+
+    code_length: int = Field(6, ge=4, le=10)
+    ttl: Duration = 600.0  # a code is good this long
+    max_attempts: int = Field(5, ge=1, le=20)  # wrong answers that lock the code
+    resend_after: Duration = 60.0  # no new code for the contact before this
+    via: list[Literal["sms", "email"]] = Field(default_factory=lambda: ["sms", "email"], min_length=1)
+    valid_for: Duration = 1800.0  # a verification counts this long
+    # Keys the codes' salted hashes and rebuilds a code when it is sent: every gateway
+    # process must have the same. Without it, one is derived from webchat_jwt_secret or
+    # an auth token.
+    secret: RealSecret | None = None
+    webchat_jwt_secret: RealSecret | None = None
+    jwt_leeway: Duration = 30.0  # clock skew allowed on a JWT's exp / nbf / iat
+    # Codes sent per contact and per destination (phone number, mailbox) within send_window.
+    max_sends_per_contact: int = Field(5, ge=1)
+    max_sends_per_destination: int = Field(5, ge=1)
+    send_window: Duration = 3600.0
+    keep: Duration = 7 * 86400.0  # a record is kept this long after its last change
+
+    @field_validator("ttl", "valid_for", "send_window", "keep")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0")
+        return value
+
+
 class IdentityConfig(Section):
     # Region used to read phone numbers given without a country code (e.g. "CN").
     default_region: str | None = None
@@ -276,6 +307,7 @@ class GatewayConfig(Section):
     faq: FaqConfig = Field(default_factory=FaqConfig)
     csat: CsatConfig | None = None
     cases: CasesConfig = Field(default_factory=CasesConfig)
+    verification: VerificationConfig | None = None
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     # Where the file was read from; relative paths inside resolve against it too.

@@ -74,6 +74,16 @@ CSAT_REQUESTS = Counter(
     ["outcome"],
 )
 CSAT_RATINGS = Counter("gateway_csat_ratings_total", "Ratings recorded, by score (1–5).", ["score"])
+VERIFICATIONS = Counter(
+    "gateway_verifications_total",
+    "Identity verifications, by outcome (requested, succeeded, failed).",
+    ["outcome"],
+)
+VERIFICATION_FAILURES = Counter(
+    "gateway_verification_failures_total",
+    "Verification failures, by reason (wrong_code, locked, expired, rate_limited, bad_jwt).",
+    ["reason"],
+)
 CASES = Counter(
     "gateway_case_steps_total",
     "Case steps taken here, by category and step (opened, progress, extended, resolved, overdue …).",

@@ -32,6 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     | {"gateway.errors", "gateway.config", "gateway.channels", "gateway.routing", "gateway.storage", "gateway.core"},
     "gateway.cases": HELPERS
     | {"gateway.errors", "gateway.config", "gateway.channels", "gateway.routing", "gateway.storage", "gateway.core"},
+    "gateway.verification": HELPERS
+    | {"gateway.errors", "gateway.config", "gateway.channels", "gateway.routing", "gateway.storage", "gateway.core"},
     "gateway.wiring": HELPERS
     | {
         "gateway.errors",
@@ -42,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
         "gateway.core",
         "gateway.selfservice",
         "gateway.cases",
+        "gateway.verification",
     },
 }
 

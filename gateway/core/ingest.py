@@ -68,6 +68,9 @@ class Verdict:
     # (kind, argument, delay seconds): timers written atomically with the message; their
     # handlers (registered on the timer scanner) do the follow-up work, e.g. answer it.
     timers: list[tuple[str, str, float]] = field(default_factory=list)
+    # Stored (and published) instead of what the customer wrote: a verification code's
+    # answer never reaches storage, the broker or an agent.
+    text: str | None = None
 
 
 class Interceptor(Protocol):
@@ -161,6 +164,7 @@ class Ingest:
                 update={
                     "route": message.route if verdict.route is None else verdict.route and message.route,
                     "conversation_attributes": {**message.conversation_attributes, **verdict.conversation_attributes},
+                    **({"text": verdict.text, "html": None} if verdict.text is not None else {}),
                 }
             )
         now_ms = int(self.clock() * 1000)

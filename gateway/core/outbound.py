@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +44,14 @@ MAX_ATTEMPTS = 6
 RECIPIENT = "recipient"  # conversation attribute: the identity key a conversation we began writes to
 EXT_ID_TTL_MS = 30 * 86400 * 1000  # delivery reports keep coming for days
 EARLY_STATUS_TTL_MS = 3600 * 1000
+# Message meta ``{"channel": ..., "to": <identity key>}``: a message of the conversation
+# sent on another channel, to that address (a verification code by SMS or email).
+DELIVER = "deliver"
+
+# Fills in a message's text just before it is handed to the adapter (a flag of the message
+# names the expander); the filled-in text is never stored, published or logged. None:
+# it cannot be sent (the reason in the second value).
+Expander = Callable[[Message], Awaitable[tuple[Message | None, str]]]
 
 
 class ReplyRefused(Exception):
@@ -74,6 +82,7 @@ class Outbound:
         self.adapter_for = adapter_for
         self.wake = wake
         self.clock = clock
+        self.expanders: dict[str, Expander] = {}
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -111,13 +120,23 @@ class Outbound:
         capacity: int = 0,
         queues: list[str] | None = None,
         claim: bool | None = None,
+        deliver: tuple[Channel, Identity] | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> Message:
         """``capacity`` and ``queues`` (the agent's) bound what a reply that claims may take.
         An agent's reply claims an unassigned conversation unless ``claim`` is False (a
-        case notice sent in their name answers the customer without taking the chat)."""
+        case notice sent in their name answers the customer without taking the chat).
+        ``deliver``: send it on that channel to that address instead of the conversation's."""
         now_ms = self._now_ms()
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
-        if not note:
+        meta = dict(meta or {})
+        if deliver is not None:
+            channel, to = deliver
+            adapter = self.adapter_for(channel, "")
+            if adapter is None or not adapter.can_send:
+                raise ReplyRefused(501, "channel_cannot_send", f"the {channel.value} channel is not configured to send")
+            meta[DELIVER] = {"channel": channel.value, "to": to.key}
+        elif not note:
             self.check_sendable(conv, template=template, now=now)
         message = Message(
             id=new_id("msg"),
@@ -131,6 +150,7 @@ class Outbound:
             received_at=now,
             status=None if note else DeliveryStatus.QUEUED,
             flags=flags or [],
+            meta=meta,
         )
         result = await self.store.append_message(
             conv.id,
@@ -177,6 +197,8 @@ class Outbound:
         if conv is None or message is None or message.status is not DeliveryStatus.QUEUED:
             return None
         result = await self._deliver(conv, message)
+        deliver = message.meta.get(DELIVER)
+        via = deliver.get("channel") if isinstance(deliver, dict) else None
         attempt = message.attempts + 1
         if result.ok:
             outcome, again = "sent", None
@@ -192,7 +214,7 @@ class Outbound:
             external_id=result.external_id or "",
             error=(result.error or "")[:500],
             # The channel that carried it: a form conversation's reply goes by email or SMS.
-            channel=str(result.meta.get("channel") or conv.channel.value),
+            channel=str(result.meta.get("channel") or via or conv.channel.value),
             now_ms=self._now_ms(),
             status=result.status.value,
             ext_ttl_ms=EXT_ID_TTL_MS,
@@ -213,10 +235,27 @@ class Outbound:
     async def _deliver(self, conv: Conversation, message: Message) -> SendResult:
         """Hand the message to its channel's adapter for the customer's address; a failure
         says whether trying again may help."""
-        adapter = self.adapter_for(conv.channel, conv.endpoint)
-        recipient = await self._recipient(conv)
+        deliver = message.meta.get(DELIVER)
+        if isinstance(deliver, dict):
+            channel = Channel(deliver["channel"])
+            adapter = self.adapter_for(channel, "")
+            recipient: Identity | None = Identity.from_key(str(deliver["to"]))
+        else:
+            adapter = self.adapter_for(conv.channel, conv.endpoint)
+            recipient = await self._recipient(conv)
         if adapter is None or recipient is None:
             return SendResult(ok=False, error="no channel or recipient to send to", retryable=False)
+        for flag in message.flags:
+            expander = self.expanders.get(flag)
+            if expander is not None:
+                expanded, why = await expander(message)
+                if expanded is None:
+                    return SendResult(ok=False, error=why, retryable=False)
+                message = expanded
+        if isinstance(deliver, dict):  # a new message of that channel: no thread, our own sender
+            conv = conv.model_copy(
+                update={"channel": adapter_channel(deliver), "endpoint": "", "attributes": {}, "subject": message.subject}
+            )
         contact = await self.store.get_contact(conv.contact_id)
         request = OutboundRequest(
             message=message,
@@ -247,6 +286,10 @@ class Outbound:
         effect = "applied" if result.ok else ("early" if result.reason == "unknown" else "ignored")
         metrics.DELIVERY_REPORTS.labels(update.channel.value, effect).inc()
         return result
+
+
+def adapter_channel(deliver: dict[str, Any]) -> Channel:
+    return Channel(deliver["channel"])
 
 
 def _raise_if_refused(result: Outcome) -> None:

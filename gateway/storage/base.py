@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from gateway.model import Contact, Conversation, IngestResult, Message, ServiceUnavailable
 from gateway.storage.case_records import CaseStore
+from gateway.storage.verification_records import VerificationStore
 
 
 class StorageUnavailable(ServiceUnavailable):
@@ -187,8 +188,9 @@ def timer_member(kind: str, conversation_id: str, argument: str | int) -> str:
     return f"{kind}|{conversation_id}|{argument}"
 
 
-class Store(CaseStore, Protocol):
-    """Cases' part of the contract is ``CaseStore`` (``gateway.storage.case_records``)."""
+class Store(CaseStore, VerificationStore, Protocol):
+    """Cases' part of the contract is ``CaseStore`` (``gateway.storage.case_records``),
+    identity verification's ``VerificationStore`` (``gateway.storage.verification_records``)."""
 
     async def start(self) -> None: ...
     async def close(self) -> None: ...

@@ -20,6 +20,7 @@ Key layout (prefix ``gw`` by default; ``{…}`` is a Redis Cluster hash tag):
 * ``gw:outbox`` — stream of AMQP messages awaiting a broker confirm
 * ``gw:stats`` — cluster-wide counters; ``gw:once:<key>`` — "counted already" markers
 * ``gw:case:{<number>}`` …, ``gw:cases:…``, ``gw:rate:<key>`` — cases (``case_store``)
+* ``gw:vf:{<contact>}`` — the contact's identity verification (``verifications``)
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ from gateway.storage.reads import Reads
 from gateway.storage.sentinel import SCHEME as SENTINEL_SCHEME
 from gateway.storage.sentinel import sentinel_clients
 from gateway.storage.shared_values import SharedValues
+from gateway.storage.verifications import Verifications
 
 
-class RedisStore(Intake, Amendments, Reads, Claims, Delivery, Deadlines, OutboxStream, SharedValues, CaseRecords):
+class RedisStore(
+    Intake, Amendments, Reads, Claims, Delivery, Deadlines, OutboxStream, SharedValues, CaseRecords, Verifications
+):
     """``clients``: a request client and a blocking-read client made elsewhere (the
     in-memory engine's); by default both connect to ``url`` (``redis://…`` or
     ``redis+sentinel://…``, see ``sentinel``). ``min_replicas``: writes wait for that many

@@ -54,7 +54,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     try:
         return await handler(request)
     except RequestRejected as exc:
-        return json_error(exc.status, exc.code, exc.message)
+        return json_error(exc.status, exc.code, exc.message, headers=getattr(exc, "headers", None))
     except (InvalidInbound, InvalidAmendment) as exc:
         return json_error(422, "invalid", str(exc))
     except ServiceUnavailable as exc:

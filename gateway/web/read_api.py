@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from gateway.errors import RequestRejected
+from gateway.model import Conversation
+from gateway.verification.service import verification_view
 from gateway.web.auth import require
 from gateway.web.views import contact_view, conversation_view, message_view, ok
-from gateway.wiring.services import SERVICES
+from gateway.wiring.services import SERVICES, Services
 
 STATUSES = {"open", "pending", "resolved"}
 
@@ -37,7 +41,20 @@ async def list_conversations(request: web.Request) -> web.Response:
         limit=_int_param(request, "limit", 50, low=1, high=500) or 50,
         before=_int_param(request, "before", None, low=0, high=2**53),
     )
-    return ok({"conversations": [conversation_view(c) for c in page.conversations], "next_before": page.next_before})
+    views = await _with_verification(request.app[SERVICES], page.conversations)
+    return ok({"conversations": views, "next_before": page.next_before})
+
+
+async def _with_verification(services: Services, conversations: list[Conversation]) -> list[dict[str, Any]]:
+    """The conversations' views with their contact's ``verification`` state."""
+    records = await services.store.get_verifications([c.contact_id for c in conversations])
+    now_ms = int(services.outbound.clock() * 1000)
+    views = []
+    for conv in conversations:
+        view = conversation_view(conv)
+        view["verification"] = verification_view(records.get(conv.contact_id), now_ms)
+        views.append(view)
+    return views
 
 
 async def get_conversation(request: web.Request) -> web.Response:
@@ -48,7 +65,7 @@ async def get_conversation(request: web.Request) -> web.Response:
         raise RequestRejected(404, "not_found", "no such conversation")
     messages = await store.get_messages(conv.id)
     contact = await store.get_contact(conv.contact_id)
-    data = conversation_view(conv)
+    data = (await _with_verification(request.app[SERVICES], [conv]))[0]
     data["messages"] = [message_view(m) for m in messages]
     data["contact"] = contact_view(contact) if contact else None
     return ok(data)

@@ -14,11 +14,11 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.web.openapi import cases, console, conversations, operations, routing, webchat, webhooks
+from gateway.web.openapi import cases, console, conversations, operations, routing, verification, webchat, webhooks
 from gateway.web.openapi.schemas import components
 from gateway.web.views import ok
 
-AREAS = (operations, conversations, cases, console, routing, webhooks, webchat)
+AREAS = (operations, conversations, verification, cases, console, routing, webhooks, webchat)
 
 
 @cache

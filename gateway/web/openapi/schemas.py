@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from gateway.channels.api import ApiInbound
 from gateway.model import Contact, Conversation, Message, RoutingDecision
 from gateway.web.conversation_api import ClaimBody, MergeBody, ReplyBody, TransferBody
-from gateway.web.openapi import cases
+from gateway.web.openapi import cases, verification
 from gateway.web.openapi.parts import REF
 from gateway.web.routing_api import SimulateRequest
 
@@ -29,6 +29,7 @@ def components() -> dict[str, Any]:
         MergeBody,
         SimulateRequest,
         *cases.MODELS,
+        *verification.MODELS,
     ]
     for model in models:
         schema = model.model_json_schema(ref_template=REF, by_alias=True)
@@ -45,6 +46,7 @@ def components() -> dict[str, Any]:
             }
         },
     }
+    schemas.update(verification.schemas())
     schemas["ConversationView"] = {
         "allOf": [
             {"$ref": "#/components/schemas/Conversation"},
@@ -52,6 +54,7 @@ def components() -> dict[str, Any]:
                 "type": "object",
                 "properties": {
                     "reply_tracking": {"type": "object"},
+                    "verification": {"$ref": "#/components/schemas/Verification"},
                     "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
                     "contact": {"anyOf": [{"$ref": "#/components/schemas/Contact"}, {"type": "null"}]},
                 },
