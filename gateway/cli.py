@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+import uvloop
 from aiohttp import web
 
 from gateway import logs
@@ -51,7 +52,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     logs.configure(config.log.level, config.log.format, secrets=secret_values(config))
     try:
-        asyncio.run(_serve(config))
+        # uvloop: the same asyncio API with the loop and its sockets in C, a cheaper
+        # event loop for every message (BENCHMARKS.md, "Intake CPU").
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(_serve(config))
     except ConfigError as exc:  # e.g. an invalid routing rules file
         print(f"gateway: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -8,13 +8,14 @@ so adapters acknowledge the provider only then (docs/architecture.md, "How it st
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+import orjson
 
 from gateway import metrics
 from gateway.config import GatewayConfig
@@ -23,6 +24,7 @@ from gateway.model import (
     Amendment,
     AmendResult,
     Channel,
+    Direction,
     InboundMessage,
     IngestResult,
     Message,
@@ -283,20 +285,21 @@ class Ingest:
 
 
 def _stored_message(message: InboundMessage, received_ms: int) -> Message:
-    """The customer's message as the conversation keeps it."""
-    return Message(
+    """The customer's message as the conversation keeps it. Built from a validated
+    ``InboundMessage``, so without validating it again (``model_construct``)."""
+    return Message.model_construct(
         id=new_id("msg"),
-        direction="inbound",
+        direction=Direction.INBOUND,
         channel=message.channel,
         external_id=message.external_id,
-        sender=Sender(kind="customer", id=message.sender.key, name=message.sender_name),
+        sender=Sender.model_construct(kind="customer", id=message.sender.key, name=message.sender_name),
         text=message.text,
         html=message.html,
         subject=message.subject,
         attachments=message.attachments,
         provider_ts=message.provider_ts,
         received_at=datetime.fromtimestamp(received_ms / 1000, UTC),
-        flags=message.flags,
+        flags=list(message.flags),
         meta=message.meta,
     )
 
@@ -308,20 +311,11 @@ def _event_templates(message: InboundMessage, message_json: str, decision: Routi
     return EventTemplates(
         # The stored message JSON goes in as it is: no decode and re-encode per message.
         inbound=f'{{"type":"message.inbound","channel":"{message.channel.value}","message":{message_json}}}',
-        opened=json.dumps({"type": "conversation.opened", **common, "endpoint": message.endpoint}, ensure_ascii=False),
-        reopened=json.dumps(
-            {"type": "conversation.reopened", **common, "endpoint": message.endpoint}, ensure_ascii=False
-        ),
-        offer=json.dumps(
-            {
-                "type": "conversation.offer",
-                **common,
-                "skills": decision.skills,
-                "rule": decision.rule,
-                "preview": preview,
-            },
-            ensure_ascii=False,
-        ),
+        opened=orjson.dumps({"type": "conversation.opened", **common, "endpoint": message.endpoint}).decode(),
+        reopened=orjson.dumps({"type": "conversation.reopened", **common, "endpoint": message.endpoint}).decode(),
+        offer=orjson.dumps(
+            {"type": "conversation.offer", **common, "skills": decision.skills, "rule": decision.rule, "preview": preview}
+        ).decode(),
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
-import json
 import logging
 import os
 import re
@@ -20,6 +19,8 @@ import socket
 import time
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from gateway import metrics
 from gateway.routing.publisher import Outgoing, Publisher, PublishFailed
@@ -36,8 +37,8 @@ def build_body(entry: OutboxEntry) -> bytes:
     8601 without the suffix; other ``*_ms`` fields are durations in milliseconds. An
     embedded ``message`` gets the conversation id it was stored under.
     """
-    body: dict[str, Any] = json.loads(entry.payload)
-    for name, value in json.loads(entry.fields).items():
+    body: dict[str, Any] = orjson.loads(entry.payload)
+    for name, value in orjson.loads(entry.fields).items():
         if name.endswith("_at_ms") or name == "reply_by_ms":
             body[name[:-3]] = (
                 datetime.fromtimestamp(int(value) / 1000, UTC).isoformat().replace("+00:00", "Z") if value else None
@@ -50,7 +51,7 @@ def build_body(entry: OutboxEntry) -> bytes:
             body[name] = value
     if isinstance(body.get("message"), dict) and "conversation_id" in body:
         body["message"]["conversation_id"] = body["conversation_id"]
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return orjson.dumps(body)
 
 
 def to_outgoing(entry: OutboxEntry) -> Outgoing:

@@ -65,13 +65,15 @@ class Connection(KeyLayout):
         script = self._scripts.get(name)
         if script is None:
             script = self._scripts[name] = self._redis.register_script(script_source(name))
-        async with self._guard():
+        try:  # inline rather than ``_guard``: this is every intake's path
             if self.min_replicas <= 0 or name in READ_ONLY:
                 return await script(keys=[], args=[self.prefix, *args])
             pipe = self._redis.pipeline(transaction=False)
             await script(keys=[], args=[self.prefix, *args], client=pipe)
             reply, _, _ = await self._replicated(pipe)
             return reply
+        except UNAVAILABLE as exc:
+            raise StorageUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
 
     async def _confirm_replicated(self) -> None:
         """Return once ``min_replicas`` replicas hold everything the primary has now (no-op

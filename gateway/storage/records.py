@@ -9,6 +9,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from gateway.model import (
     Attachment,
     Contact,
@@ -147,7 +149,7 @@ def plan_json(plan: Any) -> str:
             data[name] = {n: getattr(value, n) for n in value.__slots__}
         else:
             data[name] = value
-    return json.dumps(data, ensure_ascii=False)
+    return orjson.dumps(data).decode()
 
 
 def duplicate_result(seen: str) -> IngestResult:
@@ -209,7 +211,7 @@ def _pairs(flat: list[str] | dict[str, str]) -> dict[str, str]:
 
 def prepared_result(raw: str | dict[str, Any]) -> Prepared:
     # An empty Lua table encodes as {} in Redis's cjson and as [] in fakeredis's.
-    data = (json.loads(raw) if isinstance(raw, str) else raw) or {}
+    data = (orjson.loads(raw) if isinstance(raw, str) else raw) or {}
     if "duplicate" in data:
         return Prepared(duplicate=duplicate_result(data["duplicate"]))
     glance = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import ClassVar
 
+import orjson
 from aiohttp import web
 
 from gateway.channels.api.config import ApiChannelConfig
@@ -47,8 +48,11 @@ class ApiChannel(ChannelAdapter):
         verify_signature(self._secret, body, request.headers.get(SIGNATURE_HEADER))
         message = parse_message(body, default_region=self._default_region)
         result = await self.sink.accept(message)
-        return web.json_response(
-            {"conversation_id": result.conversation_id, "message_id": result.message_id, "duplicate": result.duplicate}
+        return web.Response(
+            body=orjson.dumps(
+                {"conversation_id": result.conversation_id, "message_id": result.message_id, "duplicate": result.duplicate}
+            ),
+            content_type="application/json",
         )
 
     async def send(self, request: OutboundRequest) -> SendResult:
