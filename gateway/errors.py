@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -51,6 +52,20 @@ def clean_text(value: str) -> str:
     """``value`` with each lone surrogate replaced by U+FFFD: the one rule for every
     customer string, so that whatever is stored, logged or sent can be encoded."""
     return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+
+
+def header_text(headers: Mapping[str, str], name: str, *, status: int = 400) -> str | None:
+    """The request header ``name`` as text (``None`` when absent), or ``RequestRejected``
+    (``status``, 400 unless said) when its bytes are not UTF-8.
+
+    aiohttp hands such bytes on as surrogate escapes, which compare, hash, log and echo
+    badly; every header the gateway reads is read through here, before it is used.
+    """
+    value = headers.get(name)
+    if value is not None and _SURROGATE.search(value):
+        code = "unauthorized" if status == 401 else "bad_header"
+        raise RequestRejected(status, code, f"the {name} header is not UTF-8 text")
+    return value
 
 
 def too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:

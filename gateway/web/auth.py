@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.config import AuthConfig
-from gateway.errors import RequestRejected
+from gateway.errors import RequestRejected, header_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +46,15 @@ def make_auth_middleware(tokens: TokenTable) -> Any:
     @web.middleware
     async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
         if request.path.startswith("/api/v1/") and request.path not in PUBLIC_API_PATHS:
-            header = request.headers.get("Authorization", "")
+            problem = "a valid bearer token is required"
+            try:
+                header = header_text(request.headers, "Authorization", status=401) or ""
+            except RequestRejected as exc:  # bytes that are not UTF-8 are no token
+                header, problem = "", exc.message
             scheme, _, token = header.partition(" ")
             principal = tokens.lookup(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
             if principal is None:
-                raise web.HTTPUnauthorized(
-                    text="a valid bearer token is required", headers={"WWW-Authenticate": 'Bearer realm="gateway"'}
-                )
+                raise web.HTTPUnauthorized(text=problem, headers={"WWW-Authenticate": 'Bearer realm="gateway"'})
             request[PRINCIPAL] = principal
         return await handler(request)
 

@@ -15,6 +15,7 @@ from importlib import resources
 
 from aiohttp import web
 
+from gateway.errors import header_text
 from gateway.web import agent_api, console_ws
 from gateway.web.console_feed import FEED, EventFeed
 
@@ -38,7 +39,7 @@ class _Asset:
 
     async def handle(self, request: web.Request) -> web.Response:
         headers = {"Cache-Control": "no-cache", "ETag": self.etag, "X-Content-Type-Options": "nosniff"}
-        if request.headers.get("If-None-Match") == self.etag:
+        if header_text(request.headers, "If-None-Match") == self.etag:
             return web.Response(status=304, headers=headers)
         return web.Response(body=self.body, content_type=self.content_type, charset="utf-8", headers=headers)
 

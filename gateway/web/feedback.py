@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, 
 from gateway.cases.context import Actor, CaseRefused
 from gateway.cases.service import CASES, Cases
 from gateway.cases.timeline import iso
-from gateway.errors import RequestRejected
+from gateway.errors import RequestRejected, header_text
 from gateway.identity import InvalidIdentity, make_identity
 from gateway.model import Channel, Identity, IdentityKind, InboundMessage
 from gateway.web import feedback_page
@@ -150,7 +151,7 @@ def _language(request: web.Request, cases: Cases) -> str:
     asked = request.query.get("lang")
     if asked in ("zh", "en"):
         return asked
-    accept = request.headers.get("Accept-Language", "").lower()
+    accept = (header_text(request.headers, "Accept-Language") or "").lower()
     if accept:
         return "zh" if accept.startswith("zh") else "en"
     return cases.ctx.workflow().default_language
@@ -166,8 +167,16 @@ async def post_page(request: web.Request) -> web.Response:
     cases = _cases(request)
     if request.content_type != "application/x-www-form-urlencoded":
         raise RequestRejected(415, "unsupported_media_type", "post the form as application/x-www-form-urlencoded")
-    form = await request.post()
-    values = {k: str(form.get(k, "")) for k in ("name", "email", "phone", "category", "text", "lang")}
+    # Read here, not with request.post(): undecodable bytes become U+FFFD like every customer
+    # string, instead of an exception.
+    raw = (await request.read()).decode("utf-8", "replace")
+    form: dict[str, str] = {}
+    try:
+        for key, value in parse_qsl(raw, keep_blank_values=True, max_num_fields=50):
+            form.setdefault(key, value)
+    except ValueError:
+        raise RequestRejected(400, "malformed_form", "the form has too many fields") from None
+    values = {k: form.get(k, "") for k in ("name", "email", "phone", "category", "text", "lang")}
     language = values["lang"] if values["lang"] in ("zh", "en") else _language(request, cases)
     workflow = cases.ctx.workflow()
     try:

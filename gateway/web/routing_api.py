@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.errors import RequestRejected, parse_json_body
+from gateway.errors import RequestRejected, header_text, parse_json_body
 from gateway.routing.engine import RulesRouter
 from gateway.routing.reload import LoadedRules
 from gateway.routing.rules import RulesError, parse_rules_bytes
@@ -76,7 +76,7 @@ async def get_rules(request: web.Request) -> web.Response:
             }
         )
     loaded = manager.current
-    if any(t in request.headers.get("Accept", "") for t in YAML_TYPES):
+    if any(t in (header_text(request.headers, "Accept") or "") for t in YAML_TYPES):
         return web.Response(
             text=loaded.rules.text, content_type="application/yaml", headers={"X-Rules-Version": loaded.version}
         )
@@ -90,7 +90,7 @@ async def put_rules(request: web.Request) -> web.Response:
         raise RequestRejected(
             409, "no_rules_file", "routing.rules is not set in the config, so there is no file to replace"
         )
-    expected = request.headers.get("If-Match", "").strip().strip('"')
+    expected = (header_text(request.headers, "If-Match") or "").strip().strip('"')
     if expected and expected != manager.current.version:
         raise RequestRejected(
             412, "version_mismatch", f"the rules in force are version {manager.current.version}, not {expected}"

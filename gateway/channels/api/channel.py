@@ -20,6 +20,7 @@ from gateway.channels.api.verify import SIGNATURE_HEADER, verify_signature
 from gateway.channels.base import ChannelAdapter, InboundSink, SendNotSupported, not_started, send_http
 from gateway.channels.config import BuildContext
 from gateway.channels.signatures import hmac_sha256_hex
+from gateway.errors import header_text
 from gateway.model import Channel, OutboundRequest, SendResult
 
 
@@ -45,7 +46,7 @@ class ApiChannel(ChannelAdapter):
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        verify_signature(self._secret, body, request.headers.get(SIGNATURE_HEADER))
+        verify_signature(self._secret, body, header_text(request.headers, SIGNATURE_HEADER))
         message = parse_message(body, default_region=self._default_region)
         result = await self.sink.accept(message)
         return web.Response(

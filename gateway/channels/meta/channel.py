@@ -18,7 +18,7 @@ from gateway.channels.meta.batch import Batch, Event
 from gateway.channels.meta.verify import SIGNATURE_HEADER, verify_signature, verify_subscription
 from gateway.channels.meta.watermarks import ConversationReader, Watermark, covered_updates
 from gateway.channels.textparts import PartProgress
-from gateway.errors import RequestRejected, parse_json_body
+from gateway.errors import RequestRejected, header_text, parse_json_body
 from gateway.model import Amendment, InboundMessage, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class MetaChannel(ChannelAdapter):
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        verify_signature(self._app_secret, body, request.headers.get(SIGNATURE_HEADER))
+        verify_signature(self._app_secret, body, header_text(request.headers, SIGNATURE_HEADER))
         batch = self.parse_batch(parse_json_body(body))
         for problem in batch.problems:
             log.warning("unreadable event", extra={"channel": self.name, "problem": problem[:300]})

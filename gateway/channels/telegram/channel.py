@@ -26,7 +26,7 @@ from gateway.channels.telegram.config import TelegramConfig
 from gateway.channels.telegram.parse import BUSINESS, parse_update
 from gateway.channels.telegram.verify import SECRET_HEADER, verify_secret_token
 from gateway.channels.textparts import PartProgress, send_parts, split_text, text_with_links, utf16_units
-from gateway.errors import parse_json_body
+from gateway.errors import header_text, parse_json_body
 from gateway.model import Amendment, Channel, IdentityKind, OutboundRequest, SendResult
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class TelegramChannel(ChannelAdapter):
         return [web.post("/webhooks/telegram", self.handle)]
 
     async def handle(self, request: web.Request) -> web.Response:
-        verify_secret_token(self._secret_token, request.headers.get(SECRET_HEADER))
+        verify_secret_token(self._secret_token, header_text(request.headers, SECRET_HEADER))
         update = parse_update(parse_json_body(await request.read()), endpoint=self.bot_id)
         if update.ignored is not None:
             ignored(self.name, update.ignored)

@@ -23,7 +23,7 @@ from twilio.request_validator import (
 )
 
 from gateway.channels.signatures import bad_signature, signature_present
-from gateway.errors import RequestRejected, parse_json_body
+from gateway.errors import RequestRejected, header_text, parse_json_body
 
 MAX_FIELDS = 1000
 Fields = MultiDict[str] | MultiDictProxy[str]
@@ -79,8 +79,8 @@ class TwilioSignature:
     async def verify_request(self, request: web.Request) -> MultiDict[str]:
         """The verified fields of the request, or ``RequestRejected`` (400 / 401 / 403)."""
         body = await request.read()
-        signature = signature_present(request.headers.get(SIGNATURE_HEADER), what=SIGNATURE_HEADER)
-        settings = request.headers.get(SIGNATURE_SETTINGS_HEADER)
+        signature = signature_present(header_text(request.headers, SIGNATURE_HEADER), what=SIGNATURE_HEADER)
+        settings = header_text(request.headers, SIGNATURE_SETTINGS_HEADER)
         algorithm = get_signature_algorithm(settings)
         url = self.url_of(request)
         validator = self._validator_for(settings)

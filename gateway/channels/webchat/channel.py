@@ -35,7 +35,7 @@ from gateway.channels.webchat.limits import ConnectionCounter, OriginPolicy, ori
 from gateway.channels.webchat.ports import BusUnavailable, ReplyBus, VisitorHistory
 from gateway.channels.webchat.session import Session, Visitors, VisitorSocket
 from gateway.channels.webchat.tokens import VisitorTokens, derive_token_key
-from gateway.errors import RequestRejected
+from gateway.errors import RequestRejected, header_text
 from gateway.model import Channel, DeliveryStatus, IdentityKind, OutboundRequest, SendResult
 
 log = logging.getLogger(__name__)
@@ -127,13 +127,13 @@ class WebchatChannel(ChannelAdapter):
             "Access-Control-Allow-Origin": "*",
             "X-Content-Type-Options": "nosniff",
         }
-        if request.headers.get("If-None-Match") == self._widget_etag:
+        if header_text(request.headers, "If-None-Match") == self._widget_etag:
             return web.Response(status=304, headers=headers)
         return web.Response(body=self._widget, content_type="application/javascript", charset="utf-8", headers=headers)
 
     async def chat_page(self, request: web.Request) -> web.Response:
         # ?lang=zh|en, else the browser's first language: the widget follows the page's.
-        wanted = request.query.get("lang") or request.headers.get("Accept-Language", "")
+        wanted = request.query.get("lang") or (header_text(request.headers, "Accept-Language") or "")
         lang = "zh" if wanted.strip().lower().startswith("zh") else "en"
         html = self._chat_page.replace("{{lang}}", lang)
         headers = {
@@ -150,13 +150,14 @@ class WebchatChannel(ChannelAdapter):
 
     def _client_address(self, request: web.Request) -> str:
         header = self.settings.client_ip_header
-        if header and request.headers.get(header):
+        value = header_text(request.headers, header) if header else None
+        if value:
             # The proxy appends the address it saw; earlier entries are the client's to invent.
-            return request.headers[header].split(",")[-1].strip()
+            return value.split(",")[-1].strip()
         return request.remote or "unknown"
 
     def _verify_origin(self, request: web.Request) -> None:
-        origin = request.headers.get("Origin")
+        origin = header_text(request.headers, "Origin")
         # The gateway's own pages (the /chat demo) are same-origin, whatever port it runs on.
         same_origin = bool(origin) and origin.rstrip("/").lower() == f"{request.scheme}://{request.host}".lower()
         if not (same_origin or self.origins.allows(origin)):
