@@ -10,6 +10,7 @@
  * "event" (a live-feed frame).
  */
 import { refreshMe, takeNext } from "./agent.js";
+import "./case-stats.js"; // the cases view (cases.js) with its statistics for ops
 import { tick } from "./clocks.js";
 import { sendReply, sendTemplate, setMode } from "./composer.js";
 import { act, closeConversation } from "./conversation.js";
