@@ -22,8 +22,14 @@ class SimulationInputError(ValueError):
     """The person asking gave something we cannot simulate; the message says what."""
 
 
+# Times a simulation takes: wide enough for any real question, narrow enough that business
+# hours, holidays and timeouts computed from it cannot leave the calendar (year 1 or 9999).
+YEARS = range(1970, 3000)
+
+
 def parse_at(value: str | datetime | None, zone: ZoneInfo) -> datetime:
-    """ISO-8601; a time without an offset is wall-clock time in the rules' time zone."""
+    """ISO-8601; a time without an offset is wall-clock time in the rules' time zone.
+    Times before 1970 or after 2999 are refused."""
     if value is None or value == "":
         return datetime.now(UTC)
     if isinstance(value, datetime):
@@ -33,7 +39,18 @@ def parse_at(value: str | datetime | None, zone: ZoneInfo) -> datetime:
             parsed = datetime.fromisoformat(value.strip())
         except ValueError:
             raise SimulationInputError(f"at: {value!r} is not an ISO-8601 time such as 2026-03-02T10:30") from None
+    if parsed.year not in YEARS:  # as written, before its offset is applied
+        raise SimulationInputError(f"at: {value!s} is out of range (use a time from 1970 to 2999)")
     return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed
+
+
+def rfc3339(moment: datetime) -> str:
+    """``moment`` as RFC 3339: an offset of whole minutes (a zone's old local mean time,
+    such as +08:05:43, is written in UTC instead)."""
+    offset = moment.utcoffset()
+    if offset is None or offset.total_seconds() % 60:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat()
 
 
 def parse_channel(value: Any) -> Channel:
@@ -103,7 +120,7 @@ def context_for(
 def decision_json(decision: RoutingDecision, ctx: RoutingContext) -> dict[str, Any]:
     """The one JSON shape of a simulated decision (CLI ``--json`` and the HTTP API)."""
     data = decision.model_dump(mode="json")
-    data["at"] = ctx.at.isoformat()
+    data["at"] = rfc3339(ctx.at)
     return data
 
 
