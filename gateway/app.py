@@ -76,7 +76,9 @@ def build_app(
         min_replicas=config.storage.min_replicas,
         replica_timeout=config.storage.replica_timeout,
     )
-    publisher = publisher or open_publisher(config.broker.url, publish_timeout=config.broker.publish_timeout)
+    publisher = publisher or open_publisher(
+        config.broker.nodes, publish_timeout=config.broker.publish_timeout, queue_type=config.broker.queue_type
+    )
     router = RouterHolder(SingleQueueRouter(config.routing.default_queue, config.routing.default_priority))
     workflow = workflow_library(config, router)
     rules = _rules_manager(config, router, publisher, workflow.workflow.queues() if workflow else set())
@@ -293,7 +295,9 @@ def _add_routes(app: web.Application, services: Services) -> None:
     app.router.add_routes(verification_api.routes)
     console.install(
         app,
-        EventFeed(open_source(services.config.broker.url, services.publisher), lookup=services.store.get_conversation),
+        EventFeed(
+            open_source(services.config.broker.nodes, services.publisher), lookup=services.store.get_conversation
+        ),
     )
     for adapter in services.adapters:
         app.router.add_routes(adapter.routes())

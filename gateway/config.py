@@ -102,6 +102,11 @@ class StorageConfig(Section):
 
 class BrokerConfig(Section):
     url: str = "memory://"
+    # The nodes of one RabbitMQ cluster: connect to any, move to the next when it goes.
+    # Given, it replaces ``url``.
+    urls: list[str] = Field(default_factory=list)
+    # classic: priority queues (one node); quorum: replicated queues, no priorities.
+    queue_type: Literal["classic", "quorum"] = "classic"
     publish_timeout: Duration = 5.0
     inflight: int = Field(256, ge=1, le=10000)
     # Outbox entries a crashed process had taken are republished by another after this.
@@ -117,6 +122,19 @@ class BrokerConfig(Section):
         if not value.startswith(("memory://", "amqp://", "amqps://")):
             raise ValueError("must be memory:// or amqp://user:pass@host:port/vhost")
         return value
+
+    @field_validator("urls")
+    @classmethod
+    def _nodes(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("amqp://", "amqps://")):
+                raise ValueError("each must be amqp://user:pass@host:port/vhost")
+        return value
+
+    @property
+    def nodes(self) -> str | list[str]:
+        """What to connect to: ``urls`` when given, else ``url``."""
+        return list(self.urls) if self.urls else self.url
 
 
 class RoutingConfig(Section):

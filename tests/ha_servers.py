@@ -11,11 +11,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import redis
 
-from tests.servers import free_port, port_open, wait_for
+from tests.servers import PrivateRabbit, free_port, port_open, wait_for
 
 SERVICE = "gwha"
 
@@ -148,3 +149,39 @@ class RedisSentinelGroup:
                 node.proc.send_signal(signal.SIGCONT)
             node.kill()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+class RabbitCluster:
+    """Three RabbitMQ nodes on this machine joined into one cluster: distinct node names,
+    ports and data directories (``PrivateRabbit``), one Erlang cookie (the rabbitmq
+    user's, which every node started here shares)."""
+
+    def __init__(self, size: int = 3) -> None:
+        self.nodes = [PrivateRabbit() for _ in range(size)]
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    def start(self) -> RabbitCluster:
+        threads = [threading.Thread(target=node.start) for node in self.nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        first = self.nodes[0]
+        for node in self.nodes[1:]:
+            for args in (("stop_app",), ("join_cluster", first.node), ("start_app",)):
+                done = node._ctl(*args, timeout=180)
+                if done.returncode != 0:
+                    raise RuntimeError(f"{node.node}: rabbitmqctl {' '.join(args)}: {done.stderr.decode()[-500:]}")
+            wait_for(lambda n=node: port_open(n.port), 90, f"{node.node} did not come back after joining")
+        status = first._ctl("cluster_status", timeout=60).stdout.decode()
+        missing = [n.node for n in self.nodes if n.node not in status]
+        if missing:
+            raise RuntimeError(f"not clustered: {missing}: {status}")
+        return self
+
+    def stop(self) -> None:
+        for node in reversed(self.nodes):
+            node.stop()

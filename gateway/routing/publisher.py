@@ -18,12 +18,13 @@ from typing import Protocol
 import aiormq
 from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobustConnection, ExchangeType
 
-from gateway.routing.broker_connection import connect_until_ready
+from gateway.routing.broker_connection import stay_connected
 from gateway.routing.topology import (
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_QUEUE,
     EVENTS_EXCHANGE,
     WORK_EXCHANGE,
+    dead_letter_queue_arguments,
     work_queue_arguments,
 )
 
@@ -54,10 +55,22 @@ class Publisher(Protocol):
 
 
 class AmqpPublisher:
-    """aio-pika robust connection; connects in the background so intake never waits on it."""
+    """Connects in the background so intake never waits on it: to ``url``, or to any of
+    ``url``'s nodes when it is a list (a cluster; see ``broker_connection``). A node lost
+    mid-publish fails the publishes awaiting its confirms (``PublishFailed``); their outbox
+    entries stay and go out again, with the same ``message_id``, through the next node.
+    ``queue_type``: ``classic`` (priority queues) or ``quorum`` (replicated, no priority)."""
 
-    def __init__(self, url: str, *, publish_timeout: float = 5.0, reconnect_interval: float = 1.0) -> None:
-        self._url = url
+    def __init__(
+        self,
+        url: str | list[str],
+        *,
+        publish_timeout: float = 5.0,
+        reconnect_interval: float = 1.0,
+        queue_type: str = "classic",
+    ) -> None:
+        self._urls = [url] if isinstance(url, str) else list(url)
+        self._queue_type = queue_type
         self._timeout = publish_timeout
         self._reconnect_interval = reconnect_interval
         self._connection: AbstractRobustConnection | None = None
@@ -75,29 +88,42 @@ class AmqpPublisher:
         self._connector = asyncio.create_task(self._connect_loop(), name="amqp-connect")
 
     async def _connect_loop(self) -> None:
-        async def setup(connection: AbstractRobustConnection) -> None:
+        async def setup(connection: AbstractRobustConnection) -> list[AbstractRobustChannel]:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             await self._declare_topology(channel)
             self._channel = channel
+            return [channel]
 
-        self._connection = await connect_until_ready(
-            self._url, setup, what="publisher", reconnect_interval=self._reconnect_interval
+        def connected(connection: AbstractRobustConnection) -> None:
+            self._connection = connection
+            log.info("broker connected")
+
+        def lost() -> None:
+            self._channel = None
+
+        await stay_connected(
+            self._urls,
+            setup,
+            what="publisher",
+            on_connected=connected,
+            on_lost=lost,
+            reconnect_interval=self._reconnect_interval,
         )
-        log.info("broker connected")
 
     async def _declare_topology(self, channel: AbstractRobustChannel) -> None:
         work = await channel.declare_exchange(WORK_EXCHANGE, ExchangeType.DIRECT, durable=True)
         events = await channel.declare_exchange(EVENTS_EXCHANGE, ExchangeType.TOPIC, durable=True)
         dlx = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, ExchangeType.FANOUT, durable=True)
-        dead = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True)
+        dead = await channel.declare_queue(
+            DEAD_LETTER_QUEUE, durable=True, arguments=dead_letter_queue_arguments(self._queue_type)
+        )
         await dead.bind(dlx, routing_key="#")
         self._exchanges = {WORK_EXCHANGE: work, EVENTS_EXCHANGE: events}
         for name in sorted(self._queues):
             await self._declare_queue(channel, work, name)
 
-    @staticmethod
-    async def _declare_queue(channel: AbstractRobustChannel, work: AbstractExchange, name: str) -> None:
-        queue = await channel.declare_queue(name, durable=True, arguments=work_queue_arguments())
+    async def _declare_queue(self, channel: AbstractRobustChannel, work: AbstractExchange, name: str) -> None:
+        queue = await channel.declare_queue(name, durable=True, arguments=work_queue_arguments(self._queue_type))
         await queue.bind(work, routing_key=name)
 
     async def declare_queues(self, queues: Iterable[str]) -> None:
@@ -119,7 +145,8 @@ class AmqpPublisher:
     async def publish(self, message: Outgoing) -> None:
         if not self.ready():
             raise PublishFailed("broker not connected")
-        assert self._channel is not None
+        channel = self._channel
+        assert channel is not None
         properties = aiormq.spec.Basic.Properties(
             content_type="application/json",
             content_encoding="utf-8",
@@ -133,8 +160,8 @@ class AmqpPublisher:
             # aiormq's publish directly: aio-pika's Message object costs more than the
             # publish itself on the relay's hot path. Offers must reach a queue
             # (mandatory: a return raises); events may have no subscriber at all.
-            channel = await self._channel.get_underlay_channel()
-            await channel.basic_publish(
+            underlay = await channel.get_underlay_channel()
+            await underlay.basic_publish(
                 message.body,
                 exchange=message.exchange,
                 routing_key=message.routing_key,
@@ -216,7 +243,8 @@ class MemoryPublisher:
         return None
 
 
-def open_publisher(url: str, *, publish_timeout: float = 5.0) -> Publisher:
-    if url.startswith("memory://"):
+def open_publisher(url: str | list[str], *, publish_timeout: float = 5.0, queue_type: str = "classic") -> Publisher:
+    """``url``: one broker, or the nodes of one cluster (``broker.urls``)."""
+    if isinstance(url, str) and url.startswith("memory://"):
         return MemoryPublisher()
-    return AmqpPublisher(url, publish_timeout=publish_timeout)
+    return AmqpPublisher(url, publish_timeout=publish_timeout, queue_type=queue_type)

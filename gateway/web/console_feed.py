@@ -30,7 +30,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection, Exch
 from aiohttp import web
 
 from gateway.model import Conversation
-from gateway.routing.broker_connection import connect_until_ready
+from gateway.routing.broker_connection import stay_connected
 from gateway.routing.publisher import MemoryPublisher, Outgoing, Publisher
 from gateway.routing.topology import EVENTS_EXCHANGE
 
@@ -111,10 +111,10 @@ class MemoryEventSource:
 class AmqpEventSource:
     """A private queue on ``gateway.events`` bound to ``#``; connects in the background,
     so a broker that is away never holds up start-up (the console then simply has no
-    live updates until it is back)."""
+    live updates until it is back). ``url``: a broker, or a cluster's nodes (any one)."""
 
-    def __init__(self, url: str, *, reconnect_interval: float = 1.0) -> None:
-        self._url = url
+    def __init__(self, url: str | list[str], *, reconnect_interval: float = 1.0) -> None:
+        self._urls = [url] if isinstance(url, str) else list(url)
         self._reconnect_interval = reconnect_interval
         self.queue_name = f"gateway.console.{socket.gethostname()}.{os.getpid()}.{os.urandom(4).hex()}"
         self._connection: AbstractRobustConnection | None = None
@@ -144,8 +144,16 @@ class AmqpEventSource:
         self._connection = None
 
     async def _connect_loop(self) -> None:
-        self._connection = await connect_until_ready(
-            self._url, self._subscribe, what="event feed", reconnect_interval=self._reconnect_interval
+        def connected(connection: AbstractRobustConnection) -> None:
+            self._connection = connection
+
+        await stay_connected(
+            self._urls,
+            self._subscribe,
+            what="event feed",
+            on_connected=connected,
+            on_lost=self._bound.clear,
+            reconnect_interval=self._reconnect_interval,
         )
 
     async def _subscribe(self, connection: AbstractRobustConnection) -> None:
@@ -161,7 +169,8 @@ class AmqpEventSource:
         )
         await queue.bind(exchange, routing_key="#")
         await queue.consume(self._on_message, no_ack=True)
-        connection.reconnect_callbacks.add(self._on_reconnect)
+        if hasattr(connection, "reconnect_callbacks"):  # robust: one broker
+            connection.reconnect_callbacks.add(self._on_reconnect)
         connection.close_callbacks.add(self._on_close)
         self._bound.set()
         log.info("event feed subscribed", extra={"queue": self.queue_name})
@@ -193,7 +202,7 @@ class AmqpEventSource:
         self._bound.clear()
 
 
-def open_source(broker_url: str, publisher: Publisher) -> EventSource:
+def open_source(broker_url: str | list[str], publisher: Publisher) -> EventSource:
     """Events go wherever the publisher puts them: in process, or to RabbitMQ."""
     if isinstance(publisher, MemoryPublisher):
         return MemoryEventSource(publisher)
