@@ -314,7 +314,13 @@ def _event_templates(message: InboundMessage, message_json: str, decision: Routi
         opened=orjson.dumps({"type": "conversation.opened", **common, "endpoint": message.endpoint}).decode(),
         reopened=orjson.dumps({"type": "conversation.reopened", **common, "endpoint": message.endpoint}).decode(),
         offer=orjson.dumps(
-            {"type": "conversation.offer", **common, "skills": decision.skills, "rule": decision.rule, "preview": preview}
+            {
+                "type": "conversation.offer",
+                **common,
+                "skills": decision.skills,
+                "rule": decision.rule,
+                "preview": preview,
+            }
         ).decode(),
     )
 

@@ -254,7 +254,12 @@ class Outbound:
                 message = expanded
         if isinstance(deliver, dict):  # a new message of that channel: no thread, our own sender
             conv = conv.model_copy(
-                update={"channel": adapter_channel(deliver), "endpoint": "", "attributes": {}, "subject": message.subject}
+                update={
+                    "channel": adapter_channel(deliver),
+                    "endpoint": "",
+                    "attributes": {},
+                    "subject": message.subject,
+                }
             )
         contact = await self.store.get_contact(conv.contact_id)
         request = OutboundRequest(

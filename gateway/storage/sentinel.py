@@ -11,6 +11,7 @@ is ``StorageUnavailable`` (503 / SMTP 451), never a wrong answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
@@ -49,17 +50,29 @@ def parse_sentinel_url(url: str) -> SentinelUrl:
     return SentinelUrl(sentinels=sentinels, service=path[0], db=int(db), password=password)
 
 
-def sentinel_clients(url: str, socket_timeout: float) -> tuple[aioredis.Redis, aioredis.Redis]:
-    """A request client and a blocking-read client, both on the service's current primary."""
+def _primary(url: str, socket_timeout: float | None, **kwargs: Any) -> aioredis.Redis:
     parsed = parse_sentinel_url(url)
     sentinel = Sentinel(
         parsed.sentinels,
         # Asking the sentinels must be quick: a dead sentinel is skipped for the next.
         sentinel_kwargs={"socket_timeout": 1.0, "socket_connect_timeout": 1.0},
         socket_timeout=socket_timeout,
-        socket_connect_timeout=min(socket_timeout, 2.0),
+        socket_connect_timeout=min(socket_timeout or 2.0, 2.0),
     )
-    common = {"db": parsed.db, "password": parsed.password, "decode_responses": True}
-    client = sentinel.master_for(parsed.service, max_connections=128, health_check_interval=15, **common)
-    blocking = sentinel.master_for(parsed.service, **common)
-    return client, blocking
+    return sentinel.master_for(parsed.service, db=parsed.db, password=parsed.password, decode_responses=True, **kwargs)
+
+
+def sentinel_clients(url: str, socket_timeout: float) -> tuple[aioredis.Redis, aioredis.Redis]:
+    """A request client and a blocking-read client, both on the service's current primary."""
+    client = _primary(url, socket_timeout, max_connections=128, health_check_interval=15)
+    return client, _primary(url, socket_timeout)
+
+
+def redis_client(url: str, *, socket_timeout: float | None, socket_connect_timeout: float) -> aioredis.Redis:
+    """A client (``decode_responses``) on ``url``'s Redis, or on the current primary of a
+    ``redis+sentinel://`` URL: for parts beside the store, such as the web chat bus."""
+    if url.startswith(SCHEME):
+        return _primary(url, socket_timeout)
+    return aioredis.Redis.from_url(
+        url, decode_responses=True, socket_timeout=socket_timeout, socket_connect_timeout=socket_connect_timeout
+    )

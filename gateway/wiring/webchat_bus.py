@@ -31,6 +31,7 @@ from redis import exceptions as rexc
 from gateway.channels.webchat.ports import BusUnavailable, Deliver, ReplyBus, Resync
 from gateway.storage import MemoryStore, RedisStore
 from gateway.storage.base import Store
+from gateway.storage.sentinel import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,7 @@ class RedisBus:
         self.channel_prefix = f"{prefix}:webchat:visitor:"
         self.ping_interval = ping_interval
         self._socket_timeout = socket_timeout
-        self._publisher = aioredis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-        )
+        self._publisher = redis_client(url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout)
         self._deliver: Deliver | None = None
         self._resync: Resync | None = None
         self._task: asyncio.Task[None] | None = None
@@ -99,9 +98,8 @@ class RedisBus:
         backoff = 0.5
         first = True
         while True:
-            client = aioredis.Redis.from_url(
-                self._url, decode_responses=True, socket_connect_timeout=self._socket_timeout
-            )
+            # A new client each time: behind Sentinel it connects to the primary of now.
+            client = redis_client(self._url, socket_timeout=None, socket_connect_timeout=self._socket_timeout)
             pubsub = client.pubsub()
             try:
                 await self._subscribe(pubsub)

@@ -51,7 +51,11 @@ class ApiChannel(ChannelAdapter):
         result = await self.sink.accept(message)
         return web.Response(
             body=orjson.dumps(
-                {"conversation_id": result.conversation_id, "message_id": result.message_id, "duplicate": result.duplicate}
+                {
+                    "conversation_id": result.conversation_id,
+                    "message_id": result.message_id,
+                    "duplicate": result.duplicate,
+                }
             ),
             content_type="application/json",
         )

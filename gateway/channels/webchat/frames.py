@@ -176,7 +176,9 @@ def _json_object(data: str, max_bytes: int) -> dict[str, Any]:
         body = parse_json_body(data, what="the frame")
     except RequestRejected as exc:
         if exc.code == "too_deep":
-            raise FrameError("too_deep", f"frames may nest arrays and objects at most {MAX_DEPTH} levels deep") from None
+            raise FrameError(
+                "too_deep", f"frames may nest arrays and objects at most {MAX_DEPTH} levels deep"
+            ) from None
         raise FrameError("malformed", exc.message) from None
     if not isinstance(body, dict):
         raise FrameError("malformed", "frames must be JSON objects")
