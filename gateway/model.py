@@ -210,6 +210,9 @@ class RoutingDecision(Model):
     explanation: list[str] = Field(default_factory=list)
     language: str | None = None
     open_case: str | None = None  # a case category the matched rule opens (``open_case:``)
+    # The queue says ``requires_verification: true``: an unverified customer's conversation
+    # is offered only once verification succeeded or failed (gateway.verification).
+    requires_verification: bool = False
 
 
 class RoutingContext(Model):
@@ -222,6 +225,7 @@ class RoutingContext(Model):
     contact_attributes: dict[str, Any] = Field(default_factory=dict)  # tested as `contact.<name>`
     attributes: dict[str, Any] = Field(default_factory=dict)  # of the conversation, e.g. a phone-menu choice
     new_contact: bool = False
+    verified: bool = False  # the contact's identity is verified now (tested as `verified`)
     at: datetime = Field(default_factory=utcnow)
 
 

@@ -81,6 +81,17 @@ class Interceptor(Protocol):
     async def inspect(self, message: InboundMessage, prepared: Prepared) -> Verdict | None: ...
 
 
+# A queue with ``requires_verification: true``: an unverified customer's conversation is
+# stored and tracked but held (flagged) without an offer; a timer written with the message
+# starts verification, and its outcome releases the offer (gateway.verification).
+HOLD_FLAG = "verification_hold"
+VERIFY_START = "verification_start"
+
+
+class VerificationGate(Protocol):
+    async def verified(self, contact_id: str) -> bool: ...
+
+
 class InvalidInbound(ValueError):
     """An adapter produced a message ingest cannot take (a bug or a hostile payload)."""
 
@@ -132,6 +143,7 @@ class Ingest:
         self.interceptors: list[Interceptor] = []  # asked in order; the first verdict counts
         self.amender = Amender(store=store, accept=self.accept, dedupe_ttl=config.storage.dedupe_ttl, clock=clock)
         self.opens_cases = False  # on when cases are configured: rules may then open them
+        self.verification: VerificationGate | None = None  # on when verification is configured
 
     def _plain_deadline(self, channel: Channel, now_ms: int) -> tuple[int, int]:
         """(reply_by, warn_at) in ms for a customer message received at ``now_ms``."""
@@ -170,10 +182,15 @@ class Ingest:
                 }
             )
         now_ms = int(self.clock() * 1000)
-        decision = self._decide(message, prepared, now_ms)
+        verified = False
+        if self.verification is not None and prepared.contact_id:
+            verified = await self.verification.verified(prepared.contact_id)
+        decision = self._decide(message, prepared, now_ms, verified)
         plan = self._plan(message, identity_keys, decision, now_ms)
         if verdict is not None:
             _apply_verdict(plan, verdict)
+        if decision.requires_verification and not verified and self.verification is not None:
+            _hold_for_verification(plan, prepared)
         result = await self.store.ingest(plan)
         metrics.INBOUND.labels(message.channel.value, "duplicate" if result.duplicate else "accepted").inc()
         log.info(
@@ -195,7 +212,9 @@ class Ingest:
                 return verdict
         return None
 
-    def _decide(self, message: InboundMessage, prepared: Prepared, now_ms: int) -> RoutingDecision:
+    def _decide(
+        self, message: InboundMessage, prepared: Prepared, now_ms: int, verified: bool = False
+    ) -> RoutingDecision:
         """The routing decision, with the contact's stored attributes under the message's."""
         attributes = {**(prepared.contact_attributes or {}), **message.contact_attributes}
         return self.router().decide(
@@ -207,6 +226,7 @@ class Ingest:
                 contact_attributes=attributes,
                 attributes=message.conversation_attributes,
                 new_contact=prepared.contact_id is None,
+                verified=verified,
                 at=datetime.fromtimestamp(now_ms / 1000, UTC),
             )
         )
@@ -323,6 +343,19 @@ def _event_templates(message: InboundMessage, message_json: str, decision: Routi
             }
         ).decode(),
     )
+
+
+def _hold_for_verification(plan: IngestPlan, prepared: Prepared) -> None:
+    """Keep the offer back until verification settles — unless an agent has the
+    conversation or it is offered already; start verification once per hold."""
+    glance = prepared.conversation
+    current = glance is not None and glance.status != "resolved"
+    if not plan.route or (current and (glance.assignee or glance.offered)):  # type: ignore[union-attr]
+        return
+    plan.hold = True
+    if not (current and HOLD_FLAG in glance.flags):  # type: ignore[union-attr]
+        plan.timers = [*plan.timers, [VERIFY_START, plan.queue, "0"]]
+    plan.flags_add = [*plan.flags_add, HOLD_FLAG]
 
 
 def _apply_verdict(plan: IngestPlan, verdict: Verdict) -> None:

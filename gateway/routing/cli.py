@@ -101,7 +101,7 @@ def add_rules_commands(sub: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="contact.<name>=VALUE (repeat for a list), attribute.<name>=VALUE, new_contact=true, language=zh",
+        help="contact.<name>=VALUE (repeat for a list), attribute.<name>=VALUE, new_contact=true, verified=true, language=zh",
     )
     simulate.add_argument("--at", default=None, help="ISO-8601 time; without an offset, in the rules' time zone")
     simulate.add_argument("--json", action="store_true", help="print the decision as one JSON object")

@@ -15,7 +15,7 @@ from gateway.routing.engine import format_duration
 
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
-ATTRIBUTE_HELP = "contact.<name>, attribute.<name>, new_contact or language"
+ATTRIBUTE_HELP = "contact.<name>, attribute.<name>, new_contact, verified or language"
 
 
 class SimulationInputError(ValueError):
@@ -87,6 +87,7 @@ def context_for(
     contact: dict[str, Any] = {}
     conversation: dict[str, Any] = {}
     new_contact = False
+    verified = False
     hint = None
     for key, value in pairs:
         key = str(key).strip()
@@ -101,6 +102,8 @@ def context_for(
             conversation[key[len("attribute.") :]] = value
         elif key == "new_contact":
             new_contact = _flag(key, value)
+        elif key == "verified":
+            verified = _flag(key, value)
         elif key == "language":
             hint = None if value is None else str(value)
         else:
@@ -113,6 +116,7 @@ def context_for(
         contact_attributes=contact,
         attributes=conversation,
         new_contact=new_contact,
+        verified=verified,
         at=parse_at(at, zone),
     )
 
@@ -134,6 +138,7 @@ def render(decision: RoutingDecision, ctx: RoutingContext, zone: ZoneInfo) -> st
         f"skills:    {', '.join(decision.skills) or '(none)'}",
         f"language:  {decision.language or 'unknown'}",
         *([f"open_case: {decision.open_case}"] if decision.open_case else []),
+        *(["verification: required before the offer"] if decision.requires_verification else []),
         f"at:        {local.isoformat()} ({zone.key})",
         f"version:   {decision.rules_version}",
         "targets:",

@@ -132,6 +132,9 @@ class IngestPlan:
     # Follow-up work due after the write, as [kind, argument, delay ms]: it lands in the
     # timers with the message, so a crash right after the acknowledgement loses nothing.
     timers: list[list[str]] = field(default_factory=list)
+    # Held for verification: stored, tracked and routed, but the offer waits (the decision
+    # is kept on the conversation; ``verification_release`` makes the offer later).
+    hold: bool = False
 
 
 @dataclass(slots=True)
@@ -300,6 +303,14 @@ class Store(CaseStore, VerificationStore, Protocol):
         ...
 
     async def merge_contacts(self, keep: str, other: str, *, by: str, now_ms: int, payload: str) -> Outcome: ...
+
+    async def verification_release(
+        self, conversation_id: str, *, now_ms: int, payload: str, escalate_after_ms: int
+    ) -> Outcome:
+        """Offer a conversation held for verification on the queue of its stored decision,
+        once (its hold flag goes with it). Reasons: not_held, resolved, already (claimed or
+        waiting meanwhile: only the flag goes)."""
+        ...
 
     # outbound messages and delivery status
     async def append_message(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from gateway.storage.base import Outcome
 from gateway.storage.connection import Connection
 from gateway.storage.verification_records import (
     SettlePlan,
@@ -23,6 +24,14 @@ class Verifications(Connection):
     async def verification_settle(self, plan: SettlePlan) -> tuple[str, int]:
         reply = await self._run("verify_settle", plan.to_json())
         return str(reply[0]), int(reply[1]) if len(reply) > 1 else 0
+
+    async def verification_release(
+        self, conversation_id: str, *, now_ms: int, payload: str, escalate_after_ms: int
+    ) -> Outcome:
+        reply = await self._run("verify_release", conversation_id, str(now_ms), payload, str(escalate_after_ms))
+        if reply[0] == "ok":
+            return Outcome(ok=True, conversation_id=conversation_id, routing_version=int(reply[1]))
+        return Outcome(ok=False, reason=str(reply[0]), conversation_id=conversation_id)
 
     async def get_verification(self, contact_id: str) -> VerificationRecord | None:
         async with self._guard():

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -133,6 +133,8 @@ class Verifier:
         self.outbound = outbound
         self.secret = secret
         self.clock = clock
+        # Called with (contact id, outcome) when a verification ends: verified, locked, expired.
+        self.on_settled: list[Callable[[str, str], Awaitable[None]]] = []
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -302,7 +304,15 @@ class Verifier:
             if result != "wrong":
                 metrics.VERIFICATIONS.labels("failed").inc()
         log.info("verification " + result, extra={"contact_id": contact_id, "conversation_id": conversation or None})
+        if result in ("verified", "locked", "expired"):
+            for listener in self.on_settled:
+                await listener(contact_id, result)
         return result, left
+
+    async def verified(self, contact_id: str) -> bool:
+        """Whether the contact is verified now (the rules' ``verified`` condition)."""
+        record = await self.store.get_verification(contact_id)
+        return record is not None and record.state_at(self.now_ms()) == "verified"
 
     # timers ------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from aiohttp import web
 
 from gateway.config import GatewayConfig
+from gateway.core.ingest import VERIFY_START
+from gateway.verification.hold import Hold
 from gateway.verification.service import CODE_FLAG, EXPIRE, NOTICE, Verifier
 from gateway.wiring.services import Services
 
@@ -51,4 +53,6 @@ def verification_part(services: Services, clock: Callable[[], float] = time.time
     services.outbound.expanders[CODE_FLAG] = verifier.expand
     services.timers.register(EXPIRE, verifier.on_expire)
     services.timers.register(NOTICE, verifier.on_notice)
+    services.ingest.verification = verifier
+    services.timers.register(VERIFY_START, Hold(verifier).on_start)
     return verifier

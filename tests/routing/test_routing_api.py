@@ -97,7 +97,7 @@ async def test_put_invalid_rules_is_422_and_the_old_rules_stay(client: TestClien
         f"{rules_path}:38: rule 'stolen-card': target 1: unknown queue 'dispute' "
         "(queues: payments-zh, payments-en, accounts, complaints, disputes, after-hours, general)",
         f"{rules_path}:69: rule 'payments-zh': unknown condition key 'keyword' (known: channel, language, keywords, "
-        "all_keywords, regex, subject_keywords, business_hours, new_contact, contact.<attribute>, attribute.<name>)",
+        "all_keywords, regex, subject_keywords, business_hours, new_contact, verified, contact.<attribute>, attribute.<name>)",
     ]
     assert on_disk(rules_path) == BASE_RULES
     current = await (await client.get("/api/v1/routing/rules", headers=auth())).json()

@@ -84,7 +84,7 @@ ERRORS = [
         "unknown condition key",
         ("      keywords: [付款, payment]\n", "      keyword: [付款, payment]\n"),
         "17: rule 'payments-zh': unknown condition key 'keyword' (known: channel, language, keywords, all_keywords, "
-        "regex, subject_keywords, business_hours, new_contact, contact.<attribute>, attribute.<name>)",
+        "regex, subject_keywords, business_hours, new_contact, verified, contact.<attribute>, attribute.<name>)",
     ),
     (
         "YAML syntax",

@@ -48,6 +48,7 @@ def test_json_has_the_whole_decision(write_rules: Callable[..., Path], capsys: p
         "explanation": data["explanation"],
         "language": "en",
         "open_case": None,
+        "requires_verification": False,
         "at": "2026-03-02T10:00:00+08:00",
     }
     assert data["explanation"][-2:] == [

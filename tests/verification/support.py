@@ -28,8 +28,9 @@ _ids = itertools.count(1)
 __all__ = ["CUSTOMER", "EMAIL", "Clock", "call"]
 
 
-def config(relay: RelaySink, twilio_url: str, **verification: Any) -> Any:
+def config(relay: RelaySink, twilio_url: str, *, sections: dict[str, Any] | None = None, **verification: Any) -> Any:
     return gateway_config(
+        **(sections or {}),
         http={"public_url": PUBLIC_URL},
         smtp={"enabled": True, "host": "127.0.0.1", "port": 0, "domains": [DOMAIN]},
         channels={

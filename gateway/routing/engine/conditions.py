@@ -151,6 +151,17 @@ def _new_contact_check(condition: Condition, keywords: KeywordTable) -> Check:
     return check_new
 
 
+def _verified_check(condition: Condition, keywords: KeywordTable) -> Check:
+    want = bool(condition.values[0])
+
+    def check_verified(f: MessageFacts) -> str | None:
+        if f.ctx.verified == want:
+            return None
+        return "the customer is verified, wanted unverified" if f.ctx.verified else "the customer is not verified"
+
+    return check_verified
+
+
 _CHECKS: dict[str, Callable[[Condition, KeywordTable], Check]] = {
     "channel": _channel_check,
     "language": _language_check,
@@ -162,6 +173,7 @@ _CHECKS: dict[str, Callable[[Condition, KeywordTable], Check]] = {
     "attribute": _attribute_check,
     "business_hours": _business_hours_check,
     "new_contact": _new_contact_check,
+    "verified": _verified_check,
 }
 
 
@@ -182,6 +194,8 @@ def condition_evidence(condition: Condition, keywords: KeywordTable) -> Evidence
         return lambda f: f"{key}: {(f.ctx.contact_attributes if from_contact else f.ctx.attributes).get(name)}"
     if kind == "business_hours":
         return lambda f: f"business_hours: {str(f.business_open).lower()} ({f.hours_text()})"
+    if kind == "verified":
+        return lambda f: f"verified: {str(f.ctx.verified).lower()}"
     return lambda f: f"new_contact: {str(f.ctx.new_contact).lower()}"
 
 

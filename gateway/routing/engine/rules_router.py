@@ -27,7 +27,18 @@ from gateway.routing.rules import Rule, RuleSet, fold
 _set = object.__setattr__
 _DECISION_FIELDS = frozenset(RoutingDecision.model_fields)
 _SET_BY_ENGINE = frozenset(
-    {"queue", "priority", "skills", "rule", "targets", "rules_version", "explanation", "language", "open_case"}
+    {
+        "queue",
+        "priority",
+        "skills",
+        "rule",
+        "targets",
+        "rules_version",
+        "explanation",
+        "language",
+        "open_case",
+        "requires_verification",
+    }
 )
 _OTHER_FIELDS = [(name, f) for name, f in RoutingDecision.model_fields.items() if name not in _SET_BY_ENGINE]
 
@@ -115,6 +126,7 @@ class RulesRouter:
         ]
         self._default_skills = self.queue_skills(rules.defaults[0].queue)
         self._default_outcome = f"→ no rule matched: defaults, {describe_targets(self._default_targets)}"
+        self._verifying = frozenset(q.name for q in rules.queues.values() if q.requires_verification)
 
     def queues(self) -> list[str]:
         return list(self.rules.queues)
@@ -238,6 +250,14 @@ class RulesRouter:
         open_case: str | None = None,
     ) -> RoutingDecision:
         first = targets[0]
+        verify = first.queue in self._verifying
+        if verify:
+            lines.append(
+                f"queue {first.queue} requires verification: the customer is verified, offered at once"
+                if facts.ctx.verified
+                else f"queue {first.queue} requires verification: the customer is not verified, "
+                "so the offer waits until a code sent to them is answered (or fails)"
+            )
         return _trusted_decision(
             {
                 "queue": first.queue,
@@ -249,5 +269,6 @@ class RulesRouter:
                 "explanation": lines,
                 "language": facts.language,
                 "open_case": open_case,
+                "requires_verification": verify,
             }
         )

@@ -149,7 +149,7 @@ def read_condition(r: Reader, key: str, entry: Entry, label: str, has_hours: boo
         return None
     what = f"{label}: {key}"
     found: Values | None
-    if kind in ("business_hours", "new_contact"):
+    if kind in ("business_hours", "new_contact", "verified"):
         found = _yes_or_no(r, kind, entry, what, has_hours)
     else:
         words = r.text_list(entry.value, what)

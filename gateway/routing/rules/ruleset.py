@@ -26,6 +26,7 @@ PLAIN_CONDITIONS = (
     "subject_keywords",
     "business_hours",
     "new_contact",
+    "verified",
 )
 ATTRIBUTE_PREFIXES = {"contact.": "contact", "attribute.": "attribute"}
 KEYWORD_KINDS = ("keywords", "all_keywords", "subject_keywords")
@@ -90,6 +91,7 @@ class Queue:
     name: str
     skills: dict[str, int]  # required skill → minimum level
     line: int
+    requires_verification: bool = False  # offered only once the customer's identity is settled
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

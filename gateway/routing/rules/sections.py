@@ -128,11 +128,18 @@ def read_queues(r: Reader, entry: Entry | None, skills: dict[str, int], doc_line
             )
         body = r.mapping(q_entry.value, f"queue {name!r}", allow_null=True)
         required: dict[str, int] = {}
+        verify = False
         if body is not None:
-            r.unknown_keys(body, ("skills",), f"queue {name!r}")
+            r.unknown_keys(body, ("skills", "requires_verification"), f"queue {name!r}")
             if "skills" in body:
                 required = read_skill_levels(r, body["skills"].value, f"queue {name!r} skills", skills)
-        queues[name] = Queue(name=name, skills=required, line=q_entry.key_line)
+            if "requires_verification" in body:
+                located = body["requires_verification"].value
+                if isinstance(located.value, bool):
+                    verify = located.value
+                else:
+                    r.error(located.line, f"queue {name!r}: requires_verification must be true or false")
+        queues[name] = Queue(name=name, skills=required, line=q_entry.key_line, requires_verification=verify)
     return queues
 
 

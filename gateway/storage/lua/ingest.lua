@@ -127,7 +127,10 @@ end
 
 -- One offer per conversation that needs an agent, not one per message.
 local offered = 0
-if plan.route and empty(redis.call('HGET', k, 'assignee')) and empty(redis.call('HGET', k, 'waiting_since')) then
+if plan.route and empty(redis.call('HGET', k, 'assignee')) and empty(redis.call('HGET', k, 'waiting_since'))
+    and plan.hold then
+  redis.call('HSET', k, 'routing', plan.decision_json)  -- offered once verification settles
+elseif plan.route and empty(redis.call('HGET', k, 'assignee')) and empty(redis.call('HGET', k, 'waiting_since')) then
   local reason = 'new'
   if state == 'reopened' then reason = 'reopened' end
   offer(cid, plan.queue, plan.priority, reason, now, plan.decision_json, 0, plan.escalate_after_ms, plan.events.offer, false)
