@@ -11,6 +11,12 @@ import re
 import phonenumbers
 
 from gateway.model import Identity, IdentityKind
+from gateway.redaction import contains_card_number, mask_card_numbers
+
+# Identities a customer (or their software) types, as opposed to ids a provider assigns:
+# one holding a card number is refused, never stored, masked or hashed (a masked one could
+# match another customer's; docs/security.md).
+TYPED_KINDS = frozenset({IdentityKind.EMAIL, IdentityKind.API, IdentityKind.WEBCHAT})
 
 
 class InvalidIdentity(ValueError):
@@ -31,16 +37,16 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str:
     try:
         number = phonenumbers.parse(digits_only, default_region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidIdentity(f"not a phone number: {raw!r}") from exc
+        raise InvalidIdentity(f"not a phone number: {mask_card_numbers(raw)!r}") from exc
     if not phonenumbers.is_possible_number(number):
-        raise InvalidIdentity(f"not a possible phone number: {raw!r}")
+        raise InvalidIdentity(f"not a possible phone number: {mask_card_numbers(raw)!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def normalize_email(raw: str) -> str:
     text = raw.strip().strip("<>").strip().lower()
     if not _EMAIL.match(text):
-        raise InvalidIdentity(f"not an email address: {raw!r}")
+        raise InvalidIdentity(f"not an email address: {mask_card_numbers(raw)!r}")
     return text
 
 
@@ -53,5 +59,7 @@ def make_identity(kind: IdentityKind | str, raw: str, *, default_region: str | N
     else:
         value = raw.strip()
         if not value or len(value) > 256 or any(c.isspace() for c in value):
-            raise InvalidIdentity(f"not a valid {kind.value} id: {raw!r}")
+            raise InvalidIdentity(f"not a valid {kind.value} id: {mask_card_numbers(raw)!r}")
+    if kind in TYPED_KINDS and contains_card_number(value):
+        raise InvalidIdentity(f"a {kind.value} identity must not hold a card number")
     return Identity(kind=kind, value=value)

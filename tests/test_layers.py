@@ -19,7 +19,7 @@ HELPERS = {"gateway.model", "gateway.identity", "gateway.redaction", "gateway.me
 # layer prefix → the gateway modules/packages it may import (prefix match)
 ALLOWED: dict[str, set[str]] = {
     "gateway.model": set(),
-    "gateway.identity": PURE,
+    "gateway.identity": PURE | {"gateway.redaction"},
     "gateway.redaction": PURE,
     "gateway.metrics": PURE,
     "gateway.logs": {"gateway.redaction"},

@@ -16,9 +16,9 @@ import time
 from collections.abc import Awaitable, Callable
 
 from gateway import metrics
+from gateway.core.masking import redact_amendment
 from gateway.core.outbox_payloads import payload
 from gateway.model import Amendment, AmendResult, InboundMessage, IngestResult
-from gateway.redaction import mask_card_numbers
 from gateway.storage.base import Store
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,8 @@ class Amender:
         for value in (amendment.external_id, amendment.target_external_id):
             if not value or len(value) > MAX_EXTERNAL_ID:
                 raise InvalidAmendment("external ids must be 1–512 characters")
-        text = mask_card_numbers(amendment.text) or ""
+        amendment = redact_amendment(amendment)
+        text = amendment.text
         now_ms = int(self.clock() * 1000)
         at_ms = int(amendment.provider_ts.timestamp() * 1000) if amendment.provider_ts else now_ms
         attachments = amendment.attachments

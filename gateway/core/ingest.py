@@ -20,6 +20,7 @@ import orjson
 from gateway import metrics
 from gateway.config import GatewayConfig
 from gateway.core.amend import Amender
+from gateway.core.masking import redact
 from gateway.model import (
     Amendment,
     AmendResult,
@@ -34,7 +35,6 @@ from gateway.model import (
     StatusUpdate,
     new_id,
 )
-from gateway.redaction import mask_card_numbers
 from gateway.routing.router import Router
 from gateway.storage.base import EventTemplates, IngestPlan, Prepared, Store, encode_attrs
 
@@ -94,29 +94,6 @@ class VerificationGate(Protocol):
 
 class InvalidInbound(ValueError):
     """An adapter produced a message ingest cannot take (a bug or a hostile payload)."""
-
-
-def _mask_tree(value: Any) -> Any:
-    if isinstance(value, str):
-        return mask_card_numbers(value)
-    if isinstance(value, dict):
-        return {k: _mask_tree(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask_tree(v) for v in value]
-    return value
-
-
-def redact(message: InboundMessage) -> InboundMessage:
-    return message.model_copy(
-        update={
-            "text": mask_card_numbers(message.text) or "",
-            "html": mask_card_numbers(message.html),
-            "subject": mask_card_numbers(message.subject),
-            "meta": _mask_tree(message.meta),
-            "contact_attributes": _mask_tree(message.contact_attributes),
-            "conversation_attributes": _mask_tree(message.conversation_attributes),
-        }
-    )
 
 
 class Ingest:

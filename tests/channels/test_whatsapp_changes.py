@@ -131,6 +131,8 @@ async def test_an_order_reads_as_items_and_total_without_its_catalog_id(client: 
     await post(client, delivery([value([order])]))
     [message] = await messages_of(store, f"phone:+{WANG}")
     assert message.text == "🛒 Order: 2 items, total 19.00 CNY"
+    # The catalog id is the provider's structural id (Luhn-valid here): kept as sent.
+    assert message.meta["order"]["catalog_id"] == "4111111111111111"
 
 
 async def test_webhook_fields_that_are_not_conversations_are_counted(client: TestClient, store: Store) -> None:

@@ -89,3 +89,45 @@ async def test_card_numbers_in_any_format_never_reach_storage_amqp_or_logs(
     assert leaked(await store_dump(store), NUMBERS) == []  # type: ignore[arg-type]
     assert leaked(amqp, NUMBERS) == []
     assert leaked(log_text(caplog.records), NUMBERS) == []
+
+
+async def test_card_numbers_in_names_attachments_and_attribute_names_are_masked_everywhere(
+    aiohttp_client: Any, store: Store, amqp_url: str, work_queue: str, tap: EventTap, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = await leak_client(aiohttp_client, store, amqp_url, work_queue)
+    payload = {
+        "id": "names-1",
+        "from": {"id": "crm-77", "name": f"张三 {VISA}", "phone": "+86 138 0013 8000"},
+        "text": "退款",
+        "attributes": {f"card_{AMEX}": "x", "note": f"卡 {UNIONPAY}", "tags": [f"t {VISA}"]},
+        "attachments": [
+            {"url": f"https://files.example.com/{VISA}/receipt-{AMEX}.pdf", "name": f"卡号{VISA}.pdf"},
+        ],
+    }
+    body, headers = signed_api_body(payload)
+    resp = await client.post("/webhooks/api", data=body, headers=headers)
+    assert resp.status == 200, await resp.text()
+    cid = (await resp.json())["conversation_id"]
+    detail = await (await client.get(f"/api/v1/conversations/{cid}", headers=auth())).json()
+    shown = json.dumps(detail, ensure_ascii=False)
+    assert "张三 ************1111" in shown and "卡号************1111.pdf" in shown
+    assert "card_***********0005" in shown and "+8613800138000" in shown  # a phone stays whole
+
+    # Identities and ids that must match exactly are refused, not masked (docs/security.md).
+    refused = [
+        {"id": "names-2", "from": {"id": f"user-{VISA}"}, "text": "hi"},
+        {"id": "names-3", "from": {"id": "crm-78", "email": f"{VISA}@example.com"}, "text": "hi"},
+        {"id": f"msg-{VISA}", "from": {"id": "crm-79"}, "text": "hi"},
+    ]
+    for bad in refused:
+        body, headers = signed_api_body(bad)
+        resp = await client.post("/webhooks/api", data=body, headers=headers)
+        answer = await resp.text()
+        assert resp.status == 422 and "card number" in answer and leaked(answer, NUMBERS) == []
+
+    amqp = await published(client, amqp_url, work_queue, tap)
+    assert leaked(shown, NUMBERS) == []
+    assert leaked(await store_dump(store), NUMBERS) == []  # type: ignore[arg-type]
+    assert leaked(amqp, NUMBERS) == []
+    assert leaked(log_text(caplog.records), NUMBERS) == []

@@ -10,6 +10,7 @@ from gateway.channels.kinds import attachment_lines
 from gateway.errors import RequestRejected, parse_json_body
 from gateway.identity import InvalidIdentity, make_identity
 from gateway.model import Attachment, Channel, IdentityKind, InboundMessage
+from gateway.redaction import contains_card_number
 
 MAX_TEXT = 20_000
 
@@ -69,6 +70,9 @@ def parse_message(body: bytes, *, default_region: str | None = None) -> InboundM
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
         raise RequestRejected(422, "invalid", problems) from None
+    if contains_card_number(payload.id):
+        # The id is the dedupe key: masked, two ids could collide; so it is refused.
+        raise RequestRejected(422, "invalid", "id: must not hold a card number")
     if not payload.text.strip() and not payload.attachments:
         raise RequestRejected(422, "invalid", "text: a message needs text or an attachment")
     try:
