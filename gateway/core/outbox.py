@@ -1,8 +1,9 @@
 """The outbox relay: from durable outbox entries to confirmed RabbitMQ messages.
 
 Every gateway process runs one. Entries are handed out by the store (a Redis stream
-consumer group), published concurrently with publisher confirms, and acknowledged only
-once confirmed. Entries a process took and could not publish stay pending: it retries
+consumer group), published in batches (one socket write and one wait for the confirms
+per batch, several batches outstanding) with publisher confirms, and acknowledged only
+once confirmed, in bulk (one ``XACK``/``XDEL`` per run of confirms). Entries a process took and could not publish stay pending: it retries
 them itself, and if it dies another process reclaims them after ``reclaim_idle``.
 A broker outage therefore delays delivery and never loses or blocks intake.
 """
@@ -74,8 +75,9 @@ ACK_LINGER = 0.005  # else wait this long for more before writing the acknowledg
 class OutboxRelay:
     """Keeps up to ``inflight`` publishes outstanding, like a raw publisher would.
 
-    A reader hands entries to one task each; confirmed entries are acknowledged to the
-    store in bulk by a separate flusher. An entry is "ours" from the read until its
+    A reader hands entries to one task per batch (at most a quarter of the window, so
+    that batches overlap); confirmed entries are acknowledged to the store in bulk by a
+    separate flusher. An entry is "ours" from the read until its
     acknowledgement is written, so a retry of our own pending entries never re-publishes
     one that is still in flight.
     """
@@ -115,37 +117,55 @@ class OutboxRelay:
             return False
         return not any(p.match(entry.routing_key) for p in self._wanted)
 
-    async def _publish(self, entry: OutboxEntry) -> None:
+    async def _publish(self, batch: list[OutboxEntry]) -> None:
+        outcomes: list[PublishFailed | None] = []
         try:
-            if not self._skipped(entry):
-                await self.publisher.publish(to_outgoing(entry))
-            confirmed = True
-        except PublishFailed as exc:
-            log.debug("outbox entry %s not confirmed: %s", entry.message_id, exc)
-            confirmed = False
-        except (ValueError, KeyError) as exc:  # a corrupt entry must not jam the relay
-            log.error("outbox entry %s cannot be built, dropping it: %s", entry.message_id, exc)
-            confirmed = True
+            sending: list[OutboxEntry] = []
+            messages: list[Outgoing] = []
+            for entry in batch:
+                if self._skipped(entry):
+                    continue
+                try:
+                    messages.append(to_outgoing(entry))
+                    sending.append(entry)
+                except (ValueError, KeyError) as exc:  # a corrupt entry must not jam the relay
+                    log.error("outbox entry %s cannot be built, dropping it: %s", entry.message_id, exc)
+            try:
+                outcomes = await self.publisher.publish_many(messages) if messages else []
+            except Exception as exc:  # a bug below must not strand the batch: it is retried
+                log.exception("outbox batch not published")
+                outcomes = [PublishFailed(type(exc).__name__)] * len(messages)
         finally:
-            self._publishing -= 1
+            self._publishing -= len(batch)
             self._room.set()
-        metrics.PUBLISHES.labels(entry.exchange, "confirmed" if confirmed else "failed").inc()
-        if confirmed:
-            self.published += 1
-            self._to_ack.append(entry.entry_id)
-            self._ack_wanted.set()
-        else:
-            self.failed += 1
-            self._mine.discard(entry.entry_id)
+        failed = {entry.entry_id: outcome for entry, outcome in zip(sending, outcomes, strict=True) if outcome}
+        confirmed: dict[str, int] = {}
+        for entry in batch:
+            reason = failed.get(entry.entry_id)
+            if reason is None:
+                confirmed[entry.exchange] = confirmed.get(entry.exchange, 0) + 1
+                self._to_ack.append(entry.entry_id)
+            else:
+                log.debug("outbox entry %s not confirmed: %s", entry.message_id, reason)
+                metrics.PUBLISHES.labels(entry.exchange, "failed").inc()
+                self._mine.discard(entry.entry_id)
+        for exchange, count in confirmed.items():
+            metrics.PUBLISHES.labels(exchange, "confirmed").inc(count)
+        self.published += len(batch) - len(failed)
+        if failed:
+            self.failed += len(failed)
             self._retry_own = True
+        if len(failed) < len(batch):
+            self._ack_wanted.set()
 
     def _dispatch(self, entries: list[OutboxEntry]) -> None:
-        for entry in entries:
-            if entry.entry_id in self._mine:
-                continue  # still in flight or awaiting its acknowledgement
-            self._mine.add(entry.entry_id)
-            self._publishing += 1
-            task = asyncio.create_task(self._publish(entry))
+        fresh = [entry for entry in entries if entry.entry_id not in self._mine]  # else still in flight
+        size = max(1, self.max_inflight // 4)
+        for start in range(0, len(fresh), size):
+            batch = fresh[start : start + size]
+            self._mine.update(entry.entry_id for entry in batch)
+            self._publishing += len(batch)
+            task = asyncio.create_task(self._publish(batch))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
