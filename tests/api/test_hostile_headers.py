@@ -41,7 +41,9 @@ async def raw_request(client: TestClient, method: str, path: str, headers: list[
     top, _, payload = data.partition(b"\r\n\r\n")
     lines = top.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
-    content_type = next((line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("content-type")), "")
+    content_type = next(
+        (line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("content-type")), ""
+    )
     return status, content_type, payload
 
 

@@ -116,8 +116,7 @@ ERRORS = [
     (
         "bad regex",
         ("      language: zh\n", "      regex: 'order (\\d+'\n"),
-        "18: rule 'payments-zh': regex: bad regular expression 'order (\\d+': missing ), unterminated subpattern "
-        "at position 6",
+        "18: rule 'payments-zh': regex: bad regular expression 'order (\\d+': RE2: missing ): order (\\d+",
     ),
     (
         "unknown top-level key",

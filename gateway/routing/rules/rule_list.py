@@ -8,6 +8,7 @@ from typing import Any
 
 from gateway.model import Channel, parse_duration
 from gateway.routing import language
+from gateway.routing.rules.patterns import PatternRefused, compile_pattern
 from gateway.routing.rules.reader import Reader
 from gateway.routing.rules.ruleset import (
     ATTRIBUTE_PREFIXES,
@@ -227,8 +228,8 @@ def _patterns(r: Reader, words: Words, what: str) -> Values:
     patterns = []
     for word, line in dict.fromkeys(words):
         try:
-            patterns.append(re.compile(word, re.IGNORECASE))
-        except re.error as exc:
+            patterns.append(compile_pattern(word))
+        except PatternRefused as exc:
             r.error(line, f"{what}: bad regular expression '{word}': {exc}")
     return tuple(patterns), tuple(p.pattern for p in patterns)
 
