@@ -20,6 +20,7 @@ from gateway.core.masking import redact_amendment
 from gateway.core.outbox_payloads import payload
 from gateway.model import Amendment, AmendResult, InboundMessage, IngestResult
 from gateway.storage.base import Store
+from gateway.storage.search_terms import text_terms
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,9 @@ class Amender:
                 conversation_id=outcome.conversation_id,
                 message_id=outcome.message_id,
             )
+            if outcome.ok and outcome.conversation_id and amendment.action == "edited":
+                # The edited words find the conversation too (the first ones still do).
+                await self.store.index_terms(outcome.conversation_id, text_terms(text))
         metrics.AMENDMENTS.labels(amendment.channel.value, amendment.action, result.outcome).inc()
         log.info(
             "inbound " + amendment.action,

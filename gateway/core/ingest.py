@@ -37,6 +37,7 @@ from gateway.model import (
 )
 from gateway.routing.router import Router
 from gateway.storage.base import EventTemplates, IngestPlan, Prepared, Store, encode_attrs
+from gateway.storage.search_terms import identity_terms, text_terms
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +253,7 @@ class Ingest:
             window_expires_ms=window_expires_ms,
             window_warn_ms=window_warn_ms,
             events=events,
+            search_terms=_search_terms(stored, identity_keys),
             timers=[[AUTO_OPEN_CASE, decision.open_case, "0"]]
             if decision.open_case and message.route and self.opens_cases
             else [],
@@ -345,3 +347,17 @@ def _apply_verdict(plan: IngestPlan, verdict: Verdict) -> None:
         *plan.timers,
         *([kind, argument, str(int(delay * 1000))] for kind, argument, delay in verdict.timers),
     ]
+
+
+def _search_terms(stored: Message, identity_keys: list[str]) -> list[str]:
+    """What the conversation is found by after this message: its text (as stored, card
+    numbers masked), attachment names, the subject, the sender's name and identities."""
+    names = [a.name or "" for a in stored.attachments]
+    return list(
+        dict.fromkeys(
+            [
+                *text_terms(stored.text or "", stored.subject or "", stored.sender.name or "", *names),
+                *identity_terms(identity_keys),
+            ]
+        )
+    )

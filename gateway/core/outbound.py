@@ -34,7 +34,8 @@ from gateway.model import (
     new_id,
 )
 from gateway.redaction import mask_card_numbers
-from gateway.storage.base import DueTimer, Outcome, Store
+from gateway.storage.base import DueTimer, Outcome, StorageUnavailable, Store
+from gateway.storage.search_terms import text_terms
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ class Outbound:
             queues=queues,
         )
         _raise_if_refused(result)
+        await self._make_findable(conv.id, message.text)
         if result.first_response_ms is not None:
             metrics.FIRST_RESPONSE.observe(result.first_response_ms / 1000)
         if not note:
@@ -176,6 +178,14 @@ class Outbound:
             extra={"conversation_id": conv.id, "message_id": message.id, "channel": conv.channel.value},
         )
         return message
+
+    async def _make_findable(self, conversation_id: str, text: str) -> None:
+        """Index the reply's words for search, after the write and apart from it: the reply
+        is stored and will be sent, so a failure here must not make the caller retry it."""
+        try:
+            await self.store.index_terms(conversation_id, text_terms(text))
+        except StorageUnavailable:
+            log.warning("reply not indexed for search", extra={"conversation_id": conversation_id})
 
     async def _recipient(self, conv: Conversation) -> Identity | None:
         """The customer's address on this conversation: the sender of its last message

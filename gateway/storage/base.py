@@ -127,6 +127,7 @@ class IngestPlan:
     window_expires_ms: int  # 0 = the channel has no window
     window_warn_ms: int
     events: EventTemplates
+    search_terms: list[str] = field(default_factory=list)  # the conversation is found by these
     flags_add: list[str] = field(default_factory=list)  # conversation flags to set
     flags_remove: list[str] = field(default_factory=list)
     # Follow-up work due after the write, as [kind, argument, delay ms]: it lands in the
@@ -167,6 +168,28 @@ class QueueStats:
 class Page:
     conversations: list[Conversation]
     next_before: int | None = None
+    next_cursor: str | None = None  # where the next page starts (``find_conversations``)
+
+
+@dataclass(slots=True)
+class ConversationQuery:
+    """A listing or search of conversations, newest first. ``q``: words that must all
+    occur in the conversation's messages, its contact's name or identities, or a case
+    number on it (see ``search_terms``). ``assignee`` "-" means unassigned. ``sla``:
+    ``overdue`` (reply-by passed) or ``due_soon`` (reply-by within ``due_soon_ms``)."""
+
+    q: str = ""
+    status: str | None = None
+    queue: str | None = None
+    channel: str | None = None
+    assignee: str | None = None
+    contact_id: str | None = None
+    sla: str | None = None
+    cursor: str | None = None
+    before: int | None = None
+    limit: int = 50
+    now_ms: int = 0
+    due_soon_ms: int = 3_600_000
 
 
 @dataclass(slots=True)
@@ -225,6 +248,15 @@ class Store(CaseStore, VerificationStore, Protocol):
         before: int | None = None,
     ) -> Page: ...
     async def get_contact(self, contact_id: str) -> Contact | None: ...
+    async def find_conversations(self, query: ConversationQuery) -> Page:
+        """Newest first; a page may hold fewer than ``limit`` (one call looks at a bounded
+        number of entries) while ``next_cursor`` says there is more. ValueError for a
+        cursor this store did not give."""
+        ...
+
+    async def index_terms(self, conversation_id: str, terms: list[str]) -> None:
+        """Make the conversation findable by ``terms`` too (``search_terms``)."""
+        ...
 
     async def get_message(self, conversation_id: str, message_id: str) -> Message | None: ...
     async def amend_message(
@@ -402,6 +434,7 @@ def encode_attrs(values: dict[str, Any]) -> dict[str, str]:
 
 
 __all__ = [
+    "ConversationQuery",
     "DueTimer",
     "EventTemplates",
     "Glance",

@@ -1,7 +1,7 @@
 """The Redis implementation of ``Store`` (redis-py asyncio, Lua for atomic steps).
 
 ``RedisStore`` is one class put together from the parts beside it, each named for what
-it holds: ``intake``, ``amendments`` (edits and deletions), ``reads``, ``claims``, ``delivery``,
+it holds: ``intake``, ``amendments`` (edits and deletions), ``reads``, ``search``, ``claims``, ``delivery``,
 ``deadlines``, ``outbox_stream``, ``shared_values``, ``case_store``; ``connection`` and ``scripts``
 are what they share.
 The in-memory store (``memory.py``) is this same class on an in-memory engine.
@@ -15,6 +15,7 @@ Key layout (prefix ``gw`` by default; ``{…}`` is a Redis Cluster hash tag):
 * ``gw:open:<contact>:<channel>:<endpoint>`` — the contact's current conversation there
 * ``gw:thr:<Message-ID>`` — email thread membership
 * ``gw:idx:all``, ``gw:idx:st:<status>``, ``gw:idx:q:<queue>`` — listing indexes
+* ``gw:sx:<term>`` — conversations found by a search term (``search``)
 * ``gw:wait:<queue>`` — offered, unclaimed conversations in claim order
 * ``gw:timers`` — every deadline, scored by due time
 * ``gw:outbox`` — stream of AMQP messages awaiting a broker confirm
@@ -34,7 +35,7 @@ from gateway.storage.deadlines import Deadlines
 from gateway.storage.delivery import Delivery
 from gateway.storage.intake import Intake
 from gateway.storage.outbox_stream import OutboxStream
-from gateway.storage.reads import Reads
+from gateway.storage.search import Search
 from gateway.storage.sentinel import SCHEME as SENTINEL_SCHEME
 from gateway.storage.sentinel import sentinel_clients
 from gateway.storage.shared_values import SharedValues
@@ -42,7 +43,7 @@ from gateway.storage.verifications import Verifications
 
 
 class RedisStore(
-    Intake, Amendments, Reads, Claims, Delivery, Deadlines, OutboxStream, SharedValues, CaseRecords, Verifications
+    Intake, Amendments, Search, Claims, Delivery, Deadlines, OutboxStream, SharedValues, CaseRecords, Verifications
 ):
     """``clients``: a request client and a blocking-read client made elsewhere (the
     in-memory engine's); by default both connect to ``url`` (``redis://…`` or

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aiohttp import web
 
 from gateway.errors import RequestRejected
-from gateway.model import Conversation
+from gateway.model import Channel, Conversation
+from gateway.storage.base import ConversationQuery
 from gateway.verification.service import verification_view
 from gateway.web.auth import require
+from gateway.web.ops_api import DUE_SOON_WINDOW
 from gateway.web.views import contact_view, conversation_view, message_view, ok
 from gateway.wiring.services import SERVICES, Services
 
 STATUSES = {"open", "pending", "resolved"}
+CHANNELS = {c.value for c in Channel}
+MAX_QUERY = 200
 
 
 def _int_param(request: web.Request, name: str, default: int | None, *, low: int, high: int) -> int | None:
@@ -29,20 +34,50 @@ def _int_param(request: web.Request, name: str, default: int | None, *, low: int
     return value
 
 
+def _choice(request: web.Request, name: str, allowed: set[str]) -> str | None:
+    value = request.query.get(name) or None
+    if value is not None and value not in allowed:
+        raise RequestRejected(400, "bad_request", f"{name} must be one of {sorted(allowed)}")
+    return value
+
+
+def _text_param(request: web.Request, name: str, *, most: int) -> str | None:
+    value = (request.query.get(name) or "").strip()
+    if len(value) > most:
+        raise RequestRejected(400, "bad_request", f"{name} must be at most {most} characters")
+    return value or None
+
+
 async def list_conversations(request: web.Request) -> web.Response:
-    require(request, "agent", "ops")
-    status = request.query.get("status") or None
-    if status is not None and status not in STATUSES:
-        raise RequestRejected(400, "bad_request", f"status must be one of {sorted(STATUSES)}")
-    page = await request.app[SERVICES].store.list_conversations(
-        status=status,
-        queue=request.query.get("queue") or None,
-        contact_id=request.query.get("contact_id") or None,
-        limit=_int_param(request, "limit", 50, low=1, high=500) or 50,
+    """Listing and search (DESIGN §7.3): ``q`` words, ``status``, ``queue``, ``channel``,
+    ``assignee`` (a name, ``me`` for the calling agent, ``-`` for nobody), ``sla``,
+    ``contact_id``; pages by ``cursor`` (``next_cursor`` of the page before)."""
+    principal = require(request, "agent", "ops")
+    assignee = _text_param(request, "assignee", most=128)
+    if assignee == "me":
+        if not principal.agent:
+            raise RequestRejected(400, "bad_request", "assignee=me needs an agent's token")
+        assignee = principal.agent
+    query = ConversationQuery(
+        q=_text_param(request, "q", most=MAX_QUERY) or "",
+        status=_choice(request, "status", STATUSES),
+        queue=_text_param(request, "queue", most=128),
+        channel=_choice(request, "channel", CHANNELS),
+        assignee=assignee,
+        contact_id=_text_param(request, "contact_id", most=128),
+        sla=_choice(request, "sla", {"due_soon", "overdue"}),
+        cursor=_text_param(request, "cursor", most=160),
         before=_int_param(request, "before", None, low=0, high=2**53),
+        limit=_int_param(request, "limit", 50, low=1, high=500) or 50,
+        now_ms=int(time.time() * 1000),
+        due_soon_ms=int(DUE_SOON_WINDOW * 1000),
     )
+    try:
+        page = await request.app[SERVICES].store.find_conversations(query)
+    except ValueError:
+        raise RequestRejected(400, "bad_request", "cursor is not one this API gave") from None
     views = await _with_verification(request.app[SERVICES], page.conversations)
-    return ok({"conversations": views, "next_before": page.next_before})
+    return ok({"conversations": views, "next_cursor": page.next_cursor, "next_before": page.next_before})
 
 
 async def _with_verification(services: Services, conversations: list[Conversation]) -> list[dict[str, Any]]:

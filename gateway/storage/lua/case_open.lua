@@ -30,6 +30,9 @@ redis.call('ZADD', P .. ':cases:open', plan.due_ms, num)
 redis.call('ZADD', ctk(contact) .. ':cases', now, num)
 redis.call('ZADD', k .. ':convs', now, cid)
 redis.call('HSET', ck .. ':attrs', 'case', '"' .. num .. '"')
+-- The conversation is found by its case number (the words search_terms.py cuts it into).
+local created = redis.call('HGET', ck, 'created_at')
+for w in string.gmatch(string.lower(num), '%w+') do redis.call('ZADD', P .. ':sx:' .. w, created, cid) end
 redis.call('RPUSH', k .. ':tl', '{"seq":1,' .. string.sub(string.gsub(plan.entry, '{number}', num), 2))
 for _, t in ipairs(plan.timers) do
   local member = string.gsub(string.gsub(t[1], '{number}', num), '{seq}', '1')

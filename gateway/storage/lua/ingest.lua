@@ -105,6 +105,8 @@ for _, ref in ipairs(plan.own_thread_ids) do
   redis.call('SET', P .. ':thr:' .. ref, cid)
   redis.call('SADD', k .. ':threads', ref)
 end
+local created = redis.call('HGET', k, 'created_at')
+for _, term in ipairs(plan.search_terms) do redis.call('ZADD', P .. ':sx:' .. term, created, cid) end
 for name, value in pairs(plan.conversation_attributes) do redis.call('HSET', k .. ':attrs', name, value) end
 for _, flag in ipairs(plan.flags_add) do redis.call('SADD', k .. ':flags', flag) end
 for _, flag in ipairs(plan.flags_remove) do redis.call('SREM', k .. ':flags', flag) end

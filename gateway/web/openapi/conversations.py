@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.model import Channel
 from gateway.web.openapi.parts import FORBIDDEN, ID, INVALID, NOT_FOUND, any_object, body, error, json_of, operation
 
 
@@ -13,10 +14,37 @@ def paths() -> dict[str, Any]:
     return {
         "/api/v1/conversations": {
             "get": operation(
-                "List conversations, newest first",
-                {"200": json_of("ConversationList"), "400": error("bad filter")},
+                "List or search conversations, newest first",
+                {"200": json_of("ConversationList"), "400": error("bad filter or cursor")},
                 tags=conversations,
                 parameters=[
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "description": "words that must all occur in the conversation's messages, its contact's "
+                        "name or identities, or a case number on it (Chinese, Japanese, Korean: 2 characters or more)",
+                        "schema": {"type": "string", "maxLength": 200},
+                    },
+                    {"name": "channel", "in": "query", "schema": {"type": "string", "enum": sorted(c.value for c in Channel)}},
+                    {
+                        "name": "assignee",
+                        "in": "query",
+                        "description": "an agent's name, `me` (the calling agent) or `-` (nobody)",
+                        "schema": {"type": "string", "maxLength": 128},
+                    },
+                    {
+                        "name": "sla",
+                        "in": "query",
+                        "description": "reply-by passed (overdue) or within the next hour (due_soon)",
+                        "schema": {"type": "string", "enum": ["due_soon", "overdue"]},
+                    },
+                    {
+                        "name": "cursor",
+                        "in": "query",
+                        "description": "next_cursor of the page before; a page may hold fewer than limit "
+                        "while next_cursor is not null",
+                        "schema": {"type": "string", "maxLength": 160},
+                    },
                     {
                         "name": "status",
                         "in": "query",

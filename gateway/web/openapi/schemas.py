@@ -65,6 +65,7 @@ def components() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "conversations": {"type": "array", "items": {"$ref": "#/components/schemas/ConversationView"}},
+            "next_cursor": {"type": ["string", "null"]},
             "next_before": {"type": ["integer", "null"]},
         },
     }
