@@ -12,7 +12,7 @@ from gateway.storage.search_terms import query_terms
 
 # Entries one call looks at before it answers with what it found and a cursor: one
 # request never holds Redis for long, however rare the match.
-SEARCH_BUDGET = 20_000
+SEARCH_BUDGET = 8_000
 
 
 def encode_cursor(score: str, member: str) -> str:
@@ -37,9 +37,12 @@ class Search(Reads):
             score, member = decode_cursor(query.cursor)
         elif query.before is not None:
             score = str(query.before - 1)
+        status = query.status or ("open" if query.sla else None)  # a reply is due only while open
         source = self.listing_index(
-            status=query.status if not query.sla else (query.status or "open"),
-            queue=query.queue,
+            status=status,
+            # The queue index forgets resolved conversations: it holds every match only
+            # when the status asked for is not resolved.
+            queue=query.queue if status in ("open", "pending") else None,
             contact_id=query.contact_id,
         )
         filters = {

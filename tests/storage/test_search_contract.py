@@ -71,6 +71,12 @@ async def test_filters_combine_with_the_words(store: Store) -> None:
     assert await _find(store, assignee="alice") == []
     contact = (await store.get_conversation(ids["card"])).contact_id  # type: ignore[union-attr]
     assert await _find(store, contact_id=contact) == [ids["card"]]
+    await store.resolve(ids["card"], by="alice", now_ms=int(NOW * 1000) + 10, payload="{}")
+    # A resolved conversation leaves its queue's waiting index, not the queue filter.
+    assert await _find(store, queue="general", status="resolved") == [ids["card"]]
+    assert await _find(store, queue="general", q="付款") == [ids["card"]]
+    assert await _find(store, queue="general", status="open", q="付款") == []
+    assert await _find(store, status="resolved", q="refund") == []
 
 
 async def test_reply_deadlines_filter_overdue_and_due_soon(store: Store) -> None:

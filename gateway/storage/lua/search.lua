@@ -1,35 +1,41 @@
 -- Find conversations, newest first (by creation time), for a listing or a search.
 -- ARGV: 2 limit, 3 cursor score ('' = from the newest), 4 cursor member, 5 budget (most
--- entries looked at in one call), 6 the listing index used when there are no terms,
--- 7 filters (JSON: status, queue, channel, assignee, contact_id, sla, now, soon),
--- 8.. search terms: a conversation must be in every term's index (P:sx:<term>).
--- The smallest term index is walked and the others are asked (ZSCORE), so the cost is
--- bounded by the rarest term, not by how many conversations there are. Returns
--- {looked_at, next_score, next_member, id...}; next_score '' when nothing is left.
+-- entries looked at in one call), 6 the listing index that holds every match (status,
+-- queue or contact; the index of all when none narrows), 7 filters (JSON: status, queue,
+-- channel, assignee, contact_id, sla, now, soon), 8.. search terms: a conversation must
+-- be in every term's index (P:sx:<term>).
+-- The smallest of those indexes is walked and the others are asked (ZSCORE), so the cost
+-- is bounded by the rarest term or filter, not by how many conversations there are.
+-- Returns {looked_at, next_score, next_member, id...}; next_score '' when nothing is left.
 local limit, budget = tonumber(ARGV[2]), tonumber(ARGV[5])
 local f = cjson.decode(ARGV[7])
 local source = ARGV[6]
 local others = {}
 if #ARGV >= 8 then
-  local best, best_n = nil, nil
+  local best_n = nil
+  if source ~= P .. ':idx:all' then best_n = redis.call('ZCARD', source) end
   local keys = {}
   for i = 8, #ARGV do
     local key = P .. ':sx:' .. ARGV[i]
     local n = redis.call('ZCARD', key)
     if n == 0 then return {'0', '', ''} end
     keys[#keys + 1] = key
-    if best_n == nil or n < best_n then best, best_n = key, n end
+    if best_n == nil or n < best_n then source, best_n = key, n end
   end
-  source = best
   for _, key in ipairs(keys) do
-    if key ~= best then others[#others + 1] = key end
+    if key ~= source then others[#others + 1] = key end
   end
+end
+local filtered = false
+for _, name in ipairs({'status', 'queue', 'channel', 'assignee', 'contact_id', 'sla'}) do
+  if not empty(f[name]) then filtered = true end
 end
 
 local function wanted(cid)
   for _, key in ipairs(others) do
     if not redis.call('ZSCORE', key, cid) then return false end
   end
+  if not filtered then return true end
   local v = redis.call('HMGET', cvk(cid), 'status', 'queue', 'channel', 'assignee', 'contact_id', 'reply_by')
   if not v[1] then return false end
   if not empty(f.status) and v[1] ~= f.status then return false end
