@@ -259,6 +259,7 @@ class Conversation(Model):
     last_outbound_at: datetime | None = None
     window_expires_at: datetime | None = None  # customer-service window, where one exists
     message_count: int = 0
+    preview: str | None = None  # the start of the customer's latest message, for lists
     attributes: dict[str, Any] = Field(default_factory=dict)
     flags: list[str] = Field(default_factory=list)
 

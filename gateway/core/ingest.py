@@ -254,6 +254,7 @@ class Ingest:
             window_warn_ms=window_warn_ms,
             events=events,
             search_terms=_search_terms(stored, identity_keys),
+            preview=_preview(stored),
             timers=[[AUTO_OPEN_CASE, decision.open_case, "0"]]
             if decision.open_case and message.route and self.opens_cases
             else [],
@@ -361,3 +362,11 @@ def _search_terms(stored: Message, identity_keys: list[str]) -> list[str]:
             ]
         )
     )
+
+
+def _preview(stored: Message) -> str:
+    """The start of the message as an agent's list shows it (card numbers masked)."""
+    text = " ".join((stored.text or stored.subject or "").split())
+    if not text and stored.attachments:
+        text = ", ".join(a.name or a.content_type for a in stored.attachments)
+    return text[:PREVIEW_CHARS]

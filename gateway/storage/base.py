@@ -128,6 +128,7 @@ class IngestPlan:
     window_warn_ms: int
     events: EventTemplates
     search_terms: list[str] = field(default_factory=list)  # the conversation is found by these
+    preview: str = ""  # the message's start, shown in lists (empty: keep the last one)
     flags_add: list[str] = field(default_factory=list)  # conversation flags to set
     flags_remove: list[str] = field(default_factory=list)
     # Follow-up work due after the write, as [kind, argument, delay ms]: it lands in the

@@ -82,6 +82,7 @@ def conversation_from_record(h: dict[str, str], attrs: dict[str, str], flags: se
         last_outbound_at=from_ms(h.get("last_outbound_at")),
         window_expires_at=from_ms(h.get("window_expires_at")),
         message_count=_int(h.get("message_count")),
+        preview=_str(h.get("preview")),
         attributes=decode_attrs(attrs),
         flags=sorted(flags),
     )

@@ -50,6 +50,17 @@ async def test_words_of_messages_names_and_identities_find_the_conversation(stor
     assert await _find(store, q="!!!") == []
 
 
+async def test_each_conversation_keeps_the_start_of_the_customers_latest_message(store: Store) -> None:
+    ids = await _seed(store)
+    conv = await store.get_conversation(ids["card"])
+    assert conv is not None and conv.preview == "我的信用卡付款失败了"
+    ingest = make_ingest(store)
+    await ingest.accept(inbound(sender=("api", "cust-other"), text="card 4111 1111 1111 1111\n" + "x" * 300))
+    conv = await store.get_conversation(ids["other"])
+    assert conv is not None and conv.preview is not None and len(conv.preview) == 140
+    assert "4111 1111" not in conv.preview and conv.preview.startswith("card ")
+
+
 async def test_agent_replies_and_case_numbers_are_found(store: Store) -> None:
     ids = await _seed(store)
     await store.index_terms(ids["other"], text_terms("Your voucher is on its way"))

@@ -101,6 +101,7 @@ redis.call('HSET', msgk(cid, plan.message_id), 'json', plan.message_json, 'conve
 redis.call('RPUSH', k .. ':msgs', plan.message_id)
 redis.call('HINCRBY', k, 'message_count', 1)
 redis.call('HSET', k, 'last_inbound_at', plan.received_ms, 'updated_at', plan.now_ms)
+if not empty(plan.preview) then redis.call('HSET', k, 'preview', plan.preview) end
 for _, ref in ipairs(plan.own_thread_ids) do
   redis.call('SET', P .. ':thr:' .. ref, cid)
   redis.call('SADD', k .. ':threads', ref)
