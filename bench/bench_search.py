@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 from bench.common import append_section
 from gateway.storage import RedisStore
 from gateway.storage.base import ConversationQuery
+from gateway.storage.search import SEARCH_BUDGET
 from gateway.storage.search_terms import identity_terms, text_terms
 from tests.servers import PrivateRedis
 
@@ -143,6 +144,7 @@ QUERIES: list[tuple[str, dict[str, object]]] = [
     ("a first and last name", {"q": "grace tanaka"}),
     ("common word, open, email, unassigned", {"q": "refund", "status": "open", "channel": "email", "assignee": "-"}),
     ("common word in a rare combination (scan)", {"q": "money", "status": "pending", "channel": "telegram"}),
+    ("worst case: a common word, a filter nothing passes", {"q": "money", "assignee": "nobody"}),
     ("no words: open in one queue", {"status": "open", "queue": "payments"}),
     ("no words: overdue", {"sla": "overdue"}),
 ]
@@ -211,7 +213,12 @@ async def run(count: int, repeat: int) -> str:
             f"| {slowest * 1000:.1f} ms |"
         )
     verdict = "meets" if worst <= TARGET_MS else "misses"
-    lines += ["", f"Slowest query of all runs: **{worst:.1f} ms** — {verdict} the {TARGET_MS:.0f} ms target."]
+    lines += [
+        "",
+        f"Slowest query of all runs: **{worst:.1f} ms** — {verdict} the {TARGET_MS:.0f} ms target. The worst case "
+        f"is bounded by the search budget ({SEARCH_BUDGET:,} index entries a call): it answers an empty page with "
+        "`next_cursor` to go on from.",
+    ]
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ BENCHES = [
     ["bench.bench_router"],
     ["bench.bench_e2e", "--kinds", "api,twilio"],
     ["bench.bench_timer_scan"],
+    ["bench.bench_search"],
     ["bench.bench_webchat"],
     ["bench.bench_webchat", "--storage", "redis://127.0.0.1:6379/0"],
 ]

@@ -15,6 +15,7 @@ import { tick } from "./clocks.js";
 import { sendReply, sendTemplate, setMode } from "./composer.js";
 import { act, closeConversation } from "./conversation.js";
 import { $ } from "./dom.js";
+import "./inbox.js";
 import { t } from "./i18n.js";
 import { applyLanguage, toggleLanguage } from "./language.js";
 import { refreshOps } from "./ops.js";
