@@ -16,6 +16,7 @@ The clients come ready-made, so one code path serves a real Redis server
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,9 +27,15 @@ from gateway.storage.base import ReplicationUnconfirmed, StorageUnavailable
 from gateway.storage.keys import KeyLayout
 from gateway.storage.scripts import script_source
 
+log = logging.getLogger(__name__)
+
 UNAVAILABLE = (rexc.ConnectionError, rexc.TimeoutError, rexc.BusyLoadingError, rexc.ReadOnlyError, OSError)
 # Scripts that never write: nothing to wait for (a duplicate they find is confirmed apart).
 READ_ONLY = frozenset({"prepare"})
+# Steps whose second run, after a first that may or may not have happened, answers the
+# same: a read, an intake deduplicated by provider id, an edit by its change id, a
+# delivery status that only moves forward, a claim by the agent who has it ("already").
+RETRY_ONCE = frozenset({"prepare", "ingest", "amend", "status", "claim"})
 
 
 class Connection(KeyLayout):
@@ -66,14 +73,28 @@ class Connection(KeyLayout):
         if script is None:
             script = self._scripts[name] = self._redis.register_script(script_source(name))
         try:  # inline rather than ``_guard``: this is every intake's path
-            if self.min_replicas <= 0 or name in READ_ONLY:
-                return await script(keys=[], args=[self.prefix, *args])
-            pipe = self._redis.pipeline(transaction=False)
-            await script(keys=[], args=[self.prefix, *args], client=pipe)
-            reply, _, _ = await self._replicated(pipe)
-            return reply
+            return await self._call(name, script, args)
+        except rexc.ConnectionError as exc:
+            if name not in RETRY_ONCE:
+                raise StorageUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
+            # The connection was lost mid-step (a failover: the primary died, or Sentinel
+            # closed the clients of one it demoted) and the pool reconnects, through
+            # Sentinel to the primary of now. The step is idempotent: run it again, once.
+            log.info("storage: %s retried after a lost connection (%s)", name, type(exc).__name__)
         except UNAVAILABLE as exc:
             raise StorageUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
+        try:
+            return await self._call(name, script, args)
+        except UNAVAILABLE as exc:
+            raise StorageUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
+
+    async def _call(self, name: str, script: Any, args: tuple[Any, ...]) -> Any:
+        if self.min_replicas <= 0 or name in READ_ONLY:
+            return await script(keys=[], args=[self.prefix, *args])
+        pipe = self._redis.pipeline(transaction=False)
+        await script(keys=[], args=[self.prefix, *args], client=pipe)
+        reply, _, _ = await self._replicated(pipe)
+        return reply
 
     async def _confirm_replicated(self) -> None:
         """Return once ``min_replicas`` replicas hold everything the primary has now (no-op

@@ -8,6 +8,7 @@ Each test starts its own primary, two replicas and three Sentinels (tests/ha_ser
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -185,3 +186,56 @@ async def test_min_replicas_1_answers_503_instead_and_the_retry_lands_after_the_
         assert status == 200, answer
         assert await store.get_messages(answer["conversation_id"])
     assert await store.peek_duplicate("api", "warm-up") is not None
+
+
+async def test_a_switchover_is_followed_without_a_failed_webhook(
+    group: RedisSentinelGroup, open_store: Callable[..., RedisStore], make_client: Any
+) -> None:
+    """A planned switchover (SENTINEL FAILOVER): the old primary keeps running, as a replica;
+    Sentinel closes its clients' connections, and the store's pool reconnects to the new
+    primary — no webhook after it fails, none is lost before it."""
+    store = open_store(min_replicas=1, replica_timeout=1.0)
+    client = await make_client(store)
+    assert (await post(client, "before"))[0] == 200
+    old = group.primary()
+    with group.sentinels[0].client() as c:
+        c.execute_command("SENTINEL", "FAILOVER", "gwha")
+    await eventually(lambda: asyncio.to_thread(group.promoted_after, old), timeout=60)
+    with old.client() as c:
+        await eventually(lambda: c.info("replication")["role"] == "slave", timeout=60)
+    for i in range(3):
+        status, answer = await post(client, f"after-{i}")
+        assert status == 200, answer  # on the first attempt
+    assert await store.peek_duplicate("api", "before") is not None
+
+
+async def test_an_intake_step_whose_connection_is_lost_midway_is_run_again_once(
+    group: RedisSentinelGroup, open_store: Callable[..., RedisStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The step in progress when its connection goes (here: the server closes it while the
+    script waits behind CLIENT PAUSE) is run again on a new connection, once — the intake's
+    steps are idempotent (a read; the write deduplicated by provider id) — so the webhook
+    is answered, not refused. A store of its own: no background task runs a script."""
+    caplog.set_level(logging.INFO, logger="gateway.storage.connection")
+    store = open_store()
+    await store.start()
+    primary = group.primary().client()
+    try:
+        primary.client_pause(30000, all=False)  # writes and scripts wait
+        step = asyncio.create_task(
+            store.prepare("api", "in-flight", ["api:u1"], endpoint="", by_contact=True, thread_refs=[])
+        )
+
+        def waiting_script(other_than: str = "") -> str | None:
+            waiting = (str(c["id"]) for c in primary.client_list() if c["cmd"] == "evalsha" and "b" in c["flags"])
+            return next((i for i in waiting if i != other_than), None)
+
+        victim = await eventually(lambda: asyncio.to_thread(waiting_script), timeout=30)
+        primary.client_kill_filter(_id=victim)
+        await eventually(lambda: asyncio.to_thread(waiting_script, victim), timeout=30)  # run again, waiting
+        primary.client_unpause()
+        prepared = await step
+        assert prepared.duplicate is None and prepared.contact_id is None
+        assert "prepare retried after a lost connection" in caplog.text
+    finally:
+        primary.close()
