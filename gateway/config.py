@@ -115,6 +115,11 @@ class BrokerConfig(Section):
     # `*` as in `sla.*`). Offers always go to gateway.work. Each event is an AMQP message;
     # publish only what some system consumes (the console's live updates need them all).
     events: Literal["all"] | list[str] = "all"
+    # Back-pressure: while the outbox holds this many entries (published not yet, or not
+    # yet confirmed), new customer messages are refused with a retryable 503 / SMTP 451
+    # so that providers retry later, instead of the backlog growing without bound.
+    # 0 = no limit (a broker outage then only delays delivery; the outbox grows).
+    outbox_limit: int = Field(0, ge=0)
 
     @field_validator("url")
     @classmethod

@@ -23,6 +23,19 @@ class ServiceUnavailable(Exception):
     """Something the gateway depends on (storage) is down: answer "retry later"."""
 
 
+class Backlogged(ServiceUnavailable):
+    """The outbox holds ``broker.outbox_limit`` entries or more (the broker is away or
+    slower than intake): a new customer message is refused with a retryable answer (HTTP
+    503 with ``Retry-After``, SMTP 451) until the relay has caught up."""
+
+    code = "backlogged"
+    retry_after = 1
+
+    def __init__(self, depth: int) -> None:
+        super().__init__(f"{depth} outbox entries await the broker; retry later")
+        self.depth = depth
+
+
 class Model(BaseModel):
     """Base of every domain type: unknown keys from older/newer writers are ignored."""
 

@@ -36,7 +36,7 @@ from gateway.model import (
     new_id,
 )
 from gateway.routing.router import Router
-from gateway.storage.base import EventTemplates, IngestPlan, Prepared, Store, encode_attrs
+from gateway.storage.base import Backlogged, EventTemplates, IngestPlan, Prepared, Store, encode_attrs
 from gateway.storage.search_terms import identity_terms, text_terms
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,11 @@ class Ingest:
             _apply_verdict(plan, verdict)
         if decision.requires_verification and not verified and self.verification is not None:
             _hold_for_verification(plan, prepared)
-        result = await self.store.ingest(plan)
+        try:
+            result = await self.store.ingest(plan)
+        except Backlogged:
+            metrics.INBOUND.labels(message.channel.value, "backlogged").inc()
+            raise
         metrics.INBOUND.labels(message.channel.value, "duplicate" if result.duplicate else "accepted").inc()
         log.info(
             "inbound accepted" if not result.duplicate else "inbound duplicate",
@@ -255,6 +259,7 @@ class Ingest:
             events=events,
             search_terms=_search_terms(stored, identity_keys),
             preview=_preview(stored),
+            outbox_limit=self.config.broker.outbox_limit,
             timers=[[AUTO_OPEN_CASE, decision.open_case, "0"]]
             if decision.open_case and message.route and self.opens_cases
             else [],

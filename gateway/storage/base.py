@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gateway.model import Contact, Conversation, IngestResult, Message, ServiceUnavailable
+from gateway.model import Backlogged, Contact, Conversation, IngestResult, Message, ServiceUnavailable
 from gateway.storage.case_records import CaseStore
 from gateway.storage.verification_records import VerificationStore
 
@@ -137,6 +137,8 @@ class IngestPlan:
     # Held for verification: stored, tracked and routed, but the offer waits (the decision
     # is kept on the conversation; ``verification_release`` makes the offer later).
     hold: bool = False
+    # Refuse the message (``Backlogged``) while the outbox holds this many entries; 0 = never.
+    outbox_limit: int = 0
 
 
 @dataclass(slots=True)
@@ -435,6 +437,7 @@ def encode_attrs(values: dict[str, Any]) -> dict[str, str]:
 
 
 __all__ = [
+    "Backlogged",
     "ConversationQuery",
     "DueTimer",
     "EventTemplates",

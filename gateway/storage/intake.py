@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from gateway.model import Contact, IngestResult
-from gateway.storage.base import IngestPlan, Outcome, Prepared
+from gateway.storage.base import Backlogged, IngestPlan, Outcome, Prepared
 from gateway.storage.connection import Connection
 from gateway.storage.records import contact_from_record, duplicate_result, plan_json, prepared_result
 
@@ -66,6 +66,8 @@ class Intake(Connection):
         reply = await self._run("ingest", plan_json(plan))
         if reply[0] == "duplicate":
             return duplicate_result(reply[1])
+        if reply[0] == "backlogged":
+            raise Backlogged(int(reply[1]))
         conversation_id, message_id, contact_id = reply[1].split("|")
         return IngestResult(
             conversation_id=conversation_id,

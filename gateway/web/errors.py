@@ -15,7 +15,7 @@ from aiohttp import web
 from gateway.core.amend import InvalidAmendment
 from gateway.core.ingest import InvalidInbound
 from gateway.errors import RequestRejected
-from gateway.model import ServiceUnavailable
+from gateway.model import Backlogged, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return json_error(exc.status, exc.code, exc.message, headers=getattr(exc, "headers", None))
     except (InvalidInbound, InvalidAmendment) as exc:
         return json_error(422, "invalid", str(exc))
+    except Backlogged as exc:
+        return json_error(503, exc.code, str(exc), headers={"Retry-After": str(exc.retry_after)})
     except ServiceUnavailable as exc:
         log.warning("service unavailable: %s", exc, extra={"path": request.path})
         return json_error(

@@ -895,3 +895,29 @@ async def test_sessions_open_at_shutdown_are_told_421() -> None:
         assert await asyncio.wait_for(reader.read(), 5) == b""  # and the connection is closed
     finally:
         writer.close()
+
+
+async def test_mail_gets_a_451_above_the_outbox_limit_and_250_once_it_drains(
+    make_client: Callable[..., Awaitable[TestClient]], publisher: MemoryPublisher, tmp_path: Path
+) -> None:
+    publisher.fail = True  # the broker is away: the outbox only grows
+    sections = email_sections(None, tmp_path / "attachments")
+    client = await make_client(**sections, broker={"outbox_limit": 3})
+    adapter = client.app[SERVICES].adapter_for(Channel.EMAIL)
+    assert isinstance(adapter, EmailChannel) and adapter.smtp_port
+    first = await smtp_send(adapter.smtp_port, simple_mail(message_id="bp-1@example.cn", sender="a@example.cn"))
+    assert first.data is not None and first.data[0] == 250
+
+    mail = simple_mail(message_id="bp-2@example.cn", sender="b@example.cn")
+    refused = await smtp_send(adapter.smtp_port, mail)
+    assert refused.data is not None and refused.data[0] == 451, refused
+    assert b"try again later" in refused.data[1]
+
+    publisher.fail = False
+    await eventually(lambda: publisher.queues.get("general"))
+
+    async def delivered() -> bool:
+        answer = await smtp_send(adapter.smtp_port, mail)
+        return answer.data is not None and answer.data[0] == 250
+
+    await eventually(delivered)

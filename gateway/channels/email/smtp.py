@@ -19,7 +19,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway import metrics
-from gateway.model import ServiceUnavailable
+from gateway.model import Backlogged, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,8 @@ class InboundHandler:
         started = time.perf_counter()  # from the end of DATA to our answer, like a webhook's
         try:
             reference = await self.on_mail(raw, sender, list(envelope.rcpt_tos))
+        except Backlogged:
+            return "451 4.3.0 too many messages waiting, please try again later"
         except ServiceUnavailable:
             log.warning("mail not stored: storage unavailable", extra={"peer": str(session.peer)})
             return "451 4.3.0 storage unavailable, please try again later"

@@ -14,7 +14,7 @@ from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
 from gateway.errors import RequestRejected
-from gateway.model import ServiceUnavailable
+from gateway.model import Backlogged, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,10 @@ def twiml_errors(handler: Handler) -> Handler:
         except RequestRejected as exc:
             log.warning("twilio webhook rejected", extra={"path": request.path, "status": exc.status, "code": exc.code})
             return twiml_response(error_twiml(exc.code, exc.message), status=exc.status)
+        except Backlogged as exc:
+            return twiml_response(
+                error_twiml(exc.code, str(exc)), status=503, headers={"Retry-After": str(exc.retry_after)}
+            )
         except ServiceUnavailable:
             log.warning("twilio webhook: storage unavailable", extra={"path": request.path})
             return twiml_response(

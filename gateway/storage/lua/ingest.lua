@@ -7,6 +7,14 @@ local ddk = P .. ':dd:' .. plan.channel .. ':' .. plan.external_id
 local seen = redis.call('GET', ddk)
 if seen then return {'duplicate', seen} end
 
+-- Back-pressure: with more entries awaiting the broker than the limit, a new message is
+-- refused (the provider retries it later); a redelivery above is still answered.
+local limit = tonumber(plan.outbox_limit)
+if limit > 0 then
+  local depth = redis.call('XLEN', P .. ':outbox')
+  if depth >= limit then return {'backlogged', int(depth)} end
+end
+
 -- Contact: the first identity already known decides; the others join it unless they
 -- already belong to someone else (merging people is an explicit act).
 local contact_id = nil
