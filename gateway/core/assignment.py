@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from gateway import metrics
 from gateway.core.outbox_payloads import offer_payload, payload
+from gateway.model import Conversation
 from gateway.routing.router import Router
 from gateway.storage.base import DueTimer, Outcome, Store
 
@@ -69,14 +70,18 @@ class Assignment:
                 return message.text or message.subject or ""
         return ""
 
-    async def transfer(self, conversation_id: str, queue: str, *, priority: int | None, by: str) -> Outcome:
+    async def transfer(
+        self, conversation_id: str, queue: str, *, priority: int | None, by: str, expected_version: int | None = None
+    ) -> Outcome:
+        """Offer the conversation on ``queue``; with ``expected_version``, only if it was
+        not re-routed since (``stale`` otherwise), so a check made on that version holds."""
         conv = await self.store.get_conversation(conversation_id)
         if conv is None:
             return Outcome(ok=False, reason="not_found")
         router = self.router()
         return await self.store.reroute(
             conversation_id,
-            expected_version=None,
+            expected_version=expected_version,
             only_unassigned=False,
             queue=queue,
             priority=conv.priority if priority is None else priority,
@@ -135,3 +140,10 @@ class Assignment:
                 extra={"conversation_id": conv.id, "queue": target.queue, "routing_version": result.routing_version},
             )
         return None
+
+
+def may_serve(router: Router, agent: str, conv: Conversation) -> bool:
+    """The skills rule of claims (DESIGN §7.3), for everything an agent does to a
+    conversation that is not theirs: its queue must be one whose skill levels they meet
+    (a conversation on no queue is anyone's, as in ``claim.lua``)."""
+    return conv.assignee == agent or not conv.queue or conv.queue in router.agent_queues(agent)

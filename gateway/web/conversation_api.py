@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gateway.core.assignment import may_serve
 from gateway.core.outbound import NOT_QUALIFIED, ReplyRefused
 from gateway.errors import RequestRejected, parse_json_body
 from gateway.model import Attachment, Conversation
@@ -90,6 +91,13 @@ def _may_work_on(principal: Principal, conv: Conversation) -> None:
         raise RequestRejected(403, "not_assignee", f"the conversation is assigned to {conv.assignee}")
 
 
+def _qualified(request: web.Request, principal: Principal, conv: Conversation) -> None:
+    """Transfer, resolve and pending follow the skills rule of claims: an agent acts on a
+    conversation that is not theirs only in a queue they can serve (DESIGN §7.3)."""
+    if principal.role == "agent" and not may_serve(request.app[SERVICES].router(), principal.agent or "", conv):
+        raise RequestRejected(403, "not_qualified", NOT_QUALIFIED)
+
+
 def _refuse(reason: str, *, version: int | None = None, assignee: str | None = None) -> RequestRejected:
     if reason == "not_found":
         return RequestRejected(404, "not_found", "no such conversation")
@@ -133,8 +141,9 @@ async def transfer(request: web.Request) -> web.Response:
         raise RequestRejected(422, "unknown_queue", f"no queue named {body.queue!r} in the routing rules")
     conv = await _conversation(request)
     _may_work_on(principal, conv)
+    _qualified(request, principal, conv)
     result = await services.assignment.transfer(
-        conv.id, body.queue, priority=body.priority, by=principal.agent or "ops"
+        conv.id, body.queue, priority=body.priority, by=principal.agent or "ops", expected_version=conv.routing_version
     )
     if not result.ok:
         raise _refuse(result.reason)
@@ -145,6 +154,7 @@ async def resolve(request: web.Request) -> web.Response:
     principal = require(request, "agent", "ops")
     conv = await _conversation(request)
     _may_work_on(principal, conv)
+    _qualified(request, principal, conv)
     services = request.app[SERVICES]
     result = await services.conversations.resolve(conv, by=principal.agent or "ops")
     if not result.ok and result.reason != "already":
@@ -156,6 +166,7 @@ async def pending(request: web.Request) -> web.Response:
     principal = require(request, "agent", "ops")
     conv = await _conversation(request)
     _may_work_on(principal, conv)
+    _qualified(request, principal, conv)
     result = await request.app[SERVICES].conversations.set_pending(conv)
     if not result.ok:
         raise _refuse(result.reason)

@@ -345,3 +345,41 @@ async def test_claiming_or_replying_needs_the_skills_of_the_conversations_queue(
     )
     assert note.status == 202  # a note claims nothing
     assert (await client.post(f"/api/v1/conversations/{cid}/claim", json={}, headers=auth(BOB_TOKEN))).status == 200
+
+
+async def test_transfer_resolve_and_pending_need_the_skills_of_the_conversations_queue_too(
+    make_client: Callable[..., Awaitable[TestClient]], crm: tuple[FakeCallback, str], tmp_path: Any
+) -> None:
+    from tests.routing.conftest import BASE_RULES
+
+    rules = tmp_path / "routing.yaml"
+    rules.write_text(BASE_RULES, encoding="utf-8")
+    client = await make_client(
+        channels={"api": {"secret": API_SECRET, "callback_url": crm[1]}}, routing={"rules": str(rules)}
+    )
+    cid = (await new_conversation(client, user="stolen", text="my card was stolen"))["conversation_id"]
+    before = await conversation(client, cid)
+    assert before["queue"] == "disputes"  # alice has no disputes skill
+    # The bypass: alice moves it to a queue she serves, then claims it. Refused at the first step.
+    for action, body in (("transfer", {"queue": "payments-zh"}), ("resolve", {}), ("pending", {})):
+        resp = await client.post(f"/api/v1/conversations/{cid}/{action}", json=body, headers=auth(ALICE_TOKEN))
+        assert resp.status == 403, action
+        assert (await resp.json())["error"]["code"] == "not_qualified"
+    after = await conversation(client, cid)
+    assert (after["queue"], after["status"], after["routing_version"]) == (
+        "disputes",
+        before["status"],
+        before["routing_version"],
+    )
+    claim = await client.post(f"/api/v1/conversations/{cid}/claim", json={}, headers=auth(ALICE_TOKEN))
+    assert claim.status == 403
+    # bob serves disputes: he may set it pending unassigned; ops may transfer anything.
+    assert (await client.post(f"/api/v1/conversations/{cid}/pending", json={}, headers=auth(BOB_TOKEN))).status == 200
+    moved = await client.post(f"/api/v1/conversations/{cid}/transfer", json={"queue": "payments-zh"}, headers=auth())
+    assert moved.status == 200 and (await moved.json())["queue"] == "payments-zh"
+    # Now in alice's queue: she may claim it, and once hers, transfer it anywhere.
+    assert (await client.post(f"/api/v1/conversations/{cid}/claim", json={}, headers=auth(ALICE_TOKEN))).status == 200
+    back = await client.post(
+        f"/api/v1/conversations/{cid}/transfer", json={"queue": "disputes"}, headers=auth(ALICE_TOKEN)
+    )
+    assert back.status == 200 and (await back.json())["queue"] == "disputes"
