@@ -123,6 +123,10 @@ async def post(client: TestClient, external_id: str) -> tuple[int, dict[str, Any
     return resp.status, await resp.json()
 
 
+async def ready_status(client: TestClient, status: int) -> bool:
+    return (await client.get("/readyz")).status == status
+
+
 @pytest.fixture
 def make_client(aiohttp_client: Any) -> Callable[[RedisStore], Awaitable[TestClient]]:
     async def make(store: RedisStore) -> TestClient:
@@ -152,7 +156,11 @@ async def intake_while_replicas_are_cut_off(
         old.kill()
     finally:
         group.resume(replicas)
+    # Readiness says so at once (the Sentinels take a second before they even suspect it).
+    ready = await client.get("/readyz")
+    assert ready.status == 503 and (await ready.json())["storage"] == "unavailable"
     await eventually(lambda: asyncio.to_thread(group.promoted_after, old), timeout=60)
+    await eventually(lambda: ready_status(client, 200), timeout=30)
     await eventually(store.ping, timeout=30)
     return statuses, acknowledged
 
