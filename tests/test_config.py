@@ -110,3 +110,12 @@ def test_the_container_config_loads_with_secrets_from_the_environment() -> None:
     assert config.http.host == "0.0.0.0" and config.storage.url.startswith("redis://")
     with pytest.raises(ConfigError, match="OPS_TOKEN"):
         load_config(Path("config/gateway.docker.yaml"), env={})
+
+
+def test_the_high_availability_example_is_a_valid_configuration() -> None:
+    """docs/examples/ha/gateway.yaml (the compose file's gateways use it) loads as written."""
+    root = Path(__file__).resolve().parents[1]
+    env = {"OPS_TOKEN": "o" * 24, "ALICE_TOKEN": "a" * 24, "API_SECRET": "s" * 24, "RABBITMQ_PASSWORD": "pw"}
+    config = load_config(root / "docs/examples/ha/gateway.yaml", env=env)
+    assert config.storage.url.startswith("redis+sentinel://") and config.storage.min_replicas == 1
+    assert len(config.broker.urls) == 3 and config.broker.queue_type == "quorum"
