@@ -300,6 +300,13 @@ class VerificationConfig(Section):
     send_window: Duration = 3600.0
     keep: Duration = 7 * 86400.0  # a record is kept this long after its last change
 
+    @field_validator("webchat_jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes (an HS256 key shorter than its hash is weak)")
+        return value
+
     @field_validator("ttl", "valid_for", "send_window", "keep")
     @classmethod
     def _positive(cls, value: float) -> float:

@@ -84,6 +84,9 @@ class IdentityKind(StrEnum):
     # WhatsApp ids that are not phone numbers: a business-scoped user id (a customer with
     # a username, ``US.1349…``) or a group (``group:<id>``).
     WHATSAPP = "whatsapp"
+    # A user of the business's own site, as its signed web chat identity names them
+    # (``user:<sub>``, gateway.channels.webchat.signed).
+    USER = "user"
 
 
 class Identity(Model):
@@ -286,6 +289,9 @@ class InboundMessage(Model):
     sender: Identity
     sender_name: str | None = None
     extra_identities: list[Identity] = Field(default_factory=list)
+    # Identities proven by a signature (a web chat visitor's signed identity): they decide
+    # the contact before the sender's own, and the contact counts as verified (``jwt``).
+    signed_identities: list[Identity] = Field(default_factory=list)
     text: str = ""
     html: str | None = None
     subject: str | None = None

@@ -92,6 +92,10 @@ VERIFY_START = "verification_start"
 class VerificationGate(Protocol):
     async def verified(self, contact_id: str) -> bool: ...
 
+    async def signed_in(self, contact_id: str, conversation_id: str) -> None:
+        """The contact wrote with a signed identity: verified (method ``jwt``)."""
+        ...
+
 
 class InvalidInbound(ValueError):
     """An adapter produced a message ingest cannot take (a bug or a hostile payload)."""
@@ -133,7 +137,7 @@ class Ingest:
         if not message.external_id or len(message.external_id) > MAX_EXTERNAL_ID:
             raise InvalidInbound("external_id must be 1–512 characters")
         message = redact(message)
-        identities = [message.sender, *[i for i in message.extra_identities if i != message.sender]]
+        identities = list(dict.fromkeys([*message.signed_identities, message.sender, *message.extra_identities]))
         identity_keys = [i.key for i in identities]
         prepared = await self.store.prepare(
             message.channel.value,
@@ -160,8 +164,8 @@ class Ingest:
                 }
             )
         now_ms = int(self.clock() * 1000)
-        verified = False
-        if self.verification is not None and prepared.contact_id:
+        verified = bool(message.signed_identities)
+        if self.verification is not None and prepared.contact_id and not verified:
             verified = await self.verification.verified(prepared.contact_id)
         decision = self._decide(message, prepared, now_ms, verified)
         plan = self._plan(message, identity_keys, decision, now_ms)
@@ -174,6 +178,8 @@ class Ingest:
         except Backlogged:
             metrics.INBOUND.labels(message.channel.value, "backlogged").inc()
             raise
+        if message.signed_identities and self.verification is not None and not result.duplicate:
+            await self.verification.signed_in(result.contact_id, result.conversation_id)
         metrics.INBOUND.labels(message.channel.value, "duplicate" if result.duplicate else "accepted").inc()
         log.info(
             "inbound accepted" if not result.duplicate else "inbound duplicate",

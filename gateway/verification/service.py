@@ -309,6 +309,15 @@ class Verifier:
                 await listener(contact_id, result)
         return result, left
 
+    async def signed_in(self, contact_id: str, conversation_id: str) -> None:
+        """A message under a signed web chat identity: the contact is verified by ``jwt``
+        (once per ``valid_for``, not per message)."""
+        record = await self.store.get_verification(contact_id)
+        now_ms = self.now_ms()
+        if record is not None and record.method == "jwt" and record.state_at(now_ms) == "verified":
+            return
+        await self.settle(contact_id, f"jwt-{now_ms}", "jwt", conversation_id)
+
     async def verified(self, contact_id: str) -> bool:
         """Whether the contact is verified now (the rules' ``verified`` condition)."""
         record = await self.store.get_verification(contact_id)

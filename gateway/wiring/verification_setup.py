@@ -12,8 +12,11 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from gateway.channels.webchat import WebchatChannel
+from gateway.channels.webchat.signed import SignedIdentity
 from gateway.config import GatewayConfig
 from gateway.core.ingest import VERIFY_START
+from gateway.model import Channel
 from gateway.verification.hold import Hold
 from gateway.verification.service import CODE_FLAG, EXPIRE, NOTICE, Verifier
 from gateway.wiring.services import Services
@@ -54,5 +57,10 @@ def verification_part(services: Services, clock: Callable[[], float] = time.time
     services.timers.register(EXPIRE, verifier.on_expire)
     services.timers.register(NOTICE, verifier.on_notice)
     services.ingest.verification = verifier
+    webchat = services.adapter_for(Channel.WEBCHAT)
+    if section.webchat_jwt_secret is not None and isinstance(webchat, WebchatChannel):
+        webchat.signed = SignedIdentity(
+            section.webchat_jwt_secret.get_secret_value().encode(), leeway=section.jwt_leeway
+        )
     services.timers.register(VERIFY_START, Hold(verifier).on_start)
     return verifier

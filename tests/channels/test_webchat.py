@@ -353,7 +353,9 @@ async def test_a_token_from_a_gateway_with_another_key_is_refused(
     assert (await tab.next("error"))["code"] == "invalid_token"
 
 
-async def test_the_same_email_joins_one_contact_but_never_another_visitors_conversation(chat: TestClient) -> None:
+async def test_a_typed_email_is_a_claim_that_joins_no_contact_and_no_conversation(chat: TestClient) -> None:
+    """Anyone can type any address: without a signed identity it is an unverified claim
+    kept on the visitor's own contact (docs/verification.md), never a way into someone's."""
     body, headers = signed_api_body(
         {"id": "crm-1", "from": {"id": "u-7", "email": "Chen.Jing@Example.com"}, "text": "hi"}
     )
@@ -365,11 +367,14 @@ async def test_the_same_email_joins_one_contact_but_never_another_visitors_conve
     await mallory_tab.say("m-1", "give me her messages")
     alice_conv = await conversation_of(chat, alice_tab.visitor_id)
     mallory_conv = await conversation_of(chat, mallory_tab.visitor_id)
-    assert alice_conv["contact_id"] == mallory_conv["contact_id"]  # one customer for the agents …
-    assert alice_conv["id"] != mallory_conv["id"]  # … but two conversations
-    contact = await (await chat.get(f"/api/v1/contacts/{alice_conv['contact_id']}", headers=auth())).json()
-    keys = {f"{i['kind']}:{i['value']}" for i in contact["identities"]}
-    assert {"api:u-7", "email:chen.jing@example.com", f"webchat:{alice_tab.visitor_id}"} <= keys
+    crm_conv = (await (await chat.get("/api/v1/conversations?limit=10", headers=auth())).json())["conversations"]
+    crm_contact = next(c["contact_id"] for c in crm_conv if c["channel"] == "api")
+    assert len({alice_conv["contact_id"], mallory_conv["contact_id"], crm_contact}) == 3
+    assert alice_conv["id"] != mallory_conv["id"]
+    for tab, conv in ((alice_tab, alice_conv), (mallory_tab, mallory_conv)):
+        contact = await (await chat.get(f"/api/v1/contacts/{conv['contact_id']}", headers=auth())).json()
+        assert [f"{i['kind']}:{i['value']}" for i in contact["identities"]] == [f"webchat:{tab.visitor_id}"]
+        assert contact["attributes"]["claimed_email"] == "chen.jing@example.com"
 
     sent = await reply(chat, alice_conv["id"], "陈女士您好，已为您解锁")
     await alice_tab.message(**{"from": "agent"})
@@ -393,7 +398,8 @@ async def test_identify_sets_the_name_and_email_for_later_messages(chat: TestCli
     conv = await conversation_of(chat, tab.visitor_id)
     contact = await (await chat.get(f"/api/v1/contacts/{conv['contact_id']}", headers=auth())).json()
     assert contact["name"] == "Li Wei"
-    assert {"kind": "email", "value": "li.wei@example.com"} in contact["identities"]
+    assert contact["attributes"]["claimed_email"] == "li.wei@example.com"  # a claim, not an identity
+    assert {"kind": "email", "value": "li.wei@example.com"} not in contact["identities"]
 
 
 # --- origins, connections, limits ---------------------------------------------------

@@ -34,6 +34,7 @@ from gateway.channels.webchat.frames import dumps, message_view
 from gateway.channels.webchat.limits import ConnectionCounter, OriginPolicy, origin_of
 from gateway.channels.webchat.ports import BusUnavailable, ReplyBus, VisitorHistory
 from gateway.channels.webchat.session import Session, Visitors, VisitorSocket
+from gateway.channels.webchat.signed import SignedIdentity
 from gateway.channels.webchat.tokens import VisitorTokens, derive_token_key
 from gateway.errors import RequestRejected, header_text
 from gateway.model import Channel, DeliveryStatus, IdentityKind, OutboundRequest, SendResult
@@ -72,6 +73,9 @@ class WebchatChannel(ChannelAdapter):
         self.origins = OriginPolicy([*settings.allowed_origins, origin_of(public_url)])
         self.connections = ConnectionCounter(settings.max_connections_per_ip)
         self.visitors = Visitors(settings)
+        # Signed identities of the site's users (data-user-jwt); set by the verification
+        # wiring when verification.webchat_jwt_secret is configured.
+        self.signed: SignedIdentity | None = None
         self._open: set[VisitorSocket] = set()
         self._pushes: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -206,6 +210,7 @@ class WebchatChannel(ChannelAdapter):
             bus=self.bus,
             settings=self.settings,
             visitors=self.visitors,
+            signed=self.signed,
         )
 
     # frames from the bus ---------------------------------------------------------

@@ -65,6 +65,7 @@ class Hello:
     email: Identity | None
     language: str | None
     page: str | None
+    user_jwt: str | None = None  # the site's signed identity of its user (data-user-jwt)
 
 
 @dataclass(slots=True)
@@ -210,9 +211,11 @@ def _hello(body: dict[str, Any]) -> Hello:
         name = _name(body.get("name"))
     except FrameError:
         name = None
+    user_jwt = body.get("user_jwt")
     return Hello(
         # kept as sent (made encodable) for the token check to refuse if it is not one
         token=clean_text(token) if isinstance(token, str) and token else None,
+        user_jwt=clean_text(user_jwt) if isinstance(user_jwt, str) and user_jwt else None,
         name=name,
         email=email,
         language=_language(body.get("language")),

@@ -33,6 +33,7 @@ from gateway.channels.webchat.frames import (
 )
 from gateway.channels.webchat.limits import TokenBucket
 from gateway.channels.webchat.ports import BusUnavailable, ReplyBus, VisitorHistory
+from gateway.channels.webchat.signed import SignedIdentity, SignedUser
 from gateway.channels.webchat.tokens import VisitorTokens
 from gateway.model import (
     Channel,
@@ -54,6 +55,7 @@ FRAME_BURST = 40
 MAX_ERRORS = 100  # error frames on one socket before it is closed as abusive
 MAX_REMEMBERED = 200  # agent message ids per socket that may be confirmed as delivered
 CLOSE_BAD_TOKEN = 4403
+CLOSE_BAD_USER_JWT = 4401  # the widget shows the reason and does not reconnect
 CLOSE_POLICY = 1008
 
 
@@ -65,14 +67,27 @@ def endpoint_for(visitor_id: str) -> str:
 class VisitorSocket:
     """One open websocket and what the visitor told us on it."""
 
-    __slots__ = ("address", "email", "errors", "frames", "language", "name", "page", "sent_ids", "visitor_id", "ws")
+    __slots__ = (
+        "address",
+        "email",
+        "errors",
+        "frames",
+        "language",
+        "name",
+        "page",
+        "sent_ids",
+        "user",
+        "visitor_id",
+        "ws",
+    )
 
     def __init__(self, ws: web.WebSocketResponse, address: str) -> None:
         self.ws = ws
         self.address = address
         self.visitor_id = ""
         self.name: str | None = None
-        self.email: Identity | None = None
+        self.email: Identity | None = None  # typed by the visitor: a claim, never proof
+        self.user: SignedUser | None = None  # the site's signed identity of its user
         self.language: str | None = None
         self.page: str | None = None
         self.frames = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
@@ -145,6 +160,7 @@ class Session:
         bus: ReplyBus,
         settings: WebchatConfig,
         visitors: Visitors,
+        signed: SignedIdentity | None = None,
     ) -> None:
         self.sock = sock
         self.sink = sink
@@ -153,6 +169,7 @@ class Session:
         self.bus = bus
         self.settings = settings
         self.visitors = visitors
+        self.signed = signed
 
     async def run(self) -> None:
         sock = self.sock
@@ -199,7 +216,18 @@ class Session:
 
     async def _welcome(self, hello: Hello) -> bool:
         sock = self.sock
-        if hello.token is not None:
+        if hello.user_jwt is not None:
+            try:
+                if self.signed is None:
+                    raise FrameError("invalid_user_jwt", "this gateway takes no signed identities (data-user-jwt)")
+                sock.user = self.signed.read(hello.user_jwt)
+            except FrameError as exc:
+                log.info("web chat signed identity refused (%s)", exc.code)
+                await sock.refuse(exc)
+                await sock.ws.close(code=CLOSE_BAD_USER_JWT, message=exc.code.encode())
+                return False
+            (visitor_id, token), new = self.tokens.for_user(sock.user.sub), False  # history from any device
+        elif hello.token is not None:
             visitor_id = self.tokens.verify(hello.token)
             if visitor_id is None:
                 await sock.refuse(FrameError("invalid_token", "this visitor token is not valid; start a new chat"))
@@ -210,6 +238,8 @@ class Session:
             (visitor_id, token), new = self.tokens.mint(), True
         sock.visitor_id = visitor_id
         sock.name, sock.email, sock.language, sock.page = hello.name, hello.email, hello.language, hello.page
+        if sock.user is not None:
+            sock.name, sock.email = sock.user.name or hello.name, None
         self.visitors.join(sock)
         limits = {
             "max_message_chars": self.settings.max_message_chars,
@@ -267,7 +297,9 @@ class Session:
         if isinstance(frame, Send):
             await self._accept(frame)
         elif isinstance(frame, Identify):
-            sock.name, sock.email = frame.name, frame.email
+            sock.name = frame.name
+            if sock.user is None:  # a signed-in user's address comes from the site
+                sock.email = frame.email
             await sock.send(
                 dumps({"type": "identified", "name": frame.name, "email": frame.email.value if frame.email else None})
             )
@@ -291,7 +323,9 @@ class Session:
             endpoint=endpoint_for(sock.visitor_id),
             sender=Identity(kind=IdentityKind.WEBCHAT, value=sock.visitor_id),
             sender_name=sock.name,
-            extra_identities=[sock.email] if sock.email else [],
+            signed_identities=sock.user.identities if sock.user else [],
+            # A typed address is a claim on the visitor's own contact: it joins no one.
+            contact_attributes={"claimed_email": sock.email.value} if sock.email else {},
             text=frame.text,
             language_hint=sock.language,
             meta={"page": sock.page} if sock.page else {},

@@ -19,6 +19,7 @@ from gateway.model import new_id
 
 VERSION = "wc1"
 _VISITOR_ID = re.compile(r"v_[0-9A-Z]{26}")  # fullmatch
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _KEY_LABEL = b"omnichannel-gateway webchat visitor token v1"
 
 
@@ -44,6 +45,15 @@ class VisitorTokens:
     def mint(self) -> tuple[str, str]:
         """A new visitor: (visitor id, token)."""
         visitor_id = new_id("v")
+        return visitor_id, self.issue(visitor_id)
+
+    def for_user(self, sub: str) -> tuple[str, str]:
+        """The visitor of a signed-in user (``u_…``, the same for ``sub`` on every device):
+        (visitor id, token). Such a token is never taken without the signed identity, so
+        whoever uses the browser after the user signed out starts a chat of their own."""
+        digest = hmac.new(self._key, f"user:{sub}".encode(), hashlib.sha256).digest()
+        value = int.from_bytes(digest[:17], "big")
+        visitor_id = "u_" + "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in range(26))
         return visitor_id, self.issue(visitor_id)
 
     def issue(self, visitor_id: str) -> str:

@@ -10,6 +10,10 @@
  * data-title    the panel's title (default: "Support" / "在线客服")
  * data-lang     "zh" or "en" (default: the page's lang, then the browser's languages)
  * data-open     "true" opens the panel at once (the demo page does)
+ * data-user-jwt the site's signed identity of its signed-in user: an HS256 JWT (sub, exp,
+ *               optional name, email, phone) made on the site's server with
+ *               verification.webchat_jwt_secret (docs/verification.md). The visitor is
+ *               then that user, verified; a bad or expired one is shown and not retried.
  *
  * The visitor's token, unsent messages and name/email stay in this browser's
  * localStorage, so a reload or another tab continues the same conversation.
@@ -34,6 +38,7 @@
       label: "Message", placeholder: "Type a message…", send: "Send", you: "You", agent: "Support",
       greeting: "Hi! How can we help you today?",
       connecting: "Connecting…", online: "Online", offline: "Reconnecting…",
+      signedOut: "Your sign-in could not be confirmed. Reload the page to chat.",
       sending: "Sending…", sent: "Sent", waiting: "Waiting for connection", retrying: "Not sent yet, retrying…",
       failed: "Not sent: ", tooLong: "The message is too long (at most {n} characters).",
       details: "Your name and email (optional)", name: "Name", email: "Email", save: "Save",
@@ -45,6 +50,7 @@
       label: "消息", placeholder: "请输入消息…", send: "发送", you: "我", agent: "客服",
       greeting: "您好！请问有什么可以帮您？",
       connecting: "正在连接…", online: "在线", offline: "正在重新连接…",
+      signedOut: "无法确认您的登录状态，请刷新页面后再聊天。",
       sending: "发送中…", sent: "已发送", waiting: "等待连接", retrying: "尚未发送，正在重试…",
       failed: "发送失败：", tooLong: "消息过长（最多 {n} 个字）。",
       details: "您的姓名和邮箱（可选）", name: "姓名", email: "邮箱", save: "保存",
@@ -314,7 +320,7 @@
     ws.onopen = function () {
       transmit({
         type: "hello", token: load("token", null), name: profile.name || null, email: profile.email || null,
-        language: lang, page: location.href
+        language: lang, page: location.href, user_jwt: data.userJwt || null
       });
     };
     ws.onmessage = function (event) {
@@ -327,6 +333,7 @@
       inflight = {};
       ws = null;
       if (event.code === 4403) { forget("token"); attempt = 0; connect(); return; }
+      if (event.code === 4401) { stateLine.setAttribute("data-state", "offline"); stateText.textContent = t.signedOut; return; }
       setState("offline");
       scheduleReconnect();
     };
