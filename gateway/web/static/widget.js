@@ -14,6 +14,8 @@
  *               optional name, email, phone) made on the site's server with
  *               verification.webchat_jwt_secret (docs/verification.md). The visitor is
  *               then that user, verified; a bad or expired one is shown and not retried.
+ * data-send-key "enter" (default: Enter sends, Shift+Enter is a new line) or "ctrl-enter"
+ *               (only Ctrl/⌘+Enter sends) — the same rule as the agents' console
  *
  * The visitor's token, unsent messages and name/email stay in this browser's
  * localStorage, so a reload or another tab continues the same conversation.
@@ -43,7 +45,8 @@
       failed: "Not sent: ", tooLong: "The message is too long (at most {n} characters).",
       details: "Your name and email (optional)", name: "Name", email: "Email", save: "Save",
       saved: "Saved", badEmail: "Please check the email address.", unread: "new messages",
-      youSaid: "You said:", saidPrefix: "{name} said:"
+      youSaid: "You said:", saidPrefix: "{name} said:",
+      keyEnter: "Enter to send · Shift+Enter for a new line", keyCtrl: "{mod}+Enter to send"
     },
     zh: {
       title: "在线客服", launcher: "联系客服", close: "关闭聊天", log: "消息记录",
@@ -55,7 +58,8 @@
       failed: "发送失败：", tooLong: "消息过长（最多 {n} 个字）。",
       details: "您的姓名和邮箱（可选）", name: "姓名", email: "邮箱", save: "保存",
       saved: "已保存", badEmail: "请检查邮箱地址。", unread: "条新消息",
-      youSaid: "我说：", saidPrefix: "{name}说："
+      youSaid: "我说：", saidPrefix: "{name}说：",
+      keyEnter: "Enter 发送 · Shift+Enter 换行", keyCtrl: "{mod}+Enter 发送"
     }
   };
 
@@ -134,6 +138,7 @@
     ".fields button{min-height:36px;padding:0 14px;border:1px solid #0b57d0;border-radius:8px;background:#fff;color:#0b57d0;font-size:14px;cursor:pointer}",
     ".fields .hint{flex-basis:100%;font-size:12px;color:#57606a;min-height:1em}",
     ".composer{display:flex;gap:8px;align-items:flex-end;padding:10px 12px;border-top:1px solid #dde3ea;background:#fff}",
+    ".keyhint{margin:0;padding:0 12px 8px;font-size:11px;color:#5f6b7a;background:#fff}",
     "textarea{flex:1;min-height:44px;max-height:130px;padding:10px 12px;border:1px solid #b8c0c8;border-radius:10px;resize:none;font-size:16px;line-height:1.35;color:#1b1f24;background:#fff}",
     ".send{min-width:64px;min-height:44px;padding:0 14px;border:0;border-radius:10px;background:#0b57d0;color:#fff;font-size:15px;font-weight:600;cursor:pointer}",
     ".send:disabled{background:#8ab4f8;cursor:default}",
@@ -185,12 +190,15 @@
   var composer = el("form", { className: "composer" }, [
     el("label", { "for": "gw-input", className: "sr", text: t.label }), input, sendButton
   ]);
+  var SEND_KEY = data.sendKey === "ctrl-enter" ? "ctrl-enter" : "enter";
+  var MOD = /Mac|iPhone|iPad/.test(navigator.platform || "") ? "\u2318" : "Ctrl";
+  var keyHint = el("p", { className: "keyhint", text: SEND_KEY === "enter" ? t.keyEnter : t.keyCtrl.replace("{mod}", MOD) });
   var panel = el("section", { id: "gw-panel", className: "panel", role: "dialog", "aria-labelledby": "gw-title", hidden: "", lang: lang === "zh" ? "zh-CN" : "en" }, [
     el("header", {}, [
       el("div", { className: "who" }, [el("h2", { id: "gw-title", text: title }), stateLine]),
       closeButton
     ]),
-    list, details, composer
+    list, details, composer, keyHint
   ]);
   root.appendChild(style);
   root.appendChild(panel);
@@ -461,9 +469,15 @@
   }
 
   composer.addEventListener("submit", function (e) { e.preventDefault(); submit(); input.focus(); });
+  // The console's rule (console/send-key.js): Enter sends and Shift+Enter is a new line, or
+  // with data-send-key="ctrl-enter" only Ctrl/⌘+Enter sends; an Enter that confirms an IME
+  // candidate (拼音) never sends.
+  function sendsOn(e) {
+    if (e.key !== "Enter" || e.isComposing || e.keyCode === 229) return false;
+    return SEND_KEY === "ctrl-enter" ? (e.ctrlKey || e.metaKey) : (!e.shiftKey && !e.altKey);
+  }
   input.addEventListener("keydown", function (e) {
-    // Enter sends; Shift+Enter is a new line; Enter that confirms an IME candidate (拼音) is not a send.
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+    if (sendsOn(e)) {
       e.preventDefault();
       submit();
     }

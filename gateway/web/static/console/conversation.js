@@ -50,7 +50,7 @@ export async function loadConversation(id, scrollToEnd) {
     for (const m of view.messages || []) history.push({ message: m, conversation: view });
   }
   history.sort((a, b) => new Date(a.message.received_at) - new Date(b.message.received_at));
-  const timeline = $("messages");
+  const timeline = historyScroller();
   const atEnd = timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 40;
   state.current = conv;
   state.contact = contact || conv.contact;
@@ -60,6 +60,13 @@ export async function loadConversation(id, scrollToEnd) {
   renderPane();
   if (scrollToEnd || atEnd) timeline.scrollTop = timeline.scrollHeight;
   if (state.me) renderMe();
+}
+
+// What scrolls the history: the timeline column beside the details on a wide screen, the
+// page itself on a phone (the list of messages never scrolls on its own).
+export function historyScroller() {
+  const box = $("messages").closest(".timeline");
+  return box && getComputedStyle(box).overflowY !== "visible" ? box : document.scrollingElement;
 }
 
 export function updateLayout() {

@@ -19,6 +19,7 @@ import "./inbox.js";
 import { t } from "./i18n.js";
 import { applyLanguage, toggleLanguage } from "./language.js";
 import { refreshOps } from "./ops.js";
+import { installSendKey } from "./send-key.js";
 import { showSignIn, signIn, signOut } from "./session.js";
 import { simulate } from "./simulate.js";
 import { LANG_KEY, REFRESH_MS, TOKEN_KEY, state } from "./state.js";
@@ -42,9 +43,7 @@ function start() {
   $("mode-note").addEventListener("click", () => setMode("note"));
   $("reply-form").addEventListener("submit", sendReply);
   $("template-form").addEventListener("submit", sendTemplate);
-  $("reply-text").addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("reply-form").requestSubmit();
-  });
+  installSendKey();
   $("pending").addEventListener("click", () => act("pending", undefined, t("pendingMsg")));
   $("resolve").addEventListener("click", () => act("resolve", undefined, t("resolvedMsg")));
   $("transfer").addEventListener("click", () => {
