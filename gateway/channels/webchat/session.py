@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import aiohttp
 from aiohttp import WSMsgType, web
 
+from gateway import metrics
 from gateway.channels.base import InboundSink
 from gateway.channels.webchat.config import WebchatConfig
 from gateway.channels.webchat.frames import (
@@ -223,6 +224,7 @@ class Session:
                 sock.user = self.signed.read(hello.user_jwt)
             except FrameError as exc:
                 log.info("web chat signed identity refused (%s)", exc.code)
+                metrics.VERIFICATION_FAILURES.labels("bad_jwt").inc()
                 await sock.refuse(exc)
                 await sock.ws.close(code=CLOSE_BAD_USER_JWT, message=exc.code.encode())
                 return False
