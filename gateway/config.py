@@ -166,6 +166,9 @@ class TokenConfig(Section):
 
 class AuthConfig(Section):
     tokens: list[TokenConfig] = Field(default_factory=list)
+    # What agents read: "queues" (conversations of queues they can serve, assigned to
+    # them or that they took part in) or "all"; ops read all (docs/security.md).
+    agent_read_scope: Literal["queues", "all"] = "queues"
 
 
 class ChannelsConfig(Section):

@@ -278,6 +278,7 @@ class Conversation(Model):
     preview: str | None = None  # the start of the customer's latest message, for lists
     attributes: dict[str, Any] = Field(default_factory=dict)
     flags: list[str] = Field(default_factory=list)
+    participants: list[str] = Field(default_factory=list)  # agents who held it or wrote in it
 
 
 class InboundMessage(Model):

@@ -85,6 +85,7 @@ def conversation_from_record(h: dict[str, str], attrs: dict[str, str], flags: se
         preview=_str(h.get("preview")),
         attributes=decode_attrs(attrs),
         flags=sorted(flags),
+        participants=[a for a in (h.get("agents") or "").split("|") if a],
     )
 
 

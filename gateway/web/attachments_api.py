@@ -29,6 +29,7 @@ from gateway.errors import RequestRejected
 from gateway.model import Attachment, Channel
 from gateway.web.auth import require
 from gateway.web.errors import json_error
+from gateway.web.read_scope import ReadScope
 from gateway.wiring.services import SERVICES, Services
 
 # ``type/subtype`` made of RFC 9110 token characters; anything else is served as bytes.
@@ -116,12 +117,10 @@ def _is_file(path: Path) -> bool:
 
 
 async def get_attachment(request: web.Request) -> web.StreamResponse:
-    require(request, "agent", "ops")
+    principal = require(request, "agent", "ops")
     index = _index(request.match_info["index"])
     services = request.app[SERVICES]
-    conv = await services.store.get_conversation(request.match_info["id"])
-    if conv is None:
-        raise RequestRejected(404, "not_found", "no such conversation")
+    conv = ReadScope(request, principal).require(await services.store.get_conversation(request.match_info["id"]))
     message = await services.store.get_message(conv.id, request.match_info["message_id"])
     if message is None:
         raise RequestRejected(404, "message_not_found", "no such message in this conversation")

@@ -26,6 +26,7 @@ from gateway.errors import RequestRejected, parse_json_body
 from gateway.routing.router import RouterHolder
 from gateway.web.auth import Principal, TokenTable
 from gateway.web.console_feed import FEED, FeedEvent
+from gateway.web.read_scope import agent_reads_all, may_read
 from gateway.web.views import dumps
 from gateway.wiring.services import SERVICES
 
@@ -42,8 +43,9 @@ CLOSE_GOING_AWAY = 1001
 RESYNC = '{"type":"resync"}'
 
 
-def visible(principal: Principal, event: FeedEvent, agent_queues: list[str]) -> bool:
-    if principal.role == "ops":
+def visible(principal: Principal, event: FeedEvent, agent_queues: list[str], *, read_all: bool = False) -> bool:
+    """The read scope of ``gateway.web.read_scope``, for one event."""
+    if principal.role == "ops" or read_all:
         return True
     agent = principal.agent
     if agent and agent in (event.body.get("agent"), event.body.get("assignee")):
@@ -51,7 +53,7 @@ def visible(principal: Principal, event: FeedEvent, agent_queues: list[str]) -> 
     conv = event.conversation
     if conv is None:
         return False
-    return conv.assignee == agent or (conv.queue is not None and conv.queue in agent_queues)
+    return may_read(principal, conv, agent_queues, read_all=False)
 
 
 def event_frame(event: FeedEvent) -> str:
@@ -73,15 +75,18 @@ def event_frame(event: FeedEvent) -> str:
 class ConsoleSocket:
     """One signed-in console: a listener of the feed with its own bounded send queue."""
 
-    def __init__(self, ws: web.WebSocketResponse, principal: Principal, router: RouterHolder) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, principal: Principal, router: RouterHolder, *, read_all: bool = False
+    ) -> None:
         self.ws = ws
         self.principal = principal
         self._router = router
+        self._read_all = read_all
         self._frames: asyncio.Queue[str] = asyncio.Queue(maxsize=SOCKET_BACKLOG)
 
     def wants(self, event: FeedEvent) -> bool:
         queues = self._router().agent_queues(self.principal.agent) if self.principal.agent else []
-        return visible(self.principal, event, queues)
+        return visible(self.principal, event, queues, read_all=self._read_all)
 
     def push_event(self, event: FeedEvent) -> None:
         self._put(event_frame(event))
@@ -170,7 +175,7 @@ async def events_socket(request: web.Request) -> web.StreamResponse:
         principal = await _authenticate(ws, TokenTable(services.config.auth))
         if principal is None:
             return ws
-        console = ConsoleSocket(ws, principal, services.router)
+        console = ConsoleSocket(ws, principal, services.router, read_all=agent_reads_all(request))
         feed.add(console)
         await ws.send_str(
             dumps({"type": "ready", "role": principal.role, "agent": principal.agent, "live": feed.ready()})

@@ -13,6 +13,7 @@ from gateway.storage.base import ConversationQuery
 from gateway.verification.service import verification_view
 from gateway.web.auth import require
 from gateway.web.ops_api import DUE_SOON_WINDOW
+from gateway.web.read_scope import ReadScope
 from gateway.web.views import contact_view, conversation_view, message_view, ok
 from gateway.wiring.services import SERVICES, Services
 
@@ -53,6 +54,7 @@ async def list_conversations(request: web.Request) -> web.Response:
     ``assignee`` (a name, ``me`` for the calling agent, ``-`` for nobody), ``sla``,
     ``contact_id``; pages by ``cursor`` (``next_cursor`` of the page before)."""
     principal = require(request, "agent", "ops")
+    scope = ReadScope(request, principal)
     assignee = _text_param(request, "assignee", most=128)
     if assignee == "me":
         if not principal.agent:
@@ -76,7 +78,10 @@ async def list_conversations(request: web.Request) -> web.Response:
         page = await request.app[SERVICES].store.find_conversations(query)
     except ValueError:
         raise RequestRejected(400, "bad_request", "cursor is not one this API gave") from None
-    views = await _with_verification(request.app[SERVICES], page.conversations)
+    # Out of the agent's scope is left out of the page (which may then be short; pages
+    # go on while next_cursor is given).
+    shown = [c for c in page.conversations if scope.allows(c)]
+    views = await _with_verification(request.app[SERVICES], shown)
     return ok({"conversations": views, "next_cursor": page.next_cursor, "next_before": page.next_before})
 
 
@@ -93,11 +98,9 @@ async def _with_verification(services: Services, conversations: list[Conversatio
 
 
 async def get_conversation(request: web.Request) -> web.Response:
-    require(request, "agent", "ops")
+    scope = ReadScope(request, require(request, "agent", "ops"))
     store = request.app[SERVICES].store
-    conv = await store.get_conversation(request.match_info["id"])
-    if conv is None:
-        raise RequestRejected(404, "not_found", "no such conversation")
+    conv = scope.require(await store.get_conversation(request.match_info["id"]))
     messages = await store.get_messages(conv.id)
     contact = await store.get_contact(conv.contact_id)
     data = (await _with_verification(request.app[SERVICES], [conv]))[0]
@@ -107,14 +110,17 @@ async def get_conversation(request: web.Request) -> web.Response:
 
 
 async def get_contact(request: web.Request) -> web.Response:
-    require(request, "agent", "ops")
+    scope = ReadScope(request, require(request, "agent", "ops"))
     store = request.app[SERVICES].store
     contact = await store.get_contact(request.match_info["id"])
     if contact is None:
         raise RequestRejected(404, "not_found", "no such contact")
     page = await store.list_conversations(contact_id=contact.id, limit=200)
+    shown = [c for c in page.conversations if scope.allows(c)]
+    if not shown and not scope.read_all:
+        raise RequestRejected(404, "not_found", "no such contact")  # an agent reads contacts through conversations
     data = contact_view(contact)
-    data["conversations"] = [conversation_view(c) for c in page.conversations]
+    data["conversations"] = [conversation_view(c) for c in shown]
     return ok(data)
 
 

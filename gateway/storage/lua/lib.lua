@@ -111,9 +111,22 @@ local function stat(name, by)
   redis.call('HINCRBY', P .. ':stats', name, by or 1)
 end
 
+-- Remember that `agent` took part in the conversation (held it or wrote in it): the
+-- field `agents` reads '|alice|bob|'. Agents may read what they took part in.
+local function took_part(cid, agent)
+  if empty(agent) then return end
+  local k = cvk(cid)
+  local seen = redis.call('HGET', k, 'agents')
+  if empty(seen) then seen = '|' end
+  if not string.find(seen, '|' .. agent .. '|', 1, true) then
+    redis.call('HSET', k, 'agents', seen .. agent .. '|')
+  end
+end
+
 -- Assign to `agent` (the claim is the commit point: storage holds the truth).
 local function assign(cid, agent, now, payload)
   local k = cvk(cid)
+  took_part(cid, agent)
   local since = redis.call('HGET', k, 'waiting_since')
   local version = redis.call('HGET', k, 'routing_version')
   unwait(cid)

@@ -21,6 +21,7 @@ if ARGV[10] == '1' and agent ~= '' then
     return {'not_assignee', assignee}
   end
 end
+took_part(cid, agent)
 local status = ''
 if kind == 'outbound' then status = 'queued' end
 redis.call('HSET', msgk(cid, mid), 'json', ARGV[4], 'conversation_id', cid, 'direction', kind,

@@ -25,7 +25,11 @@ def paths() -> dict[str, Any]:
                         "name or identities, or a case number on it (Chinese, Japanese, Korean: 2 characters or more)",
                         "schema": {"type": "string", "maxLength": 200},
                     },
-                    {"name": "channel", "in": "query", "schema": {"type": "string", "enum": sorted(c.value for c in Channel)}},
+                    {
+                        "name": "channel",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": sorted(c.value for c in Channel)},
+                    },
                     {
                         "name": "assignee",
                         "in": "query",

@@ -1,0 +1,54 @@
+"""What an agent may read (DESIGN §7.3, docs/security.md "Who reads what").
+
+With ``auth.agent_read_scope: queues`` (the default) an agent reads a conversation only
+when it is on a queue whose skill levels they meet (or on none, as claims allow), is
+assigned to them, or they took part in it (held it once or wrote in it); its contact only
+through such a conversation. Ops read everything. ``all`` lets every agent read everything, as
+before this option existed. A conversation out of scope reads as absent (``404``): its
+existence is not revealed either.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.errors import RequestRejected
+from gateway.model import Conversation
+from gateway.web.auth import Principal
+from gateway.wiring.services import SERVICES
+
+
+def agent_reads_all(request: web.Request) -> bool:
+    return request.app[SERVICES].config.auth.agent_read_scope == "all"
+
+
+def may_read(principal: Principal, conv: Conversation, agent_queues: list[str], *, read_all: bool) -> bool:
+    if principal.role == "ops" or read_all:
+        return True
+    agent = principal.agent
+    if not agent:
+        return False
+    if conv.assignee == agent or agent in conv.participants:
+        return True
+    # On no queue (never offered: a case's merchant thread, a bot-only chat) it is anyone's,
+    # as for claims (``claim.lua``).
+    return not conv.queue or conv.queue in agent_queues
+
+
+class ReadScope:
+    """One request's scope: ``allows(conv)`` for each conversation it would show."""
+
+    def __init__(self, request: web.Request, principal: Principal) -> None:
+        self.principal = principal
+        self.read_all = principal.role == "ops" or agent_reads_all(request)
+        router = request.app[SERVICES].router()
+        self.queues = [] if self.read_all or not principal.agent else router.agent_queues(principal.agent)
+
+    def allows(self, conv: Conversation) -> bool:
+        return may_read(self.principal, conv, self.queues, read_all=self.read_all)
+
+    def require(self, conv: Conversation | None) -> Conversation:
+        """``conv`` when it may be read; 404 as for a conversation that does not exist."""
+        if conv is None or not self.allows(conv):
+            raise RequestRejected(404, "not_found", "no such conversation")
+        return conv
