@@ -48,6 +48,7 @@ from gateway.web import (
     shutdown,
     stats_api,
     verification_api,
+    webchat_status,
 )
 from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.console_feed import FEED, EventFeed, open_source
@@ -293,6 +294,8 @@ def _add_routes(app: web.Application, services: Services) -> None:
     app.router.add_routes(cases_api.routes)
     app.router.add_routes(feedback.routes)
     app.router.add_routes(verification_api.routes)
+    if services.config.channels.webchat is not None:
+        app.router.add_routes(webchat_status.routes)
     console.install(
         app,
         EventFeed(

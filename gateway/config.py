@@ -229,6 +229,11 @@ class FaqConfig(Section):
     )  # fmt: skip
     hint: str = '回复“人工”转人工客服 / Reply "agent" to talk to a person.'
     handoff_reply: str = "好的，正在为您转接人工客服，请稍候。/ OK, we are connecting you to a person, please hold on."
+    # Added to the handoff confirmation from live queue data ({ahead}, {position}, {minutes}).
+    queue_position: str = "您前面还有 {ahead} 位客户在等待。/ You are number {position} in the queue."
+    queue_next: str = "您是下一位。/ You are next in the queue."
+    expected_wait: str = "预计等待约 {minutes} 分钟。/ The expected wait is about {minutes} min."
+    nobody_online: str = "目前没有客服在线，我们会在上班后尽快回复您。/ No one is online right now; we will answer as soon as we are back."
     max_answers: int = Field(3, ge=1, le=20)  # FAQ answers in one self-service episode before a person takes over
     max_chars: int = Field(300, ge=10, le=20_000)  # longer first messages go to a person
     idle_resolve: Duration = 1800.0  # quiet this long after an answer: resolved as deflected

@@ -74,6 +74,9 @@ class Verdict:
     # Stored (and published) instead of what the customer wrote: a verification code's
     # answer never reaches storage, the broker or an agent.
     text: str | None = None
+    # Routed on this instead of the message's text: "转人工" after an FAQ exchange routes
+    # on the question the customer asked before it.
+    routing_text: str | None = None
 
 
 class Interceptor(Protocol):
@@ -167,7 +170,8 @@ class Ingest:
         verified = bool(message.signed_identities)
         if self.verification is not None and prepared.contact_id and not verified:
             verified = await self.verification.verified(prepared.contact_id)
-        decision = self._decide(message, prepared, now_ms, verified)
+        routing_text = verdict.routing_text if verdict is not None else None
+        decision = self._decide(message, prepared, now_ms, verified, routing_text)
         plan = self._plan(message, identity_keys, decision, now_ms)
         if verdict is not None:
             _apply_verdict(plan, verdict)
@@ -201,14 +205,19 @@ class Ingest:
         return None
 
     def _decide(
-        self, message: InboundMessage, prepared: Prepared, now_ms: int, verified: bool = False
+        self,
+        message: InboundMessage,
+        prepared: Prepared,
+        now_ms: int,
+        verified: bool = False,
+        routing_text: str | None = None,
     ) -> RoutingDecision:
         """The routing decision, with the contact's stored attributes under the message's."""
         attributes = {**(prepared.contact_attributes or {}), **message.contact_attributes}
         return self.router().decide(
             RoutingContext(
                 channel=message.channel,
-                text=message.text,
+                text=message.text if routing_text is None else routing_text,
                 subject=message.subject,
                 language_hint=message.language_hint,
                 contact_attributes=attributes,

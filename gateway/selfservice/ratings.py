@@ -48,6 +48,7 @@ from gateway.selfservice.bot_replies import (
     last_customer_message,
     ms,
 )
+from gateway.selfservice.languages import customer_language, in_language
 from gateway.storage.base import DueTimer, Prepared, Store, timer_member
 
 log = logging.getLogger(__name__)
@@ -210,7 +211,8 @@ class Ratings:
             return now_ms + QUEUED_WAIT_MS  # the last words (a case's resolution) go out before the request
         reason = self._skip_reason(conv, messages, now_ms - resolved_ms)
         if reason is None:
-            reason = await bot_reply(self.outbound, conv, bot=BOT, text=self.config.prompt, flags=[REQUEST_FLAG])
+            prompt = in_language(self.config.prompt, _language(conv, messages))
+            reason = await bot_reply(self.outbound, conv, bot=BOT, text=prompt, flags=[REQUEST_FLAG])
         counter = "csat_requested" if reason is None else "csat_skipped"
         if await self.store.add_counts(
             {counter: 1}, once=f"csat-request:{conv.id}:{resolved_ms}", once_ttl_ms=ONCE_TTL_MS
@@ -249,8 +251,9 @@ class Ratings:
             return None
         score = int(rating["score"])
         if self.config.thanks.strip():
+            thanks = in_language(self.config.thanks, _language(conv, await self.store.get_messages(conv.id, limit=200)))
             refused = await bot_reply_once(
-                self.store, self.outbound, conv, bot=BOT, text=self.config.thanks, tag=f"csat-thanks:{timer.argument}"
+                self.store, self.outbound, conv, bot=BOT, text=thanks, tag=f"csat-thanks:{timer.argument}"
             )
             if refused is not None:
                 log.info("rating thanks not sent (%s)", refused, extra={"conversation_id": conv.id})
@@ -259,6 +262,11 @@ class Ratings:
             metrics.CSAT_RATINGS.labels(str(score)).inc()
             log.info("rating recorded", extra={"conversation_id": conv.id, "score": score})
         return None
+
+
+def _language(conv: Conversation, messages: list[Any]) -> str | None:
+    """The customer's language, from their words before the rating (a bare "5" tells none)."""
+    return customer_language(messages, conv.routing.language if conv.routing is not None else None)
 
 
 def summary(stats: dict[str, int]) -> dict[str, Any]:

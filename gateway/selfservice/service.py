@@ -61,6 +61,8 @@ from gateway.selfservice.bot_replies import (
 )
 from gateway.selfservice.faq_book import FaqEntry, KeywordMatcher, only_phrases
 from gateway.selfservice.faq_library import FaqLibrary
+from gateway.selfservice.languages import customer_language, in_language
+from gateway.selfservice.waiting import queue_lines, standing
 from gateway.storage.base import DueTimer, Glance, Prepared, Store
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ FLAG = "self_service"  # conversation flag: its latest episode is with the FAQ, 
 EPISODE = "self_service"  # conversation attribute describing that episode
 BOT = "faq"  # sender name of FAQ answers
 _END_COUNTERS = {"deflected": "faq_deflected", "handoff": "faq_handoffs", "undelivered": "faq_undelivered"}
+MAX_QUESTIONS = 3  # the episode's latest questions kept for routing a handoff
 
 
 class SelfService:
@@ -89,6 +92,7 @@ class SelfService:
     ) -> None:
         faq = config.faq
         self.faq = faq
+        self.agents = {t.agent for t in config.auth.tokens if t.agent}
         self.library = library
         self.store = store
         self.outbound = outbound
@@ -131,6 +135,7 @@ class SelfService:
             "last_ms": now_ms,
             "answers": 1,
             "entries": [entry.id],
+            "questions": [(message.text or "").strip()],
         }
         return Verdict(
             route=False,
@@ -158,7 +163,7 @@ class SelfService:
         text = message.text or ""
         if not message.attachments:
             if self.handoff.contains_any(text):
-                return self._handoff(conv, episode, now_ms, "asked")
+                return self._handoff(conv, episode, now_ms, "asked", text)
             if only_phrases(self.acknowledgements, text):
                 return Verdict(route=False, conversation_attributes={EPISODE: {**episode, "last_ms": now_ms}})
         entry = self._match(message, handoff_checked=True)
@@ -172,7 +177,8 @@ class SelfService:
         if not self._can_answer(message):
             return self._handoff(conv, episode, now_ms, "cannot_send")
         n = int(episode.get("answers") or 0) + 1
-        record = {**episode, "last_ms": now_ms, "answers": n, "entries": [*answered, entry.id]}
+        questions = [*_questions(episode), text.strip()][-MAX_QUESTIONS:]
+        record = {**episode, "last_ms": now_ms, "answers": n, "entries": [*answered, entry.id], "questions": questions}
         return Verdict(
             route=False,
             opens=True,
@@ -180,8 +186,14 @@ class SelfService:
             timers=[("faq_answer", f"{episode['episode']}:{n}:{entry.id}", 0)],
         )
 
-    def _handoff(self, conv: Glance, episode: dict[str, Any], now_ms: int, reason: str) -> Verdict:
+    def _handoff(
+        self, conv: Glance, episode: dict[str, Any], now_ms: int, reason: str, asked: str | None = None
+    ) -> Verdict:
+        """To a person. "转人工" alone says nothing of what it is about: a customer who asks
+        for a person is routed on the questions they asked before it, with their words."""
         record = {**episode, "state": "handed_off", "handed_off_ms": now_ms, "handoff": reason}
+        questions = _questions(episode)
+        routing_text = "\n".join([*questions, asked]) if asked is not None and questions else None
         if (
             conv.status == ConversationStatus.RESOLVED.value
             and now_ms - (conv.resolved_at_ms or 0) > self.reopen_window_ms
@@ -194,6 +206,7 @@ class SelfService:
             flags_remove=[FLAG],
             conversation_attributes={EPISODE: record},
             timers=[("faq_end", f"{episode['episode']}:handoff:{reason}", 0)],
+            routing_text=routing_text,
         )
 
     def _match(self, message: InboundMessage, *, handoff_checked: bool = False) -> FaqEntry | None:
@@ -242,6 +255,7 @@ class SelfService:
             await self._to_agents(conv, messages, token, now_ms)
             return False
         text = f"{entry.answer}\n\n{self.faq.hint}" if self.faq.hint.strip() else entry.answer
+        text = in_language(text, self._language(conv, messages))
         flags = ["faq", f"faq:{entry.id}", f"faq-episode:{token}", tag]
         refused = await bot_reply(self.outbound, conv, bot=BOT, text=text, flags=flags)
         if refused is not None:
@@ -292,13 +306,26 @@ class SelfService:
         if conv is None:
             return None
         if reason == "asked" and self.faq.handoff_reply.strip():
+            messages = await self.store.get_messages(conv.id, limit=200)
+            text = "\n".join([self.faq.handoff_reply.strip(), *await self._queue_lines(conv)])
+            text = in_language(text, self._language(conv, messages))
             refused = await bot_reply_once(
-                self.store, self.outbound, conv, bot=BOT, text=self.faq.handoff_reply, tag=f"faq-handoff:{token}"
+                self.store, self.outbound, conv, bot=BOT, text=text, tag=f"faq-handoff:{token}"
             )
             if refused is not None:
                 log.info("handoff confirmation not sent (%s)", refused, extra={"conversation_id": conv.id})
         await self._end(token, outcome, conv.id)
         return None
+
+    def _language(self, conv: Conversation, messages: list[Message]) -> str | None:
+        routing = conv.routing.language if conv.routing is not None else None
+        return customer_language(messages, routing)
+
+    async def _queue_lines(self, conv: Conversation) -> list[str]:
+        """Where the customer stands, from live queue data (nothing once an agent has it)."""
+        if conv.queue is None or conv.assignee:
+            return []
+        return queue_lines(self.faq, await standing(self.store, self.router(), self.agents, conv.queue, conv.id))
 
     async def _end(self, token: str, outcome: str, conversation_id: str) -> None:
         if await self.store.add_counts({_END_COUNTERS[outcome]: 1}, once=f"faq-end:{token}", once_ttl_ms=ONCE_TTL_MS):
@@ -338,6 +365,11 @@ class SelfService:
             payload=offer_payload(channel=conv.channel.value, skills=decision.skills, rule=decision.rule, preview=text),
             keep_wait=False,
         )
+
+
+def _questions(episode: dict[str, Any]) -> list[str]:
+    found = episode.get("questions")
+    return [q for q in found if isinstance(q, str) and q] if isinstance(found, list) else []
 
 
 def _nobody_on_it(conv: Glance) -> bool:

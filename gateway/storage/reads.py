@@ -95,6 +95,14 @@ class Reads(Connection):
             out[q] = QueueStats(waiting=depth, oldest_wait_ms=int(oldest[0][1]) if oldest else None)
         return out
 
+    async def queue_position(self, queue: str, conversation_id: str) -> tuple[int | None, int]:
+        async with self._guard():
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.zrank(self.k("wait", queue), conversation_id)
+            pipe.zcard(self.k("wait", queue))
+            rank, depth = await pipe.execute()
+        return (int(rank) if rank is not None else None), int(depth)
+
     async def stats(self) -> dict[str, int]:
         async with self._guard():
             return {k: int(v) for k, v in (await self._redis.hgetall(self.k("stats"))).items()}

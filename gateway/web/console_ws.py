@@ -24,6 +24,8 @@ from aiohttp import WSMsgType, web
 
 from gateway.errors import RequestRejected, parse_json_body
 from gateway.routing.router import RouterHolder
+from gateway.selfservice.waiting import SEEN_TTL_MS, mark_seen
+from gateway.storage.base import Store
 from gateway.web.auth import Principal, TokenTable
 from gateway.web.console_feed import FEED, FeedEvent
 from gateway.web.read_scope import agent_reads_all, may_read
@@ -171,6 +173,7 @@ async def events_socket(request: web.Request) -> web.StreamResponse:
     sockets.open.add(ws)
     console: ConsoleSocket | None = None
     writer: asyncio.Task[None] | None = None
+    seen: asyncio.Task[None] | None = None
     try:
         principal = await _authenticate(ws, TokenTable(services.config.auth))
         if principal is None:
@@ -181,6 +184,8 @@ async def events_socket(request: web.Request) -> web.StreamResponse:
             dumps({"type": "ready", "role": principal.role, "agent": principal.agent, "live": feed.ready()})
         )
         writer = asyncio.create_task(console.write(), name="console-socket-writer")
+        if principal.agent:
+            seen = asyncio.create_task(_keep_seen(services.store, principal.agent), name="console-agent-seen")
         await _read(ws)
     except (asyncio.CancelledError, ConnectionError, aiohttp.ClientConnectionResetError):
         pass
@@ -189,15 +194,28 @@ async def events_socket(request: web.Request) -> web.StreamResponse:
     finally:
         if console is not None:
             feed.remove(console)
-        if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
+        for task in (writer, seen):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         sockets.open.discard(ws)
         if not ws.closed:
             with contextlib.suppress(Exception):
                 await ws.close()
     return ws
+
+
+async def _keep_seen(store: Store, agent: str) -> None:
+    """While an agent's console is open they count as online to customers waiting for a
+    person (``gateway.selfservice.waiting``); the marker outlives a closed console by at
+    most its lifetime."""
+    while True:
+        try:
+            await mark_seen(store, agent)
+        except Exception as exc:  # storage down: the marker lapses, the console goes on
+            log.info("console presence not recorded: %s", type(exc).__name__)
+        await asyncio.sleep(SEEN_TTL_MS / 3000)
 
 
 async def _read(ws: web.WebSocketResponse) -> None:

@@ -13,6 +13,7 @@ from playwright.async_api import Browser, async_playwright, expect
 
 from gateway.app import build_app
 from gateway.routing.publisher import MemoryPublisher
+from gateway.selfservice.waiting import mark_seen
 from gateway.storage import MemoryStore
 from tests.helpers import ALICE_TOKEN, auth, gateway_config
 from tests.servers import free_port
@@ -42,6 +43,11 @@ class Gateway:
 
     url: str
     http: aiohttp.ClientSession
+    store: MemoryStore
+
+    async def agent_online(self, agent: str = "alice") -> None:
+        """As when the agent's console is open (gateway.selfservice.waiting)."""
+        await mark_seen(self.store, agent)
 
     async def webchat_conversations(self) -> list[dict[str, Any]]:
         async with self.http.get(f"{self.url}/api/v1/conversations", headers=auth()) as resp:
@@ -66,9 +72,10 @@ async def gateway(aiohttp_server: Any) -> AsyncIterator[Gateway]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     config = gateway_config(http={"public_url": url}, channels={"webchat": {"allowed_origins": [url]}})
-    await aiohttp_server(build_app(config, store=MemoryStore(), publisher=MemoryPublisher()), port=port)
+    store = MemoryStore()
+    await aiohttp_server(build_app(config, store=store, publisher=MemoryPublisher()), port=port)
     async with aiohttp.ClientSession() as http:
-        yield Gateway(url=url, http=http)
+        yield Gateway(url=url, http=http, store=store)
 
 
 def screenshot_path(name: str) -> Path:

@@ -35,6 +35,7 @@ async def the_conversation(gateway: Gateway) -> str:
 async def test_a_visitor_chats_gets_the_reply_and_finds_the_history_after_a_reload(
     browser: Browser, gateway: Gateway
 ) -> None:
+    await gateway.agent_online()
     page = await open_chat(browser, gateway, locale="en-US", viewport={"width": 1280, "height": 800})
     dialog = page.get_by_role("dialog", name="Support")
     await expect(dialog.get_by_role("status")).to_have_text("Online", timeout=TIMEOUT)
@@ -77,6 +78,7 @@ async def test_a_visitor_chats_gets_the_reply_and_finds_the_history_after_a_relo
 
 
 async def test_on_a_phone_the_panel_fills_the_screen_and_speaks_chinese(browser: Browser, gateway: Gateway) -> None:
+    await gateway.agent_online()
     page = await open_chat(
         browser,
         gateway,

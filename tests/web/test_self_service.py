@@ -112,8 +112,9 @@ async def test_a_chinese_question_is_answered_at_the_callback_and_never_offered(
     await eventually(lambda: crm[0].received)
     [answer] = sent_to_crm(crm[0])
     assert answer["conversation_id"] == cid and answer["to"] == {"id": "u1"}
-    assert "账户安全" in answer["text"] and "Account security" in answer["text"]
-    assert answer["text"].endswith('回复“人工”转人工客服 / Reply "agent" to talk to a person.')
+    # In the customer's language only: the Chinese half of the entry and of the hint.
+    assert "账户安全" in answer["text"] and "Account security" not in answer["text"]
+    assert answer["text"].endswith("回复“人工”转人工客服") and "Reply" not in answer["text"]
     assert answer["sender"]["kind"] == "bot" and "auto" in answer["flags"] and "faq:reset-password" in answer["flags"]
 
     await settle(client)
@@ -150,7 +151,9 @@ async def test_an_english_question_then_agent_hands_over_with_the_faq_exchange_i
     assert offer["conversation_id"] == cid and offer["reason"] == "new" and offer["preview"] == "I need an agent please"
     assert await depth(client) == 1
     await eventually(lambda: len(crm[0].received) == 2)
-    assert "connecting you to a person" in sent_to_crm(crm[0])[1]["text"]
+    confirmation = sent_to_crm(crm[0])[1]["text"]
+    assert "connecting you to a person" in confirmation and "转接" not in confirmation
+    assert "You are next in the queue." in confirmation and "No one is online right now" in confirmation
     conv = await conversation(client, cid)
     assert conv["flags"] == [] and conv["queue"] == "general" and conv["reply_tracking"]["state"] == "active"
     assert conv["attributes"]["self_service"]["state"] == "handed_off"
@@ -402,7 +405,8 @@ async def test_a_changed_faq_file_answers_anew_and_a_broken_one_keeps_the_old_an
     service = client.app[SELF_SERVICE]
     await say(client, "r1", "refund?")
     await eventually(lambda: crm[0].received)
-    assert sent_to_crm(crm[0])[0]["text"].startswith("旧的答案 / old answer")
+    assert sent_to_crm(crm[0])[0]["text"].startswith("old answer")  # asked in English: the English side
+    assert "旧的答案" not in sent_to_crm(crm[0])[0]["text"]
 
     first_version = service.library.book.version
     path.write_text(SMALL.format(answer="新的答案：3 个工作日 / new answer: 3 business days"), encoding="utf-8")
@@ -417,7 +421,7 @@ async def test_a_changed_faq_file_answers_anew_and_a_broken_one_keeps_the_old_an
     assert f"{path}:2: entries[0].answer" in faq["error"] and faq["entries"] == 1
     await say(client, "r3", "refund please")
     await eventually(lambda: len(crm[0].received) == 3)
-    assert sent_to_crm(crm[0])[2]["text"].startswith("新的答案")
+    assert sent_to_crm(crm[0])[2]["text"].startswith("new answer: 3 business days")  # the kept answers, in English
 
     path.unlink()
     await eventually(lambda: "no such file" in (service.library.error or ""))

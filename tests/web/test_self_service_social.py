@@ -20,6 +20,7 @@ from gateway.app import build_app
 from gateway.config import CsatConfig, FaqConfig
 from gateway.routing.publisher import AmqpPublisher
 from gateway.selfservice.faq_book import load_faq
+from gateway.selfservice.languages import in_language
 from gateway.storage import RedisStore
 from gateway.wiring.services import SERVICES
 from tests.channels.social_fakes import FakeProvider, Recorded, conversations_of, start_fake
@@ -163,8 +164,8 @@ async def _the_whole_story(client: TestClient, store: RedisStore, bot: FakeProvi
     [cid] = [c.id for c in await conversations_of(store, f"telegram:{WANG}")]
     [answer] = await eventually(lambda: bot.to("/sendMessage"))
     assert answer.path == f"/bot{BOT_TOKEN}/sendMessage"
-    assert answer.json == {"chat_id": str(WANG), "text": f"{faq_entry.answer}\n\n{hint}"}
-    assert "账户安全" in answer.json["text"] and "Account security" in answer.json["text"]
+    assert answer.json == {"chat_id": str(WANG), "text": in_language(f"{faq_entry.answer}\n\n{hint}", "zh")}
+    assert "账户安全" in answer.json["text"] and "Account security" not in answer.json["text"]
     await quiet(client, tap)
     assert tap.offers == []
     conv = await conversation(client, cid)
@@ -187,7 +188,7 @@ async def _the_whole_story(client: TestClient, store: RedisStore, bot: FakeProvi
     assert offer["type"] == "conversation.offer" and offer["channel"] == "telegram"
     assert offer["reason"] == "new" and offer["routing_version"] == 1 and offer["preview"] == "人工"
     await eventually(lambda: len(sent_to(bot, WANG)) == 2)
-    assert sent_to(bot, WANG)[1] == handoff_reply
+    assert sent_to(bot, WANG)[1].startswith(in_language(handoff_reply, "zh") + "\n")  # then the queue
     conv = await conversation(client, cid)
     assert conv["flags"] == [] and conv["queue"] == tap.name
     assert conv["attributes"]["self_service"]["state"] == "handed_off"
@@ -215,11 +216,11 @@ async def _the_whole_story(client: TestClient, store: RedisStore, bot: FakeProvi
     assert sent_to(bot, WANG)[2] == "已为您重置密码"
     assert (await client.post(f"{url}/resolve", headers=auth(ALICE_TOKEN))).status == 200
     await eventually(lambda: len(sent_to(bot, WANG)) == 4, timeout=30)
-    assert sent_to(bot, WANG)[3] == csat.prompt
+    assert sent_to(bot, WANG)[3] == in_language(csat.prompt, "zh")
 
     await say(client, WANG, "5")
     await eventually(lambda: len(sent_to(bot, WANG)) == 5, timeout=30)
-    assert sent_to(bot, WANG)[4] == csat.thanks
+    assert sent_to(bot, WANG)[4] == in_language(csat.thanks, "zh")
     conv = await conversation(client, cid)
     assert conv["status"] == "resolved" and conv["attributes"]["rating"]["score"] == 5
     assert conv["attributes"]["rating"]["comment"] is None

@@ -26,6 +26,11 @@ class WebchatConfig(Section):
     # Behind a reverse proxy: the header holding the client address (e.g. X-Forwarded-For).
     client_ip_header: str | None = None
     history_limit: int = Field(100, ge=0, le=500)
+    # What the widget says when no agent is online (GET /webchat/availability); a text may
+    # hold both languages ("中文 / English"), the visitor's is shown. Unset: the office hours
+    # from the routing rules' business_hours, and the web chat reply-tracking target.
+    office_hours: str | None = Field(None, max_length=500)
+    reply_promise: str | None = Field(None, max_length=500)
     hello_timeout: Duration = 10.0
     heartbeat: Duration = 30.0
 

@@ -4,7 +4,8 @@ Client → server: ``hello`` (first, with the token if the browser has one, and 
 name, email, language, page), ``message`` {id, text}, ``identify`` {name, email},
 ``history``, ``delivered`` {id}, ``typing``, ``ping``.
 Server → client: ``welcome`` {visitor_id, token, new, limits}, ``history`` {messages},
-``ack`` {id, message_id, duplicate}, ``message`` {message}, ``identified``, ``resync``,
+``ack`` {id, message_id, duplicate}, ``message`` {message} (a rating request carries
+``rating`` {min, max}), ``identified``, ``resync``,
 ``pong``, and ``error`` {code, message, id?, retry_after?} for anything refused.
 
 Whatever the text of a frame, ``parse_frame`` returns a frame or raises ``FrameError``,
@@ -37,6 +38,7 @@ MAX_DEPTH = MAX_JSON_DEPTH  # frames are flat objects; far deeper nesting is ref
 # joined into one character): they cannot be encoded as UTF-8, so storing them would fail.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+RATING_REQUEST_FLAG = "csat-request"  # the flag of the rating request (gateway.selfservice.ratings)
 
 
 class FrameError(Exception):
@@ -239,6 +241,8 @@ def message_view(message: Message) -> dict[str, Any]:
     else:
         view["name"] = message.sender.name if message.sender.kind == "agent" else None
         view["status"] = message.status.value if message.status else None
+        if RATING_REQUEST_FLAG in message.flags:
+            view["rating"] = {"min": 1, "max": 5}  # the widget offers buttons; a typed digit works too
     files = [
         {"url": a.url, "name": a.name, "content_type": a.content_type}
         for a in message.attachments

@@ -27,6 +27,43 @@ def paths() -> dict[str, Any]:
                 "responses": {"200": {"description": "HTML"}},
             }
         },
+        "/webchat/availability": {
+            "get": {
+                "summary": "What the widget's header says: online, or the office hours and the reply promise",
+                "description": (
+                    "Public. `online` is true only while an agent who serves the queue is online (their "
+                    "console open); the texts are in the language asked for."
+                ),
+                "tags": ["web chat"],
+                "parameters": [
+                    {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["zh", "en"]}},
+                    {
+                        "name": "queue",
+                        "in": "query",
+                        "description": "the widget's data-queue; default: where a web chat message goes now",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "availability",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "online": {"type": "boolean"},
+                                        "office_hours": {"type": ["string", "null"]},
+                                        "reply_promise": {"type": "string"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "404": {"description": "web chat not configured"},
+                },
+            }
+        },
         "/static/widget.js": {
             "get": {
                 "summary": "The embeddable widget",

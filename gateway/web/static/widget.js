@@ -16,6 +16,8 @@
  *               then that user, verified; a bad or expired one is shown and not retried.
  * data-send-key "enter" (default: Enter sends, Shift+Enter is a new line) or "ctrl-enter"
  *               (only Ctrl/⌘+Enter sends) — the same rule as the agents' console
+ * data-queue    the routing queue this page's customers go to (default: the one a web chat
+ *               message would be routed to now): "online" means an agent of it is online
  *
  * The visitor's token, unsent messages and name/email stay in this browser's
  * localStorage, so a reload or another tab continues the same conversation.
@@ -46,7 +48,9 @@
       details: "Your name and email (optional)", name: "Name", email: "Email", save: "Save",
       saved: "Saved", badEmail: "Please check the email address.", unread: "new messages",
       youSaid: "You said:", saidPrefix: "{name} said:",
-      keyEnter: "Enter to send · Shift+Enter for a new line", keyCtrl: "{mod}+Enter to send"
+      keyEnter: "Enter to send · Shift+Enter for a new line", keyCtrl: "{mod}+Enter to send",
+      away: "No agent online", rate: "Your rating", rateN: "{n} of 5",
+      rateNames: ["very poor", "poor", "fair", "good", "excellent"]
     },
     zh: {
       title: "在线客服", launcher: "联系客服", close: "关闭聊天", log: "消息记录",
@@ -59,7 +63,9 @@
       details: "您的姓名和邮箱（可选）", name: "姓名", email: "邮箱", save: "保存",
       saved: "已保存", badEmail: "请检查邮箱地址。", unread: "条新消息",
       youSaid: "我说：", saidPrefix: "{name}说：",
-      keyEnter: "Enter 发送 · Shift+Enter 换行", keyCtrl: "{mod}+Enter 发送"
+      keyEnter: "Enter 发送 · Shift+Enter 换行", keyCtrl: "{mod}+Enter 发送",
+      away: "暂无客服在线", rate: "您的评分", rateN: "{n} 分（满分 5 分）",
+      rateNames: ["非常不满意", "不满意", "一般", "满意", "非常满意"]
     }
   };
 
@@ -116,6 +122,14 @@
     ".dot{width:8px;height:8px;border-radius:50%;background:#f9ab00}",
     ".state[data-state=online] .dot{background:#34d399}",
     ".state[data-state=offline] .dot{background:#c4c7c5}",
+    ".state[data-state=away] .dot{background:#c4c7c5}",
+    ".notice{margin:0;padding:8px 14px;background:#fff8e1;color:#4a3b00;font-size:13px;white-space:pre-line;border-bottom:1px solid #f1e2a8}",
+    ".rating{display:flex;gap:6px;margin:6px 0 0;flex-wrap:wrap}",
+    ".rating button{width:40px;height:40px;border:1px solid #0b57d0;border-radius:50%;background:#fff;color:#0b57d0;font-size:16px;font-weight:600;cursor:pointer}",
+    ".rating button:hover:not(:disabled){background:#e8f0fe}",
+    ".rating button[aria-pressed=true]{background:#0b57d0;color:#fff}",
+    ".rating button:disabled{cursor:default;opacity:.55}",
+    ".rating button[aria-pressed=true]:disabled{opacity:1}",
     ".close{width:44px;height:44px;border:0;border-radius:8px;background:transparent;color:#fff;font-size:26px;line-height:1;cursor:pointer}",
     ".close:hover{background:rgba(255,255,255,.15)}",
     "ol{flex:1;margin:0;padding:14px 12px;list-style:none;overflow-y:auto;background:#f6f8fb;overscroll-behavior:contain}",
@@ -173,6 +187,7 @@
     [el("span", { className: "dot", "aria-hidden": "true" }), stateText]);
   var closeButton = el("button", { type: "button", className: "close", "aria-label": t.close, text: "×" });
   var list = el("ol", { role: "log", "aria-live": "polite", "aria-label": t.log, tabindex: "0" });
+  var notice = el("p", { className: "notice", role: "note", hidden: "" });
   var nameInput = el("input", { id: "gw-name", type: "text", autocomplete: "name", maxlength: "100" });
   var emailInput = el("input", { id: "gw-email", type: "email", autocomplete: "email", maxlength: "254" });
   var detailsHint = el("span", { className: "hint", "aria-live": "polite" });
@@ -198,7 +213,7 @@
       el("div", { className: "who" }, [el("h2", { id: "gw-title", text: title }), stateLine]),
       closeButton
     ]),
-    list, details, composer, keyHint
+    notice, list, details, composer, keyHint
   ]);
   root.appendChild(style);
   root.appendChild(panel);
@@ -274,6 +289,10 @@
     var meta = el("div", { className: "meta" });
     var node = el("li", { className: item.from === "visitor" ? "mine" : "agent", "data-at": String(item.at) },
       [el("span", { className: "sr", text: who }), bubble, meta]);
+    if (item.rating) node.appendChild(ratingRow(item));
+    // Typed here and now: any rating request shown is answered or passed by. From the
+    // server: those before it (server times on both sides, whatever this clock says).
+    if (item.from === "visitor") closeRatings(item.local ? Infinity : item.at);
     item.node = node;
     item.meta = meta;
     meta.textContent = metaText(item);
@@ -285,12 +304,47 @@
     return true;
   }
 
+  // A rating request gets 1–5 buttons (typing the digit works as well); a button sends
+  // the digit as the visitor's message. Once the visitor has said anything after the
+  // request, its buttons are done.
+  function ratingRow(item) {
+    var row = el("div", { className: "rating", role: "group", "aria-label": t.rate });
+    for (var n = item.rating.min || 1; n <= (item.rating.max || 5); n++) {
+      var button = el("button", {
+        type: "button", text: String(n), "aria-pressed": "false",
+        "aria-label": t.rateN.replace("{n}", n) + " · " + (t.rateNames[n - 1] || "")
+      });
+      button.addEventListener("click", (function (score, chosen) {
+        return function () {
+          chosen.setAttribute("aria-pressed", "true");
+          sendText(String(score));
+        };
+      })(n, button));
+      row.appendChild(button);
+    }
+    row.setAttribute("data-at", String(item.at));
+    for (var key in shown) {
+      var other = shown[key];
+      if (other.from === "visitor" && !other.local && other.at > item.at) { closeRow(row); break; }
+    }
+    return row;
+  }
+  function closeRow(row) {
+    Array.prototype.forEach.call(row.querySelectorAll("button"), function (b) { b.disabled = true; });
+  }
+  function closeRatings(at) {
+    Array.prototype.forEach.call(list.querySelectorAll(".rating"), function (row) {
+      if (Number(row.getAttribute("data-at")) <= at) closeRow(row);
+    });
+  }
+
   function fromServer(view) {
     var mine = view.from === "visitor";
     return {
       key: mine && view.client_id ? "c:" + view.client_id : "m:" + view.id,
       id: view.id, from: mine ? "visitor" : "agent", text: view.text, name: view.name,
-      at: Date.parse(view.at) || Date.now(), state: mine ? "sent" : undefined, attachments: view.attachments
+      at: Date.parse(view.at) || Date.now(), state: mine ? "sent" : undefined, attachments: view.attachments,
+      rating: view.rating
     };
   }
 
@@ -305,9 +359,16 @@
   var profile = load("profile", {});
   var limits = { max_message_chars: 4000 };
 
+  var available = null;         // GET /webchat/availability: {online, office_hours, reply_promise}
+
   function setState(name) {
+    if (name === "online" && available && !available.online) name = "away";
     stateLine.setAttribute("data-state", name);
     stateText.textContent = t[name];
+    var lines = name === "away" ? [available.office_hours, available.reply_promise].filter(Boolean) : [];
+    notice.textContent = lines.join("\n");
+    notice.hidden = !lines.length;
+    if (name === "away") name = "online"; // connected: messages go out
     if (name !== "online") {
       pending.forEach(function (p) { if (shown["c:" + p.id]) upsert({ key: "c:" + p.id, state: "waiting" }); });
     }
@@ -381,6 +442,7 @@
         ready = true;
         attempt = 0;
         setState("online");
+        checkAvailability();
         flush();
         break;
       case "history":
@@ -442,25 +504,47 @@
     upsert({ key: "c:" + frame.id, state: "failed", reason: frame.message || frame.code });
   }
 
+  // "Online" only while an agent of the visitor's queue is online; otherwise the office
+  // hours and when a reply will come. Asked on connecting and every minute while open.
+  function checkAvailability() {
+    if (!window.fetch) return;
+    var url = base + "/webchat/availability?lang=" + lang + (data.queue ? "&queue=" + encodeURIComponent(data.queue) : "");
+    fetch(url, { cache: "no-store", credentials: "omit" })
+      .then(function (resp) { return resp.ok ? resp.json() : null; })
+      .then(function (body) {
+        if (!body) return;
+        available = body;
+        if (ready) setState("online");
+      })
+      .catch(function () {});
+  }
+  setInterval(function () { if (ready && !panel.hidden) checkAvailability(); }, 60000);
+
   // --- what the visitor does ---
   function submit() {
     var text = input.value;
     if (!text.trim()) return;
+    if (sendText(text)) {
+      input.value = "";
+      grow();
+    }
+  }
+
+  function sendText(text) {
     if (text.length > limits.max_message_chars) {
       detailsHint.textContent = "";
       input.setCustomValidity(t.tooLong.replace("{n}", limits.max_message_chars));
       input.reportValidity();
-      return;
+      return false;
     }
     input.setCustomValidity("");
     var entry = { id: newId(), text: text, at: Date.now() };
     pending.push(entry);
     save("pending", pending);
-    upsert({ key: "c:" + entry.id, from: "visitor", text: text, at: entry.at, state: ready ? "pending" : "waiting" });
-    input.value = "";
-    grow();
+    upsert({ key: "c:" + entry.id, from: "visitor", text: text, at: entry.at, state: ready ? "pending" : "waiting", local: true });
     if (!ws) connect();
     flush();
+    return true;
   }
 
   function grow() {

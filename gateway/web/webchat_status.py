@@ -1,0 +1,99 @@
+"""``GET /webchat/availability``: what the widget's header says — "online" only when an
+agent who serves the visitor's queue is online, otherwise the office hours and when a
+reply will come.
+
+Public (the widget runs on other sites' pages, like ``widget.js``) and says nothing but a
+yes or no and two sentences: no agent names, no counts. ``?lang=zh|en`` picks the
+language, ``?queue=`` the queue (the widget's ``data-queue``); without one, the queue a web
+chat message would be routed to now (after-hours rules included).
+
+Online means what ``gateway.selfservice.waiting`` counts: an agent whose console's live
+feed is open.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from gateway.config import GatewayConfig
+from gateway.model import Channel, RoutingContext
+from gateway.routing.calendar import DAYS, BusinessHours
+from gateway.selfservice.languages import in_language
+from gateway.selfservice.waiting import online_in
+from gateway.wiring.services import SERVICES
+
+_DAY = {
+    "zh": {"mon": "周一", "tue": "周二", "wed": "周三", "thu": "周四", "fri": "周五", "sat": "周六", "sun": "周日"},
+    "en": {"mon": "Mon", "tue": "Tue", "wed": "Wed", "thu": "Thu", "fri": "Fri", "sat": "Sat", "sun": "Sun"},
+}
+
+
+def office_hours(hours: BusinessHours | None, language: str) -> str | None:
+    """``Mon–Fri 09:00-12:00, 13:00-18:00 (Asia/Shanghai)`` from the rules' calendar."""
+    if hours is None:
+        return None
+    groups: list[tuple[list[int], str]] = []
+    for day in range(7):
+        intervals = hours.weekly.get(day, ())
+        if not intervals:
+            continue
+        text = ("、" if language == "zh" else ", ").join(str(i) for i in intervals)
+        if groups and groups[-1][1] == text and groups[-1][0][-1] == day - 1:
+            groups[-1][0].append(day)
+        else:
+            groups.append(([day], text))
+    if not groups:
+        return None
+    names = _DAY[language]
+    parts = []
+    for days, text in groups:
+        span = names[DAYS[days[0]]] + (
+            (("至" if language == "zh" else "–") + names[DAYS[days[-1]]]) if len(days) > 1 else ""
+        )
+        parts.append(f"{span} {text}")
+    zone = hours.timezone.key
+    if language == "zh":
+        return f"服务时间：{'；'.join(parts)}（{zone}）"
+    return f"Office hours: {'; '.join(parts)} ({zone})"
+
+
+def _duration(seconds: float, language: str) -> str:
+    minutes = max(1, round(seconds / 60))
+    if minutes < 120:
+        return f"{minutes} 分钟" if language == "zh" else f"{minutes} min"
+    hours = round(minutes / 60)
+    return f"{hours} 小时" if language == "zh" else f"{hours} h"
+
+
+def reply_promise(config: GatewayConfig, language: str) -> str:
+    configured = config.channels.webchat.reply_promise if config.channels.webchat else None
+    if configured:
+        return in_language(configured, language)
+    within = _duration(config.reply_tracking.target_for(Channel.WEBCHAT), language)
+    if language == "zh":
+        return f"请留言，我们会在 {within} 内回复您。"
+    return f"Leave us a message: we reply within {within}."
+
+
+async def availability(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    language = "zh" if (request.query.get("lang") or "").lower().startswith("zh") else "en"
+    router = services.router()
+    queue = request.query.get("queue") or ""
+    if queue not in router.queues():
+        queue = router.decide(RoutingContext(channel=Channel.WEBCHAT, at=datetime.now(UTC))).queue
+    online = bool(await online_in(services.store, router, services.known_agents(), queue))
+    webchat = services.config.channels.webchat
+    hours = (webchat.office_hours if webchat else None) or None
+    body = {
+        "online": online,
+        "office_hours": in_language(hours, language) if hours else office_hours(router.business_hours, language),
+        "reply_promise": reply_promise(services.config, language),
+    }
+    headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"}
+    return web.json_response(body, headers=headers)
+
+
+routes = [web.get("/webchat/availability", availability)]
