@@ -75,6 +75,10 @@ class RedisSentinelGroup:
         first.start("redis-server")
         for replica in self.nodes[1:]:
             replica.start("redis-server", "--replicaof", "127.0.0.1", str(first.port))
+        wait_for(lambda: all(port_open(n.port) for n in self.nodes), 30, "redis nodes did not start")
+        # Sentinels read the primary's INFO at once, then every 10 s: start them once the
+        # replicas are in sync, so the first reading already lists both.
+        wait_for(self._replicas_online, 60, "the replicas did not sync")
         for sentinel in self.sentinels:
             conf = sentinel.dir / "sentinel.conf"
             conf.write_text(
@@ -84,23 +88,29 @@ class RedisSentinelGroup:
                 f"sentinel parallel-syncs {SERVICE} 2\n"
             )
             sentinel.start("redis-server", str(conf), "--sentinel")
-        wait_for(lambda: all(port_open(n.port) for n in self.nodes + self.sentinels), 30, "redis group did not start")
+        wait_for(lambda: all(port_open(n.port) for n in self.sentinels), 30, "sentinels did not start")
         wait_for(self.settled, 60, "sentinels did not see two replicas and each other")
         return self
 
+    def _replicas_online(self) -> bool:
+        try:
+            with self.nodes[0].client() as c:
+                info = c.info("replication")
+        except redis.RedisError:
+            return False
+        return all(info.get(f"slave{i}", {}).get("state") == "online" for i in range(2))
+
     def settled(self) -> bool:
+        """Every Sentinel knows both replicas and the other Sentinels; both replicas in sync."""
         try:
             for sentinel in self.sentinels:
                 with sentinel.client() as c:
                     state = c.sentinel_master(SERVICE)
                 if int(state["num-slaves"]) < 2 or int(state["num-other-sentinels"]) < 2:
                     return False
-            with self.nodes[0].client() as c:
-                info = c.info("replication")
-            online = [info.get(f"slave{i}", {}).get("state") == "online" for i in range(2)]
-            return all(online)
         except redis.RedisError:
             return False
+        return self._replicas_online()
 
     def primary(self) -> RedisNode:
         """The node the sentinels currently name as primary."""
