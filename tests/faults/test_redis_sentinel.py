@@ -11,6 +11,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +19,16 @@ from aiohttp.test_utils import TestClient
 
 from bench.loadgen import api_request
 from gateway.app import build_app
+from gateway.channels.email import EmailChannel
 from gateway.config import ConfigError
+from gateway.model import Channel
 from gateway.routing.publisher import MemoryPublisher
 from gateway.storage import RedisStore, StorageUnavailable
 from gateway.storage.base import ReplicationUnconfirmed
 from gateway.storage.sentinel import parse_sentinel_url
+from gateway.wiring.services import SERVICES
+from tests.channels.test_email_gateway import email_sections
+from tests.channels.test_email_support import fixture, smtp_send
 from tests.conftest import eventually
 from tests.ha_servers import RedisSentinelGroup
 from tests.helpers import API_SECRET, gateway_config
@@ -247,3 +253,19 @@ async def test_an_intake_step_whose_connection_is_lost_midway_is_run_again_once(
         assert "prepare retried after a lost connection" in caplog.text
     finally:
         primary.close()
+
+
+async def test_mail_no_replica_confirms_gets_451_and_the_webhook_503(
+    group: RedisSentinelGroup, open_store: Callable[..., RedisStore], aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """``min_replicas: 3`` with two replicas: no write is ever confirmed, so nothing is
+    acknowledged — SMTP ``451`` (the sending server retries), HTTP ``503``."""
+    store = open_store(min_replicas=3, replica_timeout=0.1)
+    config = gateway_config(**email_sections(None, tmp_path))
+    client = await aiohttp_client(build_app(config, store=store, publisher=MemoryPublisher()))
+    adapter = client.app[SERVICES].adapter_for(Channel.EMAIL)
+    assert isinstance(adapter, EmailChannel) and adapter.smtp_port
+    answer = await smtp_send(adapter.smtp_port, fixture("gbk_gb2312_subject.eml"))
+    assert answer.data is not None and answer.data[0] == 451, answer
+    status, body = await post(client, "never-confirmed")
+    assert status == 503 and body["error"]["code"] == "storage_unavailable"
