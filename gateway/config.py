@@ -154,6 +154,9 @@ class TokenConfig(Section):
     token: SecretStr
     role: Literal["ops", "agent"]
     agent: str | None = None
+    # The name people see instead of the agent id: the console, and customers next to a
+    # reply (web chat). Defaults to the agent id.
+    name: str | None = Field(default=None, min_length=1, max_length=80)
 
     @model_validator(mode="after")
     def _agent_named(self) -> TokenConfig:

@@ -113,6 +113,7 @@ class Outbound:
         *,
         agent: str | None,
         text: str,
+        agent_name: str | None = None,
         template: dict[str, Any] | None = None,
         attachments: list[Attachment] | None = None,
         note: bool = False,
@@ -144,7 +145,7 @@ class Outbound:
             conversation_id=conv.id,
             direction="note" if note else "outbound",
             channel=conv.channel,
-            sender=Sender(kind=sender_kind, id=agent, name=agent),  # type: ignore[arg-type]
+            sender=Sender(kind=sender_kind, id=agent, name=agent_name or agent),  # type: ignore[arg-type]
             text=mask_card_numbers(text) or "",
             attachments=attachments or [],
             template=template,

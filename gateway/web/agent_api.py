@@ -69,8 +69,16 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def whoami(request: web.Request) -> web.Response:
+    """The caller, with the display names of all agents (the console shows names, not ids)."""
     principal = request[PRINCIPAL]
-    return ok({"role": principal.role, "agent": principal.agent})
+    return ok(
+        {
+            "role": principal.role,
+            "agent": principal.agent,
+            "name": principal.name,
+            "agent_names": request.app[SERVICES].agent_names(),
+        }
+    )
 
 
 routes = [web.get("/api/v1/me", whoami), web.get("/api/v1/agents/me", me)]

@@ -17,6 +17,7 @@ from gateway.errors import RequestRejected, header_text
 class Principal:
     role: str  # "ops" or "agent"
     agent: str | None = None
+    name: str | None = None  # display name (auth.tokens[].name), else the agent id
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -29,7 +30,7 @@ class TokenTable:
     def __init__(self, auth: AuthConfig) -> None:
         # Digests of equal length make every comparison take the same time.
         self._entries = [
-            (hashlib.sha256(t.token.get_secret_value().encode()).digest(), Principal(role=t.role, agent=t.agent))
+            (hashlib.sha256(t.token.get_secret_value().encode()).digest(), Principal(role=t.role, agent=t.agent, name=t.name or t.agent))
             for t in auth.tokens
         ]
 

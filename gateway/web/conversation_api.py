@@ -186,6 +186,7 @@ async def post_message(request: web.Request) -> web.Response:
         message = await services.outbound.reply(
             conv,
             agent=principal.agent or "ops",
+            agent_name=principal.name,
             text=body.text,
             template=body.template.model_dump() if body.template else None,
             attachments=body.attachments,

@@ -56,5 +56,9 @@ class Services:
     def known_agents(self) -> set[str]:
         return {t.agent for t in self.config.auth.tokens if t.agent}
 
+    def agent_names(self) -> dict[str, str]:
+        """Agent id → display name (``auth.tokens[].name``, else the id)."""
+        return {t.agent: t.name or t.agent for t in self.config.auth.tokens if t.agent}
+
 
 SERVICES = web.AppKey("services", Services)

@@ -240,6 +240,7 @@ def message_view(message: Message) -> dict[str, Any]:
             view["client_id"] = message.external_id.partition(":")[2]
     else:
         view["name"] = message.sender.name if message.sender.kind == "agent" else None
+        view["by"] = "bot" if message.sender.kind == "bot" else "agent"  # the widget labels the bot
         view["status"] = message.status.value if message.status else None
         if RATING_REQUEST_FLAG in message.flags:
             view["rating"] = {"min": 1, "max": 5}  # the widget offers buttons; a typed digit works too

@@ -107,7 +107,16 @@ def components() -> dict[str, Any]:
     schemas["Whoami"] = {
         "type": "object",
         "required": ["role", "agent"],
-        "properties": {"role": {"type": "string", "enum": ["ops", "agent"]}, "agent": {"type": ["string", "null"]}},
+        "properties": {
+            "role": {"type": "string", "enum": ["ops", "agent"]},
+            "agent": {"type": ["string", "null"]},
+            "name": {"type": ["string", "null"], "description": "the agent's display name (auth.tokens[].name)"},
+            "agent_names": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "every agent id with its display name",
+            },
+        },
     }
     schemas["AgentSummary"] = {
         "type": "object",

@@ -50,7 +50,8 @@
       youSaid: "You said:", saidPrefix: "{name} said:",
       keyEnter: "Enter to send · Shift+Enter for a new line", keyCtrl: "{mod}+Enter to send",
       away: "No agent online", rate: "Your rating", rateN: "{n} of 5",
-      rateNames: ["very poor", "poor", "fair", "good", "excellent"]
+      rateNames: ["very poor", "poor", "fair", "good", "excellent"],
+      bot: "Automatic answer (bot)"
     },
     zh: {
       title: "在线客服", launcher: "联系客服", close: "关闭聊天", log: "消息记录",
@@ -65,7 +66,8 @@
       youSaid: "我说：", saidPrefix: "{name}说：",
       keyEnter: "Enter 发送 · Shift+Enter 换行", keyCtrl: "{mod}+Enter 发送",
       away: "暂无客服在线", rate: "您的评分", rateN: "{n} 分（满分 5 分）",
-      rateNames: ["非常不满意", "不满意", "一般", "满意", "非常满意"]
+      rateNames: ["非常不满意", "不满意", "一般", "满意", "非常满意"],
+      bot: "自动回复（机器人）"
     }
   };
 
@@ -249,9 +251,14 @@
     list.appendChild(greeting);
   }
 
+  // Who wrote an answer: the agent's display name, or the bot, said to be one.
+  function speaker(item) {
+    return item.by === "bot" ? t.bot : (item.name || t.agent);
+  }
+
   function metaText(item) {
     var when = timeOf(item.at);
-    if (item.from === "agent") return (item.name || t.agent) + " · " + when;
+    if (item.from === "agent") return speaker(item) + " · " + when;
     var states = { pending: t.sending, sent: t.sent, waiting: t.waiting, retrying: t.retrying };
     if (item.state === "failed") return t.failed + (item.reason || "");
     return when + " · " + (states[item.state] || t.sent);
@@ -285,7 +292,7 @@
       bubble.appendChild(document.createElement("br"));
       bubble.appendChild(el("a", { href: a.url, target: "_blank", rel: "noopener noreferrer", text: a.name || a.url }));
     });
-    var who = item.from === "visitor" ? t.youSaid : t.saidPrefix.replace("{name}", item.name || t.agent);
+    var who = item.from === "visitor" ? t.youSaid : t.saidPrefix.replace("{name}", speaker(item));
     var meta = el("div", { className: "meta" });
     var node = el("li", { className: item.from === "visitor" ? "mine" : "agent", "data-at": String(item.at) },
       [el("span", { className: "sr", text: who }), bubble, meta]);
@@ -342,7 +349,7 @@
     var mine = view.from === "visitor";
     return {
       key: mine && view.client_id ? "c:" + view.client_id : "m:" + view.id,
-      id: view.id, from: mine ? "visitor" : "agent", text: view.text, name: view.name,
+      id: view.id, from: mine ? "visitor" : "agent", text: view.text, name: view.name, by: view.by,
       at: Date.parse(view.at) || Date.now(), state: mine ? "sent" : undefined, attachments: view.attachments,
       rating: view.rating
     };

@@ -2,13 +2,13 @@
 import { openConversation } from "./conversation.js";
 import { badge, el } from "./dom.js";
 import { channelName, t } from "./i18n.js";
-import { state } from "./state.js";
+import { agentName, state } from "./state.js";
 
 export function conversationItem(conv, name, last) {
   const current = state.current && state.current.id === conv.id;
   const rb = conv.reply_tracking && conv.reply_tracking.reply_by;
   const title = name || conv.subject || conv.id.slice(-8);
-  const line2 = last ? last.text : [conv.queue, conv.assignee || t("unassigned")].filter(Boolean).join(" · ");
+  const line2 = last ? last.text : [conv.queue, agentName(conv.assignee) || t("unassigned")].filter(Boolean).join(" · ");
   const button = el(
     "button",
     {

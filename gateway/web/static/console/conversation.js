@@ -9,7 +9,7 @@ import { $, badge, el, facts, setText, show } from "./dom.js";
 import { channelName, t, when } from "./i18n.js";
 import { renderMessages } from "./messages.js";
 import { refreshOps, renderOps } from "./ops.js";
-import { HISTORY_CONVERSATIONS, state } from "./state.js";
+import { HISTORY_CONVERSATIONS, agentName, state } from "./state.js";
 
 let loadSeq = 0;
 
@@ -94,7 +94,7 @@ export function renderPane() {
   );
   const meta = [];
   if (conv.queue) meta.push(t("queuedIn", { queue: conv.queue }));
-  meta.push(conv.assignee ? t("assignedTo", { agent: conv.assignee }) : t("unassigned"));
+  meta.push(conv.assignee ? t("assignedTo", { agent: agentName(conv.assignee) }) : t("unassigned"));
   meta.push(t("prio", { p: conv.priority }));
   if (conv.subject) meta.push(conv.subject);
   setText("conv-meta", meta.join(" · "));

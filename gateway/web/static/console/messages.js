@@ -4,15 +4,18 @@
 import { $, badge, el, safeUrl } from "./dom.js";
 import { emit } from "./hooks.js";
 import { channelName, t, when } from "./i18n.js";
-import { state } from "./state.js";
+import { agentName, state } from "./state.js";
 
 export function author(m, view) {
-  if (m.direction === "note") return t("noteBy", { name: (m.sender && (m.sender.name || m.sender.id)) || t("agent") });
+  if (m.direction === "note") return t("noteBy", { name: (m.sender && (m.sender.name || agentName(m.sender.id))) || t("agent") });
   const sender = m.sender || {};
   if (m.direction === "inbound") return sender.name || (state.contact && state.contact.name) || t("customer");
   if (sender.kind === "bot") return sender.name ? `${sender.name} · ${t("bot")}` : t("bot");
   if (sender.kind === "system") return t("system");
-  return `${sender.name || sender.id || view.assignee || ""} · ${t("agent")}`;
+  // Replies stored before display names carry the id as their name: map it too.
+  const id = sender.id || view.assignee;
+  const name = sender.name && sender.name !== sender.id ? sender.name : agentName(id);
+  return `${name || ""} · ${t("agent")}`;
 }
 
 export function renderMessages() {

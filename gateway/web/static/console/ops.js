@@ -5,7 +5,7 @@ import { renderTransferQueues } from "./conversation.js";
 import { conversationItem } from "./conversation-row.js";
 import { $, el, facts, setText } from "./dom.js";
 import { duration, t, when } from "./i18n.js";
-import { state } from "./state.js";
+import { agentName, state } from "./state.js";
 
 export async function refreshOps(withRules) {
   try {
@@ -53,7 +53,7 @@ export function renderOps() {
           className: "num",
           text: q.oldest_wait_seconds != null ? duration(q.oldest_wait_seconds * 1000) : t("none"),
         }),
-        el("td", { text: q.agents.join(", ") || t("none") }),
+        el("td", { text: q.agents.map(agentName).join(", ") || t("none") }),
         el("td", { className: "muted", text: q.skills.join(", ") || t("none") }),
       ),
     ),

@@ -11,7 +11,8 @@ import { TOKEN_KEY, state } from "./state.js";
 
 export async function whoAmI() {
   const who = await api("GET", "/api/v1/me");
-  return { role: who.role, agent: who.agent };
+  state.agentNames = who.agent_names || {};
+  return { role: who.role, agent: who.agent, name: who.name || who.agent };
 }
 
 export async function signIn(token) {
@@ -78,7 +79,7 @@ export function enterWorkspace() {
 export function renderWho() {
   const who = $("who");
   if (!state.principal) return;
-  who.textContent = state.principal.role === "ops" ? t("roleOps") : `${state.principal.agent} · ${t("agent")}`;
+  who.textContent = state.principal.role === "ops" ? t("roleOps") : `${state.principal.name} · ${t("agent")}`;
   show(who, true);
 }
 

@@ -20,7 +20,11 @@ export const state = {
   windowClosedByServer: false,
   unread: new Set(),
   contactNames: new Map(), // contact id → name, for lists whose rows carry only ids
+  agentNames: {}, // agent id → display name (auth.tokens[].name), from /api/v1/me
   socket: null,
   socketBackoff: 1000,
   timers: {},
 };
+
+// An agent's display name, for an id the API gives (assignee, sender).
+export const agentName = (id) => (id && state.agentNames[id]) || id;
