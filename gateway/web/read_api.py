@@ -89,10 +89,12 @@ async def _with_verification(services: Services, conversations: list[Conversatio
     """The conversations' views with their contact's ``verification`` state."""
     records = await services.store.get_verifications([c.contact_id for c in conversations])
     now_ms = int(services.outbound.clock() * 1000)
+    available = services.config.verification is not None
     views = []
     for conv in conversations:
         view = conversation_view(conv)
         view["verification"] = verification_view(records.get(conv.contact_id), now_ms)
+        view["verification"]["available"] = available
         views.append(view)
     return views
 

@@ -22,6 +22,7 @@ STATE: dict[str, Any] = {
         "to": {"type": ["string", "null"], "description": "masked: +86 138****8000, w***g@example.cn"},
         "attempts_left": {"type": "integer", "minimum": 0},
         "reason": {"type": "string", "enum": ["max_attempts", "expired"]},
+        "available": {"type": "boolean", "description": "false: verification is not configured"},
     },
 }
 

@@ -6,6 +6,7 @@ import { api } from "./api.js";
 import { tick } from "./clocks.js";
 import { renderComposer, showComposerError } from "./composer.js";
 import { $, badge, el, facts, setText, show } from "./dom.js";
+import { emit } from "./hooks.js";
 import { channelName, t, when } from "./i18n.js";
 import { renderMessages } from "./messages.js";
 import { refreshOps, renderOps } from "./ops.js";
@@ -107,6 +108,7 @@ export function renderPane() {
   renderDetails();
   renderComposer();
   tick();
+  emit("pane", conv);
 }
 
 export function renderTransferQueues() {

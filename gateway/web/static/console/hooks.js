@@ -1,6 +1,7 @@
 /* Named hooks a view registers on (on) and the page calls (emit): "workspace" when the
  * workspace opens after sign-in, "signout", "language" after the language changed,
- * "refresh" when everything is reloaded, "event" with each live-feed frame, and
+ * "refresh" when everything is reloaded, "event" with each live-feed frame, "pane" with the
+ * conversation each time its pane is drawn, and
  * "unauthorized" when the API refused the token.
  */
 
