@@ -19,8 +19,9 @@ import pytest
 
 from gateway.config import ConfigError
 from gateway.routing.publisher import AmqpPublisher, Outgoing
-from gateway.routing.topology import WORK_EXCHANGE
+from gateway.routing.topology import EVENTS_EXCHANGE, WORK_EXCHANGE
 from gateway.storage import RedisStore
+from gateway.web.console_feed import AmqpEventSource
 from tests.conftest import REDIS_URL, delete_queues, drop_prefix, eventually, unique_prefix
 from tests.faults.reconcile import check_offered_once_each, check_stored_once
 from tests.faults.test_faults import load
@@ -141,3 +142,34 @@ async def test_a_node_stopped_under_load_loses_no_offer(
     finally:
         a.stop()
         b.stop()
+
+
+async def test_the_console_event_feed_moves_to_the_next_node_and_resyncs(cluster: RabbitCluster) -> None:
+    received: list[str] = []
+    resyncs: list[int] = []
+    source = AmqpEventSource(cluster.urls, reconnect_interval=0.2)
+    await source.start(lambda key, body: received.append(key), lambda: resyncs.append(1))
+    await source.activate()
+
+    async def publish(key: str) -> None:
+        connection = await aio_pika.connect(cluster.nodes[2].url)
+        try:
+            channel = await connection.channel()
+            exchange = await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+            await exchange.publish(aio_pika.Message(b"{}"), routing_key=key)
+        finally:
+            await connection.close()
+
+    try:
+        await eventually(source.ready, timeout=60)
+        await publish("test.before")
+        await eventually(lambda: "test.before" in received, timeout=30)
+        await asyncio.to_thread(cluster.nodes[0].stop_app)  # the feed's node
+        try:
+            await eventually(lambda: len(resyncs) >= 2 and source.ready(), timeout=60)  # subscribed again: reload
+            await publish("test.after")
+            await eventually(lambda: "test.after" in received, timeout=30)
+        finally:
+            await asyncio.to_thread(cluster.nodes[0].start_app)
+    finally:
+        await source.close()
