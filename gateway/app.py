@@ -44,6 +44,7 @@ from gateway.web import (
     openapi,
     ops_api,
     read_api,
+    reports_api,
     routing_api,
     shutdown,
     stats_api,
@@ -55,6 +56,7 @@ from gateway.web.console_feed import FEED, EventFeed, open_source
 from gateway.web.errors import error_middleware
 from gateway.wiring.cases_setup import cases_part, check_open_case, workflow_library
 from gateway.wiring.channel_setup import build_adapters
+from gateway.wiring.reports_setup import SURVEYS, surveys_part
 from gateway.wiring.rules_watch import RULES, watch_rules
 from gateway.wiring.services import SERVICES, Services, adapter_among
 from gateway.wiring.verification_setup import VERIFIER, verification_part
@@ -89,6 +91,7 @@ def build_app(
         app[RULES] = rules
         check_open_case(rules, workflow)
     _add_interceptors(app, services, workflow, clock)
+    app[SURVEYS] = surveys_part(services, clock)
     verifier = verification_part(services, clock)
     if verifier is not None:
         app[VERIFIER] = verifier
@@ -294,6 +297,7 @@ def _add_routes(app: web.Application, services: Services) -> None:
     app.router.add_routes(cases_api.routes)
     app.router.add_routes(feedback.routes)
     app.router.add_routes(verification_api.routes)
+    app.router.add_routes(reports_api.routes)
     if services.config.channels.webchat is not None:
         app.router.add_routes(webchat_status.routes)
     console.install(

@@ -34,6 +34,16 @@ ALLOWED: dict[str, set[str]] = {
     | {"gateway.errors", "gateway.config", "gateway.channels", "gateway.routing", "gateway.storage", "gateway.core"},
     "gateway.verification": HELPERS
     | {"gateway.errors", "gateway.config", "gateway.channels", "gateway.routing", "gateway.storage", "gateway.core"},
+    "gateway.reports": HELPERS
+    | {
+        "gateway.errors",
+        "gateway.config",
+        "gateway.channels",
+        "gateway.routing",
+        "gateway.storage",
+        "gateway.core",
+        "gateway.selfservice",
+    },
     "gateway.wiring": HELPERS
     | {
         "gateway.errors",
@@ -45,6 +55,7 @@ ALLOWED: dict[str, set[str]] = {
         "gateway.selfservice",
         "gateway.cases",
         "gateway.verification",
+        "gateway.reports",
     },
 }
 

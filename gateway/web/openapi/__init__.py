@@ -14,11 +14,21 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.web.openapi import cases, console, conversations, operations, routing, verification, webchat, webhooks
+from gateway.web.openapi import (
+    cases,
+    console,
+    conversations,
+    operations,
+    reports,
+    routing,
+    verification,
+    webchat,
+    webhooks,
+)
 from gateway.web.openapi.schemas import components
 from gateway.web.views import ok
 
-AREAS = (operations, conversations, verification, cases, console, routing, webhooks, webchat)
+AREAS = (operations, conversations, verification, cases, console, routing, webhooks, webchat, reports)
 
 
 @cache

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from gateway.channels.api import ApiInbound
 from gateway.model import Contact, Conversation, Message, RoutingDecision
 from gateway.web.conversation_api import ClaimBody, MergeBody, ReplyBody, TransferBody
-from gateway.web.openapi import cases, verification
+from gateway.web.openapi import cases, reports, verification
 from gateway.web.openapi.parts import REF
 from gateway.web.routing_api import SimulateRequest
 
@@ -30,6 +30,7 @@ def components() -> dict[str, Any]:
         SimulateRequest,
         *cases.MODELS,
         *verification.MODELS,
+        *reports.MODELS,
     ]
     for model in models:
         schema = model.model_json_schema(ref_template=REF, by_alias=True)
