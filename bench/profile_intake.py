@@ -20,7 +20,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from bench.bench_e2e import e2e, gateway_config, load_for
+from bench.bench_e2e import e2e, gateway_config, load_for, outbox_depth_of
 from bench.common import rabbit_vhost
 from tests.processes import GatewayProcess
 from tests.servers import PrivateRedis
@@ -80,13 +80,14 @@ async def run(count: int, events: str, top: int, spy: bool) -> None:
                 await load_for("api", gw.url, 300).run()
                 out = workdir / "profile.txt"
                 proc = start_spy(gw, out) if spy else None
-                result = await e2e("api", [gw], amqp_url, count, redis.proc.pid if redis.proc else 0)
+                result = await e2e("api", [gw], amqp_url, count, redis.proc.pid if redis.proc else 0, outbox_depth_of(redis, prefix))
                 if proc is not None:
                     proc.send_signal(signal.SIGINT)
                     proc.wait(30)
                 cpu = result["cpu_ms"]
                 print(
                     f"events={events} acked/s={result['acked_rate']:.0f} offered/s={result['offered_rate']:.0f} "
+                    f"confirmed/acked={result['keeps_up']:.2f} outbox growth={result['outbox_growth']:+.0f}/s "
                     f"CPU ms/msg gateway={cpu['gateways']:.3f} redis={cpu['redis']:.3f} "
                     f"rabbitmq={cpu['rabbitmq']:.3f} loadgen={cpu['loadgen']:.3f}"
                 )
