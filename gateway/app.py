@@ -30,6 +30,7 @@ from gateway.routing.router import RouterHolder, SingleQueueRouter
 from gateway.routing.rules import RulesError
 from gateway.selfservice.faq_book import FaqError
 from gateway.selfservice.faq_library import FaqLibrary
+from gateway.selfservice.knowledge import KnowledgeBase, KnowledgeError
 from gateway.selfservice.ratings import RATINGS, Ratings
 from gateway.selfservice.service import SELF_SERVICE, SelfService
 from gateway.storage import Store, open_store
@@ -40,6 +41,7 @@ from gateway.web import (
     conversation_api,
     feedback,
     health,
+    knowledge_api,
     metrics_api,
     openapi,
     ops_api,
@@ -54,6 +56,7 @@ from gateway.web import (
 from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.console_feed import FEED, EventFeed, open_source
 from gateway.web.errors import error_middleware
+from gateway.web.knowledge_api import KNOWLEDGE
 from gateway.wiring.cases_setup import cases_part, check_open_case, workflow_library
 from gateway.wiring.channel_setup import build_adapters
 from gateway.wiring.reports_setup import SURVEYS, surveys_part
@@ -235,10 +238,22 @@ def _add_interceptors(
     if workflow is not None:
         app[CASES] = cases_part(services, workflow, clock)
         app.cleanup_ctx.append(workflow.lifecycle)
+    library = None
     if config.faq.file is not None:
         service = _self_service(services, config.resolve_path(config.faq.file), clock)
         app[SELF_SERVICE] = service
         app.cleanup_ctx.append(service.library.lifecycle)
+        library = service.library
+    app[KNOWLEDGE] = _knowledge(config, library)
+
+
+def _knowledge(config: GatewayConfig, faq: FaqLibrary | None) -> KnowledgeBase:
+    """The articles agents search for canned replies; ``ConfigError`` for a bad file."""
+    path = config.resolve_path(config.knowledge.file) if config.knowledge.file else None
+    try:
+        return KnowledgeBase(path, faq, interval=config.knowledge.reload_interval)
+    except KnowledgeError as exc:
+        raise ConfigError("knowledge.file: " + "; ".join(exc.problems)) from None
 
 
 def _ratings(services: Services, config: CsatConfig, clock: Callable[[], float]) -> Ratings:
@@ -298,6 +313,7 @@ def _add_routes(app: web.Application, services: Services) -> None:
     app.router.add_routes(feedback.routes)
     app.router.add_routes(verification_api.routes)
     app.router.add_routes(reports_api.routes)
+    app.router.add_routes(knowledge_api.routes)
     if services.config.channels.webchat is not None:
         app.router.add_routes(webchat_status.routes)
     console.install(

@@ -271,6 +271,14 @@ class CsatConfig(Section):
         return value
 
 
+class KnowledgeConfig(Section):
+    """The knowledge base agents search for canned replies (``gateway.selfservice.knowledge``);
+    the FAQ's entries count as articles, with or without ``file``."""
+
+    file: Path | None = None  # YAML ``articles:`` [{id, title, body, tags, language}]
+    reload_interval: Duration = 2.0
+
+
 class CasesConfig(Section):
     """Complaints and feedback as cases (``gateway.cases``); off without ``file``."""
 
@@ -346,6 +354,7 @@ class GatewayConfig(Section):
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     reply_tracking: ReplyTrackingConfig = Field(default_factory=ReplyTrackingConfig)
     faq: FaqConfig = Field(default_factory=FaqConfig)
+    knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
     csat: CsatConfig | None = None
     cases: CasesConfig = Field(default_factory=CasesConfig)
     verification: VerificationConfig | None = None
@@ -452,8 +461,21 @@ def config_from_dict(
         log.warning("unknown config key %s (ignored)", key)
     _check_dev_tokens(config)
     _check_faq(config)
+    _check_knowledge(config)
     _check_cases(config)
     return config
+
+
+def _check_knowledge(config: GatewayConfig) -> None:
+    """A bad knowledge file stops start-up (later, a bad edit keeps the old articles)."""
+    if config.knowledge.file is None:
+        return
+    from gateway.selfservice.knowledge import KnowledgeError, load_knowledge
+
+    try:
+        load_knowledge(config.resolve_path(config.knowledge.file))
+    except KnowledgeError as exc:
+        raise ConfigError("knowledge.file: " + "; ".join(exc.problems)) from None
 
 
 def _check_faq(config: GatewayConfig) -> None:

@@ -4,20 +4,29 @@ and the send shortcut (shared with the widget) with its setting — headless Chr
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 from playwright.async_api import Browser, expect
 
+from gateway.app import build_app
+from gateway.routing.publisher import MemoryPublisher
+from gateway.storage import MemoryStore
 from tests.browser.test_console import (  # noqa: F401  (fixtures)
     TIMEOUT,
+    FakeCrm,
     browser,
     make_gateway,
     no_errors,
     open_console,
+    serve,
     sign_in,
 )
-from tests.helpers import ALICE_TOKEN
+from tests.helpers import ALICE_TOKEN, API_SECRET, gateway_config, signed_api_body
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -96,3 +105,80 @@ async def test_enter_sends_and_the_setting_makes_it_ctrl_enter(
     await expect(page.locator("#send-key-hint")).to_have_text("Ctrl+Enter 发送 · Enter 换行")
     assert [r["text"] for r in gateway.crm.received] == ["first line\nsecond line", "one\ntwo"]
     no_errors(page)
+
+
+KNOWLEDGE = """\
+articles:
+  - id: refund-zh
+    title: 退款到账时间
+    language: zh
+    tags: [退款]
+    body: 您好，退款会原路退回，银行卡 1–3 个工作日到账。
+  - id: refund-en
+    title: When a refund arrives
+    language: en
+    tags: [refund]
+    body: Hello, your refund reaches your card within 1-3 business days.
+"""
+
+
+async def test_a_canned_reply_is_found_from_the_reply_box_and_inserted_for_editing(
+    browser: Browser,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    knowledge = tmp_path / "knowledge.yaml"
+    knowledge.write_text(KNOWLEDGE, encoding="utf-8")
+    crm = FakeCrm()
+    crm_app = web.Application()
+    crm_app.router.add_post("/gateway", crm.handle)
+    crm_runner, crm_url = await serve(crm_app)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    config = gateway_config(
+        http={"public_url": url},
+        knowledge={"file": str(knowledge)},
+        channels={"api": {"secret": API_SECRET, "callback_url": f"{crm_url}/gateway"}},
+    )
+    runner, _ = await serve(build_app(config, store=MemoryStore(), publisher=MemoryPublisher()), port)
+    try:
+        await _canned_reply(browser, url, crm)
+    finally:
+        await runner.cleanup()
+        await crm_runner.cleanup()
+
+
+async def _canned_reply(browser: Browser, url: str, crm: FakeCrm) -> None:  # noqa: F811
+    body, headers = signed_api_body({"id": "kb-1", "from": {"id": "u-kb", "name": "Rita"}, "text": "where is my refund?"})
+    async with aiohttp.ClientSession() as http, http.post(f"{url}/webhooks/api", data=body, headers=headers) as resp:
+        assert resp.status == 200
+
+    page = await (await browser.new_context(locale="en-GB", viewport={"width": 1366, "height": 800})).new_page()
+    await page.goto(f"{url}/console")
+    await sign_in(page, ALICE_TOKEN)
+    await page.get_by_role("button", name="Take next").click()
+    await expect(page.locator("#pane").get_by_role("heading", name="Rita")).to_be_visible(timeout=TIMEOUT)
+    box = page.get_by_label("Message", exact=True)
+    await box.fill("Dear Rita, ")
+    await page.get_by_role("button", name="Canned replies").click()
+    search = page.get_by_label("Search canned replies")
+    await expect(search).to_be_focused()
+    await search.fill("refund")
+    items = page.locator("#canned .canned-item")
+    await expect(items).to_have_count(1, timeout=TIMEOUT)  # the conversation's language: English
+    await expect(items.first).to_contain_text("When a refund arrives")
+    await items.first.get_by_role("button", name="Insert").click()
+    await expect(box).to_have_value("Dear Rita, Hello, your refund reaches your card within 1-3 business days.")
+    await expect(box).to_be_focused()
+    await expect(page.locator("#canned")).to_be_hidden()
+    assert crm.received == []  # inserted, not sent
+    await box.press("End")
+    await box.type(" Sorry for the wait!")
+    await box.press("Enter")
+    await expect(page.locator("#messages .msg.agent .text")).to_have_text(
+        ["Dear Rita, Hello, your refund reaches your card within 1-3 business days. Sorry for the wait!"],
+        timeout=TIMEOUT,
+    )
+    await page.get_by_role("button", name="中文").click()
+    await page.get_by_role("button", name="常用回复").click()
+    await page.get_by_label("搜索常用回复").fill("nothing-like-this")
+    await expect(page.get_by_text("没有匹配的常用回复。")).to_be_visible(timeout=TIMEOUT)

@@ -11,6 +11,27 @@ from gateway.web.openapi.parts import FORBIDDEN, error, json_of, operation
 def paths() -> dict[str, Any]:
     console = ["console"]
     return {
+        "/api/v1/knowledge": {
+            "get": operation(
+                "Knowledge base articles (and FAQ entries) for canned replies, best matches first",
+                {"200": json_of("KnowledgeArticles"), "400": error("q longer than 200 characters or a bad language")},
+                tags=console,
+                parameters=[
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "description": "words that must all occur in an article's title, tags or body",
+                        "schema": {"type": "string", "maxLength": 200},
+                    },
+                    {
+                        "name": "language",
+                        "in": "query",
+                        "description": "articles in this language or in none in particular; FAQ answers cut to it",
+                        "schema": {"type": "string", "pattern": "^[a-z]{2}(-[A-Za-z]{2,4})?$"},
+                    },
+                ],
+            )
+        },
         "/api/v1/me": {
             "get": operation("The role (and agent name) of the calling token", {"200": json_of("Whoami")}, tags=console)
         },

@@ -119,6 +119,27 @@ def components() -> dict[str, Any]:
             },
         },
     }
+    schemas["KnowledgeArticles"] = {
+        "type": "object",
+        "required": ["articles"],
+        "properties": {
+            "articles": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "title", "body", "tags", "language", "source"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "title": {"type": "string"},
+                        "body": {"type": "string"},
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                        "language": {"type": ["string", "null"]},
+                        "source": {"type": "string", "enum": ["knowledge", "faq"]},
+                    },
+                },
+            }
+        },
+    }
     schemas["AgentSummary"] = {
         "type": "object",
         "properties": {

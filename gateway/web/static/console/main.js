@@ -17,6 +17,7 @@ import { act, closeConversation } from "./conversation.js";
 import { $ } from "./dom.js";
 import "./inbox.js";
 import "./verification.js"; // the contact's verification state and "Send code" in the pane
+import "./knowledge.js";
 import { t } from "./i18n.js";
 import { applyLanguage, toggleLanguage } from "./language.js";
 import { refreshOps } from "./ops.js";
