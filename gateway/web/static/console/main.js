@@ -11,6 +11,7 @@
  */
 import { refreshMe, takeNext } from "./agent.js";
 import "./case-stats.js"; // the cases view (cases.js) with its statistics for ops
+import "./reports.js"; // the reports view for ops: team charts, agents, surveys
 import { tick } from "./clocks.js";
 import { sendReply, sendTemplate, setMode } from "./composer.js";
 import { act, closeConversation } from "./conversation.js";
