@@ -23,7 +23,7 @@ addStrings({
     svTitle: "Satisfaction survey", svHint: "One question to every contact active in the period, on their channel; closed messaging windows and opt-outs are skipped.",
     svQuestion: "Question (empty: the standard one, in each customer's language)", svSend: "Send survey", svRefresh: "Refresh",
     svStatus: "Survey {id}: {selected} selected, {sent} sent, {answered} answered (average {avg}), {opted} opted out, {skipped} skipped.",
-    svChannels: "Channels (empty: all)",
+    svChannels: "Only on (empty: everywhere)",
   },
   zh: {
     reports: "报表", rpFrom: "从", rpTo: "到", rpShow: "查看", rpTeam: "团队", rpAgents: "坐席",
