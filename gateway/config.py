@@ -120,6 +120,10 @@ class BrokerConfig(Section):
     # so that providers retry later, instead of the backlog growing without bound.
     # 0 = no limit (a broker outage then only delays delivery; the outbox grows).
     outbox_limit: int = Field(0, ge=0)
+    # true: a new conversation's first message travels inside ``conversation.opened`` (as
+    # ``message``) instead of a ``message.inbound`` of its own — one AMQP message fewer
+    # per new conversation. Later messages are ``message.inbound`` as always.
+    inbound_in_opened: bool = False
 
     @field_validator("url")
     @classmethod

@@ -239,7 +239,8 @@ class Ingest:
         window_expires_ms, window_warn_ms = self._messaging_window(message, received_ms)
         first = decision.targets[0] if decision.targets else None
         escalate_after_ms = int(first.timeout * 1000) if first and first.timeout else 0
-        events = _event_templates(message, message_json, decision)
+        with_message = self.config.broker.inbound_in_opened
+        events = _event_templates(message, message_json, decision, opened_with_message=with_message)
         return IngestPlan(
             channel=message.channel.value,
             external_id=message.external_id,
@@ -275,6 +276,7 @@ class Ingest:
             search_terms=_search_terms(stored, identity_keys),
             preview=_preview(stored),
             outbox_limit=self.config.broker.outbox_limit,
+            inbound_in_opened=with_message,
             timers=[[AUTO_OPEN_CASE, decision.open_case, "0"]]
             if decision.open_case and message.route and self.opens_cases
             else [],
@@ -324,14 +326,20 @@ def _stored_message(message: InboundMessage, received_ms: int) -> Message:
     )
 
 
-def _event_templates(message: InboundMessage, message_json: str, decision: RoutingDecision) -> EventTemplates:
-    """The events the store publishes with the message, depending on what it does with it."""
+def _event_templates(
+    message: InboundMessage, message_json: str, decision: RoutingDecision, *, opened_with_message: bool = False
+) -> EventTemplates:
+    """The events the store publishes with the message, depending on what it does with it.
+    ``opened_with_message``: ``conversation.opened`` carries the message as ``message``."""
     common = {"channel": message.channel.value}
     preview = (message.text or message.subject or "")[:PREVIEW_CHARS]
+    opened = orjson.dumps({"type": "conversation.opened", **common, "endpoint": message.endpoint}).decode()
+    if opened_with_message:
+        opened = f'{opened[:-1]},"message":{message_json}}}'
     return EventTemplates(
         # The stored message JSON goes in as it is: no decode and re-encode per message.
         inbound=f'{{"type":"message.inbound","channel":"{message.channel.value}","message":{message_json}}}',
-        opened=orjson.dumps({"type": "conversation.opened", **common, "endpoint": message.endpoint}).decode(),
+        opened=opened,
         reopened=orjson.dumps({"type": "conversation.reopened", **common, "endpoint": message.endpoint}).decode(),
         offer=orjson.dumps(
             {

@@ -139,6 +139,9 @@ class IngestPlan:
     hold: bool = False
     # Refuse the message (``Backlogged``) while the outbox holds this many entries; 0 = never.
     outbox_limit: int = 0
+    # ``events.opened`` carries the message (``broker.inbound_in_opened``): a conversation's
+    # first message is then not published again as ``message.inbound``.
+    inbound_in_opened: bool = False
 
 
 @dataclass(slots=True)

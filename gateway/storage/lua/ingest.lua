@@ -68,6 +68,7 @@ if cid then
 end
 
 local k
+local inbound_sent = false
 if not cid then
   cid = plan.new_conversation_id
   state = 'new'
@@ -82,6 +83,8 @@ if not cid then
   redis.call('ZADD', ctk(contact_id) .. ':convs', plan.now_ms, cid)
   outbox('conversation.opened:' .. cid, 'gateway.events', 'conversation.opened', 0, plan.events.opened,
     {conversation_id = cid, contact_id = contact_id, occurred_at_ms = plan.now_ms})
+  -- broker.inbound_in_opened: the template carries the message, so no message.inbound.
+  inbound_sent = plan.inbound_in_opened
 else
   k = cvk(cid)
   local status = redis.call('HGET', k, 'status')
@@ -148,8 +151,10 @@ elseif plan.route and empty(redis.call('HGET', k, 'assignee')) and empty(redis.c
   offered = 1
 end
 
-outbox('message.inbound:' .. plan.message_id, 'gateway.events', 'message.inbound', 0, plan.events.inbound,
-  {conversation_id = cid, contact_id = conv_contact, occurred_at_ms = plan.now_ms})
+if not inbound_sent then
+  outbox('message.inbound:' .. plan.message_id, 'gateway.events', 'message.inbound', 0, plan.events.inbound,
+    {conversation_id = cid, contact_id = conv_contact, occurred_at_ms = plan.now_ms})
+end
 
 local result = cid .. '|' .. plan.message_id .. '|' .. conv_contact
 redis.call('SET', ddk, result, 'PX', plan.dedupe_ttl_ms)

@@ -83,7 +83,9 @@ export function onEvent(frame) {
     (frame.conversation_id === current.id ||
       (frame.contact_id && state.contact && frame.contact_id === state.contact.id) ||
       state.others.some((c) => c.id === frame.conversation_id));
-  if (frame.event === "message.inbound" && frame.conversation_id && !(current && frame.conversation_id === current.id)) {
+  // conversation.opened: the first message may ride in it (broker.inbound_in_opened).
+  const arrived = frame.event === "message.inbound" || frame.event === "conversation.opened";
+  if (arrived && frame.conversation_id && !(current && frame.conversation_id === current.id)) {
     state.unread.add(frame.conversation_id);
   }
   if (concernsCurrent) schedule("pane", refreshPane, 150);
