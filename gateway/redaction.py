@@ -202,3 +202,33 @@ def _phone_like(digits: str, *, phone_start: bool) -> bool:
     if phone_start and len(digits) <= 15:
         return True
     return digits.startswith("00") or bool(_CN_MOBILE.fullmatch(digits))
+
+
+# One-time codes (gateway.verification): cut out of whatever the gateway keeps of a message.
+CODE_CUT = "[verification code]"
+_FULL_WIDTH = {str(d): chr(0xFF10 + d) for d in range(10)}
+
+
+def _code_pattern(code: str) -> re.Pattern[str]:
+    """``code`` as a whole run of digits, ASCII or full-width, a space or dash allowed between."""
+    parts = [f"[{c}{_FULL_WIDTH.get(c, '')}]" if c.isdigit() else re.escape(c) for c in code]
+    return re.compile(r"(?<![0-9０-９])" + r"[\s\-]?".join(parts) + r"(?![0-9０-９])")
+
+
+def cut_codes(value: object, codes: list[str]) -> object:
+    """``value`` (a string, or dicts and lists of them) with every code replaced by
+    ``[verification code]``."""
+    patterns = [_code_pattern(c) for c in codes if c]
+
+    def cut(item: object) -> object:
+        if isinstance(item, str):
+            for pattern in patterns:
+                item = pattern.sub(CODE_CUT, item)
+            return item
+        if isinstance(item, dict):
+            return {k: cut(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [cut(v) for v in item]
+        return item
+
+    return cut(value)

@@ -35,6 +35,7 @@ from gateway.model import (
     StatusUpdate,
     new_id,
 )
+from gateway.redaction import cut_codes
 from gateway.routing.router import Router
 from gateway.storage.base import Backlogged, EventTemplates, IngestPlan, Prepared, Store, encode_attrs
 from gateway.storage.search_terms import identity_terms, text_terms
@@ -74,6 +75,11 @@ class Verdict:
     # Stored (and published) instead of what the customer wrote: a verification code's
     # answer never reaches storage, the broker or an agent.
     text: str | None = None
+    # Codes to cut out of everything stored of the message (text, HTML, subject, meta)
+    # wherever they stand as a whole run of digits, before later interceptors see it.
+    redact: list[str] = field(default_factory=list)
+    # Only the redaction: the next interceptors still decide about the message.
+    passes: bool = False
     # Routed on this instead of the message's text: "转人工" after an FAQ exchange routes
     # on the question the customer asked before it.
     routing_text: str | None = None
@@ -157,7 +163,7 @@ class Ingest:
                 extra={"channel": message.channel.value, "conversation_id": prepared.duplicate.conversation_id},
             )
             return prepared.duplicate
-        verdict = await self._verdict(message, prepared)
+        message, verdict = await self._verdict(message, prepared)
         if verdict is not None:
             message = message.model_copy(
                 update={
@@ -196,13 +202,23 @@ class Ingest:
         )
         return result
 
-    async def _verdict(self, message: InboundMessage, prepared: Prepared) -> Verdict | None:
-        """The first interceptor's verdict on the message (a rating, an FAQ question …)."""
+    async def _verdict(self, message: InboundMessage, prepared: Prepared) -> tuple[InboundMessage, Verdict | None]:
+        """The first interceptor's verdict on the message (a rating, an FAQ question …),
+        and the message with the codes verdicts asked to cut out of it."""
         for interceptor in self.interceptors:
             verdict = await interceptor.inspect(message, prepared)
-            if verdict is not None:
-                return verdict
-        return None
+            if verdict is None:
+                continue
+            if verdict.redact:
+                message = message.model_copy(
+                    update={
+                        name: cut_codes(getattr(message, name), verdict.redact)
+                        for name in ("text", "html", "subject", "meta")
+                    }
+                )
+            if not verdict.passes:
+                return message, verdict
+        return message, None
 
     def _decide(
         self,

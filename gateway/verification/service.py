@@ -261,27 +261,28 @@ class Verifier:
     # the customer's answer ----------------------------------------------------------
 
     async def inspect(self, message: InboundMessage, prepared: Prepared) -> Verdict | None:
-        if not prepared.contact_id or LOOP_GUARD_FLAG in message.flags:
-            return None
-        candidate = codes.code_in(message.text, self.config.code_length)
-        if candidate is None:
+        if not prepared.contact_id:
             return None
         record = await self.store.get_verification(prepared.contact_id)
-        if record is None or not record.sent_ms:
+        if record is None or not record.sent_ms or not record.nonce:
             return None
         now_ms = self.now_ms()
         if record.state != "pending" and now_ms - record.sent_ms > self.config.ttl * 2000:
             return None  # long after the last code: digits that are not an answer
+        # The code as sent: cut out wherever it stands (a reply quoting the code mail).
+        sent = codes.code_for(self.secret, record.nonce, self.config.code_length)
+        candidate = codes.code_in(message.text, self.config.code_length)
+        if candidate is None or LOOP_GUARD_FLAG in message.flags:
+            return Verdict(passes=True, redact=[sent])
         conversation = prepared.conversation.id if prepared.conversation else ""
         if record.state == "pending":
             ok = codes.matches(self.secret, record.salt, record.hash, candidate)
             outcome, left = await self.settle(prepared.contact_id, record.nonce, "ok" if ok else "wrong", conversation)
         else:
             outcome, left = "stale", 0
-        del candidate
         placeholder = PLACEHOLDERS[outcome].format(left=left)
         timers = [(NOTICE, f"{outcome}:{left}:{message.external_id[-64:]}", 0.0)] if outcome in NOTICES else []
-        return Verdict(route=False, opens=False, text=placeholder, flags_add=[], timers=timers)
+        return Verdict(route=False, opens=False, text=placeholder, redact=[candidate, sent], timers=timers)
 
     async def settle(self, contact_id: str, nonce: str, outcome: str, conversation: str) -> tuple[str, int]:
         result, left = await self.store.verification_settle(

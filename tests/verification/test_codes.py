@@ -160,9 +160,34 @@ async def test_the_customer_answers_by_email_with_the_code_mail_quoted(
     await settle(gateway)
     [(subject, text)] = await eventually(lambda: mail_texts(relay) or None)
     code = code_from(text)
+    quoted = "\n".join(f"> {line}" for line in text.splitlines())
+    question = await smtp_send(  # not an answer, but the code mail quoted: the code is cut out
+        smtp_port(gateway),
+        simple_mail(
+            message_id="question-1@example.cn",
+            sender=EMAIL,
+            to=SUPPORT,
+            subject=f"Re: {subject}",
+            text=f"Where do I type this?\n\nOn Tue, Support wrote:\n{quoted}",
+        ),
+        mail_from=EMAIL,
+        rcpts=[SUPPORT],
+    )
+    assert question.data is not None and question.data[0] == 250
+    [by_mail] = await eventually(lambda: conversations_on(gateway, "email"))
+    view = await conversation(gateway, by_mail["id"])
+    assert view["messages"][-1]["text"] == "Where do I type this?"  # the quote is not the text …
+    assert "[verification code]" in str(view["messages"][-1]["meta"])  # … and the code is cut from it
+    assert view["verification"]["state"] == "pending" and view["queue"] is not None  # an ordinary message
     answer = await smtp_send(
         smtp_port(gateway),
-        simple_mail(message_id="answer-1@example.cn", sender=EMAIL, to=SUPPORT, subject=f"Re: {subject}", text=code),
+        simple_mail(
+            message_id="answer-1@example.cn",
+            sender=EMAIL,
+            to=SUPPORT,
+            subject=f"Re: {subject}",
+            text=f"{code}\n\nOn Tue, Support wrote:\n{quoted}",
+        ),
         mail_from=EMAIL,
         rcpts=[SUPPORT],
     )

@@ -22,7 +22,7 @@ from gateway.storage.base import Store
 from tests.channels.test_email_support import RelaySink, start_relay
 from tests.channels.twilio_helpers import FakeTwilio, fake_twilio
 from tests.conftest import eventually
-from tests.helpers import OPS_TOKEN, auth
+from tests.helpers import ALICE_TOKEN, BOB_TOKEN, OPS_TOKEN, auth
 from tests.verification.support import CUSTOMER, Clock, call, code_from, config, conversation, say, settle, sms_bodies
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +97,7 @@ async def test_the_offer_waits_for_the_right_code(
     view = await conversation(gateway, cid)
     assert "verification_hold" in view["flags"] and view["routing"]["requires_verification"] is True
     assert view["routing_version"] == 0 and view["reply_by"] is not None  # held, but the promise runs
+    assert view["queue"] == "identity" and view["waiting_since"] is None  # its queue decides who may read it
     assert any("requires verification: the customer is not verified" in line for line in view["routing"]["explanation"])
     code = await code_sent(gateway, twilio[0])  # started by itself, by SMS
     view = await conversation(gateway, cid)
@@ -187,3 +188,18 @@ async def test_simulate_api_takes_verified(gateway: TestClient) -> None:
         headers=auth(),
     )  # fmt: skip
     assert resp.status == 422
+
+
+async def test_only_agents_who_may_read_it_send_a_code(
+    aiohttp_client: Any, store: Store, relay: RelaySink, twilio: tuple[FakeTwilio, str], tmp_path: Path
+) -> None:
+    rules = RULES.replace("queues:\n", "skills: [accounts]\nqueues:\n", 1).replace(
+        "identity: {requires_verification: true}", "identity: {requires_verification: true, skills: {accounts: 1}}"
+    ) + "agents:\n  alice: {skills: {}}\n  bob: {skills: {accounts: 3}}\n"
+    cfg = config(relay, twilio[1], sections={"routing": {"rules": str(rules_file(tmp_path, rules))}}, resend_after="0s")
+    client = await aiohttp_client(build_app(cfg, store=store, publisher=MemoryPublisher()))
+    cid = (await say(client, "我要改手机号", phone=CUSTOMER))["conversation_id"]
+    status, body = await call(client, "POST", f"/api/v1/conversations/{cid}/verify", ALICE_TOKEN, json={})
+    assert status == 404 and body["error"]["code"] == "not_found"  # out of alice's scope: as if absent
+    status, body = await call(client, "POST", f"/api/v1/conversations/{cid}/verify", BOB_TOKEN, json={})
+    assert status == 202, body

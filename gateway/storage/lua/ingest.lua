@@ -143,7 +143,10 @@ end
 local offered = 0
 if plan.route and empty(redis.call('HGET', k, 'assignee')) and empty(redis.call('HGET', k, 'waiting_since'))
     and plan.hold then
-  redis.call('HSET', k, 'routing', plan.decision_json)  -- offered once verification settles
+  -- Held for verification: the decision and its queue are kept (who may read and claim it
+  -- follows the queue, as for an offer), the offer goes once verification settles.
+  redis.call('HSET', k, 'routing', plan.decision_json, 'queue', plan.queue, 'priority', int(plan.priority))
+  redis.call('ZADD', P .. ':idx:q:' .. plan.queue, redis.call('HGET', k, 'created_at'), cid)
 elseif plan.route and empty(redis.call('HGET', k, 'assignee')) and empty(redis.call('HGET', k, 'waiting_since')) then
   local reason = 'new'
   if state == 'reopened' then reason = 'reopened' end
