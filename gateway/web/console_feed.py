@@ -152,7 +152,7 @@ class AmqpEventSource:
             self._subscribe,
             what="event feed",
             on_connected=connected,
-            on_lost=self._bound.clear,
+            on_lost=self._lost,
             reconnect_interval=self._reconnect_interval,
         )
 
@@ -172,6 +172,7 @@ class AmqpEventSource:
         if hasattr(connection, "reconnect_callbacks"):  # robust: one broker
             connection.reconnect_callbacks.add(self._on_reconnect)
         connection.close_callbacks.add(self._on_close)
+        self._connection = connection  # before the consoles hear "live" (on_connected comes after)
         self._bound.set()
         log.info("event feed subscribed", extra={"queue": self.queue_name})
         if self._resync is not None:
@@ -182,7 +183,15 @@ class AmqpEventSource:
             self._deliver(message.routing_key or "", message.body)
 
     def _on_close(self, *_: Any) -> None:
+        self._lost()
+
+    def _lost(self) -> None:
+        # The consoles hear it (a resync saying not live), instead of trusting a badge
+        # that said live when they connected.
+        was_bound = self._bound.is_set()
         self._bound.clear()
+        if was_bound and self._resync is not None:
+            self._resync()
 
     def _on_reconnect(self, *_: Any) -> None:
         # Whatever happened while we were away is unknown: every listener reloads.

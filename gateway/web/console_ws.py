@@ -9,7 +9,9 @@ Then the server sends ``{"type": "ready", ...}`` and, from the process's event f
 ``{"type": "event", "event": "message.inbound", "conversation_id", "contact_id", "queue",
 "assignee", "status", "data": {...}}`` for every event the caller may see: ops see all;
 an agent sees events of conversations assigned to them or waiting in a queue they can
-serve. ``{"type": "resync"}`` means "events may have been missed: reload everything".
+serve. ``{"type": "resync", "live": bool}`` means "events may have been missed: reload
+everything"; ``live`` says whether the feed is subscribed now (the console's badge follows
+it: the feed subscribes when the first console connects, after that console's "ready").
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -78,12 +81,19 @@ class ConsoleSocket:
     """One signed-in console: a listener of the feed with its own bounded send queue."""
 
     def __init__(
-        self, ws: web.WebSocketResponse, principal: Principal, router: RouterHolder, *, read_all: bool = False
+        self,
+        ws: web.WebSocketResponse,
+        principal: Principal,
+        router: RouterHolder,
+        *,
+        read_all: bool = False,
+        live: Callable[[], bool] = lambda: True,
     ) -> None:
         self.ws = ws
         self.principal = principal
         self._router = router
         self._read_all = read_all
+        self._live = live
         self._frames: asyncio.Queue[str] = asyncio.Queue(maxsize=SOCKET_BACKLOG)
 
     def wants(self, event: FeedEvent) -> bool:
@@ -94,7 +104,10 @@ class ConsoleSocket:
         self._put(event_frame(event))
 
     def push_resync(self) -> None:
-        self._put(RESYNC)
+        # The feed's state goes with it: a resync is also how the console learns that the
+        # feed subscribed after its "ready" (subscribing starts with the first console) or
+        # was lost, so its badge says what is true now.
+        self._put(dumps({"type": "resync", "live": self._live()}))
 
     def _put(self, frame: str) -> None:
         try:
@@ -178,7 +191,9 @@ async def events_socket(request: web.Request) -> web.StreamResponse:
         principal = await _authenticate(ws, TokenTable(services.config.auth))
         if principal is None:
             return ws
-        console = ConsoleSocket(ws, principal, services.router, read_all=agent_reads_all(request))
+        console = ConsoleSocket(
+            ws, principal, services.router, read_all=agent_reads_all(request), live=feed.ready
+        )
         feed.add(console)
         await ws.send_str(
             dumps({"type": "ready", "role": principal.role, "agent": principal.agent, "live": feed.ready()})

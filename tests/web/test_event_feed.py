@@ -62,7 +62,8 @@ async def signed_in(client: TestClient, token: str) -> aiohttp.ClientWebSocketRe
     if not ready["live"]:
         # The first console makes the feed subscribe; once bound, consoles are told to reload.
         await eventually(lambda: client.app[FEED].ready(), timeout=WAIT)
-        assert (await ws.receive_json(timeout=WAIT))["type"] == "resync"
+        # ... and that it is live now (the console's badge follows this).
+        assert await ws.receive_json(timeout=WAIT) == {"type": "resync", "live": True}
     return ws
 
 

@@ -53,8 +53,12 @@ export function connectSocket() {
       state.socketBackoff = 1000;
       wasReady = true;
     } else if (frame.type === "event") {
+      // An event came through the feed: it is live, whatever "ready" said before the
+      // feed had subscribed.
+      if (liveState !== "live") setLive("live");
       onEvent(frame);
     } else if (frame.type === "resync") {
+      if (typeof frame.live === "boolean") setLive(frame.live ? "live" : "noFeed");
       refreshAll();
     }
   };
