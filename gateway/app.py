@@ -59,7 +59,7 @@ from gateway.web.errors import error_middleware
 from gateway.web.knowledge_api import KNOWLEDGE
 from gateway.wiring.cases_setup import cases_part, check_open_case, workflow_library
 from gateway.wiring.channel_setup import build_adapters
-from gateway.wiring.reports_setup import SURVEYS, surveys_part
+from gateway.wiring.reports_setup import SURVEYS, periodic_surveys, surveys_part
 from gateway.wiring.rules_watch import RULES, watch_rules
 from gateway.wiring.services import SERVICES, Services, adapter_among
 from gateway.wiring.verification_setup import VERIFIER, verification_part
@@ -95,6 +95,8 @@ def build_app(
         check_open_case(rules, workflow)
     _add_interceptors(app, services, workflow, clock)
     app[SURVEYS] = surveys_part(services, clock)
+    if (periodic := periodic_surveys(services, app[SURVEYS], clock)) is not None:
+        app.cleanup_ctx.append(periodic)
     verifier = verification_part(services, clock)
     if verifier is not None:
         app[VERIFIER] = verifier

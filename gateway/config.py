@@ -275,6 +275,16 @@ class CsatConfig(Section):
         return value
 
 
+class SurveysConfig(Section):
+    """Satisfaction surveys sent by themselves (``gateway.reports.surveys``): every ``every``
+    (aligned to Mondays 00:00 UTC) to the contacts active in the period just ended; without
+    ``every`` only ops send them (POST /api/v1/surveys)."""
+
+    every: Duration | None = None  # e.g. 7d: each Monday, for the week before
+    channels: list[Channel] = Field(default_factory=list)  # empty: every channel
+    question: str | None = Field(None, max_length=1000)  # None: the standard bilingual question
+
+
 class KnowledgeConfig(Section):
     """The knowledge base agents search for canned replies (``gateway.selfservice.knowledge``);
     the FAQ's entries count as articles, with or without ``file``."""
@@ -360,6 +370,7 @@ class GatewayConfig(Section):
     faq: FaqConfig = Field(default_factory=FaqConfig)
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
     csat: CsatConfig | None = None
+    surveys: SurveysConfig = Field(default_factory=SurveysConfig)
     cases: CasesConfig = Field(default_factory=CasesConfig)
     verification: VerificationConfig | None = None
     identity: IdentityConfig = Field(default_factory=IdentityConfig)

@@ -43,6 +43,9 @@ RECORD = "survey:"  # shared value per survey: what was asked of whom
 WINDOW_MS = 3 * 86_400_000  # answers count this long after the question
 RECORD_TTL_MS = 400 * 86_400_000
 MAX_RECIPIENTS = 5_000
+LOOKBACK_MS = 90 * 86_400_000  # conversations created this long before the period may be active in it
+MONDAY_MS = 4 * 86_400_000  # 1970-01-05T00:00Z: periodic surveys start on Mondays
+SCHEDULE = "survey-period:"  # shared value per period: the process that sends it
 FLAG = "survey"
 BOT = "survey"
 QUESTION = (
@@ -99,11 +102,7 @@ class Surveys:
                 known = latest.get(conv.contact_id)
                 if known is None or known.updated_at < conv.updated_at:
                     latest[conv.contact_id] = conv
-            if (
-                page.next_before is None
-                or page.next_before < from_ms - 365 * 86_400_000
-                or len(latest) >= MAX_RECIPIENTS
-            ):
+            if page.next_before is None or page.next_before < from_ms - LOOKBACK_MS or len(latest) >= MAX_RECIPIENTS:
                 break
             before = page.next_before
         chosen, skipped = [], 0
@@ -146,6 +145,18 @@ class Surveys:
         record["to"] = datetime.fromtimestamp(record.pop("to_ms") / 1000, UTC).isoformat()
         record["created_at"] = datetime.fromtimestamp(record.pop("created_ms") / 1000, UTC).isoformat()
         return record
+
+    # periodic surveys ----------------------------------------------------------------
+
+    async def run_due(self, now_ms: int, every_ms: int, channels: list[Channel], question: str | None) -> str | None:
+        """The survey of the period that ended last (periods of ``every_ms`` from a
+        Monday), sent once however many processes ask; its id, or None."""
+        end = MONDAY_MS + (now_ms - MONDAY_MS) // every_ms * every_ms
+        if not await self.store.shared_set_if_absent(SCHEDULE + str(end), "1", ttl_ms=2 * every_ms + 86_400_000):
+            return None
+        started = await self.start(from_ms=end - every_ms, to_ms=end, channels=channels or None, question=question)
+        log.info("periodic survey sent", extra={"survey": started["id"], "selected": started["selected"]})
+        return str(started["id"])
 
     # the timer: one question -----------------------------------------------------
 

@@ -154,3 +154,29 @@ async def test_a_survey_goes_to_active_contacts_but_not_to_those_who_opted_out(
     status, again = await call(client, "POST", "/api/v1/surveys", json={"from": today, "to": today})
     assert again["selected"] == 1 and again["opted_out"] == 2
     assert (await call(client, "GET", "/api/v1/surveys/sv_nope"))[0] == 404
+
+
+async def test_a_periodic_survey_goes_once_for_the_period_just_ended(
+    make_client: Any, crm: tuple[FakeCallback, str]
+) -> None:
+    import time
+
+    from gateway.wiring.reports_setup import SURVEYS
+
+    client = await make_client(
+        channels={"api": {"secret": API_SECRET, "callback_url": crm[1]}},
+        reply_tracking={"scan_interval": "0.05s"},
+        surveys={"every": "1d", "channels": ["api"]},
+    )
+    await say(client, "lin", "我想问一下额度")
+    surveys = client.app[SURVEYS]
+    day_ms = 86_400_000
+    tomorrow = int(time.time() * 1000) + day_ms  # today's period has ended by then
+    first = await surveys.run_due(tomorrow, day_ms, [], None)
+    assert first is not None
+    assert await surveys.run_due(tomorrow + 1000, day_ms, [], None) is None  # once per period
+    status = await surveys.status(first)
+    assert status is not None and status["selected"] == 1
+    await settle(client)
+    await eventually(lambda: told(crm, "lin"))
+    assert told(crm, "lin")[-1].startswith("您好！请问您对我们最近的服务满意吗")
