@@ -20,7 +20,7 @@ from gateway.routing.publisher import MemoryPublisher
 from gateway.storage.base import Store
 from tests.channels.test_webchat import ORIGIN, Visitor, conversation_of
 from tests.conftest import eventually
-from tests.helpers import API_SECRET, OPS_TOKEN, auth, gateway_config, signed_api_body
+from tests.helpers import ALICE_TOKEN, API_SECRET, OPS_TOKEN, auth, gateway_config, signed_api_body
 from tests.verification.support import call
 
 SECRET = "site-signing-secret-for-tests-7c1d"
@@ -173,3 +173,37 @@ def test_the_signing_secret_must_be_long_enough() -> None:
 
     with pytest.raises(ConfigError, match=r"verification\.webchat_jwt_secret"):
         gateway_config(verification={"webchat_jwt_secret": "short-secret"})
+
+
+async def test_the_customer_answers_a_code_in_the_widget(
+    aiohttp_client: Any, aiohttp_server: Any, store: Store, publisher: MemoryPublisher
+) -> None:
+    from tests.channels.twilio_helpers import OUR_NUMBER, fake_twilio, twilio_section
+    from tests.verification.support import assert_nowhere, code_from, settle, sms_bodies
+
+    twilio, twilio_url = await fake_twilio(aiohttp_server)
+    config = gateway_config(
+        channels={
+            "api": {"secret": API_SECRET},
+            "webchat": {"allowed_origins": [ORIGIN]},
+            "twilio": twilio_section(api_base_url=twilio_url, from_number=OUR_NUMBER),
+        },
+        verification={"webchat_jwt_secret": SECRET, "secret": "widget-answer-code-key"},
+    )
+    chat = await aiohttp_client(build_app(config, store=store, publisher=publisher))
+    tab = Visitor(chat)
+    await tab.hello(user_jwt=user_jwt(phone="+8613800138000"))
+    await tab.say("q-1", "我要修改登录密码")
+    conv = await conversation_of(chat, tab.visitor_id)
+    status, body = await call(chat, "POST", f"/api/v1/conversations/{conv['id']}/verify", ALICE_TOKEN, json={})
+    assert status == 202 and body["via"] == "sms", body  # a code as well, on another channel
+    await settle(chat)
+    code = code_from((await eventually(lambda: sms_bodies(twilio, "+8613800138000") or None))[0])
+    await tab.say("q-2", f"{code[:3]}-{code[3:]}")
+    conv = await conversation_of(chat, tab.visitor_id)
+    assert conv["verification"]["state"] == "verified" and conv["verification"]["method"] == "sms"
+    assert conv["messages"][-1]["text"] == "[verification code: correct]"
+    await settle(chat)
+    told = await tab.message(**{"from": "agent"})
+    assert "验证成功" in told["text"]
+    await assert_nowhere(code, chat, store, publisher, type("NoLogs", (), {"records": []})())
