@@ -50,6 +50,18 @@ def parse_sentinel_url(url: str) -> SentinelUrl:
     return SentinelUrl(sentinels=sentinels, service=path[0], db=int(db), password=password)
 
 
+class PrimaryClient(aioredis.Redis):
+    """A client on the service's current primary that owns its ``Sentinel``: closing it
+    closes the connections to the Sentinels too."""
+
+    sentinel: Sentinel | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        if self.sentinel is not None:
+            await self.sentinel.aclose()
+
+
 def _primary(url: str, socket_timeout: float | None, **kwargs: Any) -> aioredis.Redis:
     parsed = parse_sentinel_url(url)
     sentinel = Sentinel(
@@ -59,7 +71,16 @@ def _primary(url: str, socket_timeout: float | None, **kwargs: Any) -> aioredis.
         socket_timeout=socket_timeout,
         socket_connect_timeout=min(socket_timeout or 2.0, 2.0),
     )
-    return sentinel.master_for(parsed.service, db=parsed.db, password=parsed.password, decode_responses=True, **kwargs)
+    client = sentinel.master_for(
+        parsed.service,
+        redis_class=PrimaryClient,
+        db=parsed.db,
+        password=parsed.password,
+        decode_responses=True,
+        **kwargs,
+    )
+    client.sentinel = sentinel
+    return client
 
 
 def sentinel_clients(url: str, socket_timeout: float) -> tuple[aioredis.Redis, aioredis.Redis]:
