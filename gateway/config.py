@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -83,6 +84,13 @@ class StorageConfig(Section):
             return value
         if not value.startswith(("memory://", "redis://", "rediss://", "unix://")):
             raise ValueError("must be memory://, redis://host:port/db or redis+sentinel://h1:port,h2:port/service/db")
+        return value
+
+    @field_validator("min_replicas")
+    @classmethod
+    def _replicated(cls, value: int, info: ValidationInfo) -> int:
+        if value and str(info.data.get("url", "")).startswith("memory://"):
+            raise ValueError("needs Redis with replicas (storage.url redis:// or redis+sentinel://), not memory://")
         return value
 
     @field_validator("replica_timeout")

@@ -72,6 +72,8 @@ def test_the_sentinel_url_names_sentinels_service_and_database() -> None:
         gateway_config(storage={"url": "redis+sentinel://h:1"})
     with pytest.raises(ConfigError, match=r"storage\.replica_timeout"):
         gateway_config(storage={"replica_timeout": "0s"})
+    with pytest.raises(ConfigError, match=r"storage\.min_replicas"):
+        gateway_config(storage={"min_replicas": 1})  # memory:// has no replicas
     config = gateway_config(storage={"url": "redis+sentinel://h:1/gw/0", "min_replicas": 1, "replica_timeout": "300ms"})
     assert (config.storage.min_replicas, config.storage.replica_timeout) == (1, 0.3)
     assert gateway_config().storage.min_replicas == 0
