@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 from gateway.redaction import mask_card_numbers
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
@@ -60,6 +62,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class BadRequestLine(logging.Filter):
+    """aiohttp logs a request it cannot parse as HTTP (a NUL in a header, a broken request
+    line) at error level with a traceback, although it answers it with a 400 and nothing of
+    the gateway ran. Anyone on the network can send one: keep it to one warning line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = "refused a request that is not valid HTTP (400): %s", (exc.message,)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def configure(level: str = "INFO", fmt: str = "json", *, secrets: list[str] | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(Scrubber(secrets or []))
@@ -71,5 +87,8 @@ def configure(level: str = "INFO", fmt: str = "json", *, secrets: list[str] | No
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Libraries log connection chatter at INFO; keep the gateway's own events readable.
+    server_log = logging.getLogger("aiohttp.server")
+    server_log.filters[:] = [f for f in server_log.filters if not isinstance(f, BadRequestLine)]
+    server_log.addFilter(BadRequestLine())
     for noisy in ("aiormq", "aio_pika", "aiohttp.access", "mail.log"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

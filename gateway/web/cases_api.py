@@ -128,16 +128,16 @@ async def open_case(request: web.Request) -> web.Response:
 async def list_cases(request: web.Request) -> web.Response:
     principal = require(request, "agent", "ops")
     cases = _cases(request)
-    stage = request.query.get("stage") or None
+    stage = request.query.get("stage")
     if stage is not None and stage not in STAGES:
         raise RequestRejected(400, "bad_request", f"stage must be one of {', '.join(STAGES)}")
-    overdue = request.query.get("overdue", "").lower()
-    if overdue not in ("", "true", "false", "1", "0"):
+    overdue = request.query.get("overdue", "false")
+    if overdue not in ("true", "false", "1", "0"):
         raise RequestRejected(400, "bad_request", "overdue must be true or false")
-    try:
-        limit = int(request.query.get("limit") or 50)
-    except ValueError:
-        raise RequestRejected(400, "bad_request", "limit must be an integer") from None
+    raw_limit = request.query.get("limit", "50")
+    if not raw_limit.isascii() or not raw_limit.isdigit() or len(raw_limit) > 6:
+        raise RequestRejected(400, "bad_request", "limit must be an integer")
+    limit = int(raw_limit)
     if not 1 <= limit <= 500:
         raise RequestRejected(400, "bad_request", "limit must be between 1 and 500")
     query = Listing(
@@ -202,9 +202,12 @@ def _period(request: web.Request, cases: Cases) -> tuple[int, int]:
         if not raw:
             return None
         try:
-            return datetime.fromisoformat(raw) if "T" in raw else date.fromisoformat(raw)
+            value = datetime.fromisoformat(raw) if "T" in raw else date.fromisoformat(raw)
         except ValueError:
             raise RequestRejected(400, "bad_request", f"{name} must be a date (2026-01-31) or ISO 8601 time") from None
+        if not 1970 <= value.year <= 2999:  # day arithmetic near year 1 or 9999 overflows
+            raise RequestRejected(400, "bad_request", f"{name} must be from 1970 to 2999")
+        return value
 
     start, end = parse("from"), parse("to")
     to_ms = now if end is None else end_of(end, workflow) + (1 if not isinstance(end, datetime) else 0)

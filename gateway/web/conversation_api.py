@@ -47,11 +47,41 @@ class TemplateBody(BaseModel):
     params: list[str] = Field(default_factory=list)
 
 
+_WHERE = ("url", "media_id", "storage_key")
+
+
+class ReplyAttachment(Attachment):
+    """A file of a reply or note: it must say where the file is (an empty one is refused)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [{"required": [k], "properties": {k: {"type": "string", "minLength": 1}}} for k in _WHERE]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> ReplyAttachment:
+        if not any(getattr(self, k) for k in _WHERE):
+            raise ValueError("an attachment needs a url, a media_id or a storage_key")
+        return self
+
+
 class ReplyBody(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["text"], "properties": {"text": {"pattern": r"\S"}}},
+                {"required": ["template"], "properties": {"template": {"type": "object"}}},
+                {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}},
+            ]
+        },
+    )
+
     text: str = Field(default="", max_length=20_000)
     template: TemplateBody | None = None
-    attachments: list[Attachment] = Field(default_factory=list, max_length=10)
-    note: bool = False
+    attachments: list[ReplyAttachment] = Field(default_factory=list, max_length=10)
+    note: bool = Field(default=False, strict=True)  # true or false, never 0 or "yes"
 
     @model_validator(mode="after")
     def _something(self) -> ReplyBody:
@@ -189,7 +219,7 @@ async def post_message(request: web.Request) -> web.Response:
             agent_name=principal.name,
             text=body.text,
             template=body.template.model_dump() if body.template else None,
-            attachments=body.attachments,
+            attachments=[Attachment(**a.model_dump()) for a in body.attachments],
             note=body.note,
             # A reply that claims an unassigned conversation: the same limits as a claim.
             capacity=router.agent_capacity(principal.agent) if principal.agent else 0,

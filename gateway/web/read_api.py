@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -20,23 +21,23 @@ from gateway.wiring.services import SERVICES, Services
 STATUSES = {"open", "pending", "resolved"}
 CHANNELS = {c.value for c in Channel}
 MAX_QUERY = 200
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 def _int_param(request: web.Request, name: str, default: int | None, *, low: int, high: int) -> int | None:
     raw = request.query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise RequestRejected(400, "bad_request", f"{name} must be an integer") from None
+    if not _INTEGER.fullmatch(raw) or len(raw) > 20:  # int() would also take " 5", "1_0" and "٥"
+        raise RequestRejected(400, "bad_request", f"{name} must be an integer")
+    value = int(raw)
     if not low <= value <= high:
         raise RequestRejected(400, "bad_request", f"{name} must be between {low} and {high}")
     return value
 
 
 def _choice(request: web.Request, name: str, allowed: set[str]) -> str | None:
-    value = request.query.get(name) or None
+    value = request.query.get(name)  # absent: no filter; present: one of the documented values
     if value is not None and value not in allowed:
         raise RequestRejected(400, "bad_request", f"{name} must be one of {sorted(allowed)}")
     return value

@@ -16,6 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.errors import RequestRejected, header_text, parse_json_body
+from gateway.model import Channel
 from gateway.routing.engine import RulesRouter
 from gateway.routing.reload import LoadedRules
 from gateway.routing.rules import RulesError, parse_rules_bytes
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 UTC_ZONE = ZoneInfo("UTC")
+CHANNELS = tuple(c.value for c in Channel)
 
 
 def _rules_view(loaded: LoadedRules, *, changed: bool | None = None) -> dict[str, Any]:
@@ -118,17 +120,24 @@ def _compile_candidate(text: str) -> RulesRouter:
 class SimulateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel: str
+    channel: str = Field(json_schema_extra={"enum": [c.value for c in Channel]})
     text: str = ""
     subject: str | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    at: str | None = None
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        json_schema_extra={"propertyNames": {"pattern": r"^(contact\.|attribute\.).|^(new_contact|language)$"}},
+    )
+    at: str | None = Field(default=None, description="ISO 8601, from 1970 to 2999; without an offset: the rules' zone")
     rules: str | None = None  # a candidate rules file to try instead of the rules in force
 
 
 async def simulate(request: web.Request) -> web.Response:
     require(request, "ops")
     payload = SimulateRequest.model_validate(parse_json_body(await request.read()))
+    if payload.channel not in CHANNELS:  # exactly as written: the CLI is the lenient one
+        raise RequestRejected(
+            422, "invalid", f"channel: unknown channel {payload.channel!r} (channels: {', '.join(CHANNELS)})"
+        )
     manager = request.app.get(RULES)
     router: Any
     if payload.rules is not None:

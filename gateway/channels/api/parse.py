@@ -34,7 +34,17 @@ class ApiAttachment(BaseModel):
 class ApiInbound(BaseModel):
     """The body of ``POST /webhooks/api`` (docs/channels/api.md)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(
+        extra="ignore",
+        populate_by_name=True,
+        # What parse_message checks after the fields: a message has text or an attachment.
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["text"], "properties": {"text": {"pattern": r"\S"}}},
+                {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}},
+            ]
+        },
+    )
 
     id: str = Field(min_length=1, max_length=512)
     sender: ApiSender = Field(alias="from")

@@ -108,6 +108,8 @@ class WeChatChannel(ChannelAdapter):
             verify_msg_signature(self.crypto, request.query, fields["Encrypt"])
             fields = read_xml(self.crypto.decrypt(fields["Encrypt"]))
         elif request.query.get("encrypt_type", "raw").lower() == "aes" and not fields.get("MsgType"):
+            if self.crypto is not None:
+                raise RequestRejected(422, "invalid", "Encrypt: missing (the query says encrypt_type=aes)")
             raise RequestRejected(
                 501,
                 "encrypted_mode_unsupported",

@@ -18,6 +18,7 @@ from gateway.web.openapi import (
     cases,
     console,
     conversations,
+    links,
     operations,
     reports,
     routing,
@@ -36,6 +37,7 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for area in AREAS:
         paths.update(area.paths())
+    links.add_links(paths)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -53,8 +55,32 @@ def document() -> dict[str, Any]:
     }
 
 
+def served_routes(app: web.Application) -> set[tuple[str, str]]:
+    """(path template, method) of every route ``app`` serves, HEAD and catch-alls aside."""
+    served = set()
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter")
+        if route.method not in ("HEAD", "*") and path is not None:
+            served.add((path, route.method.lower()))
+    return served
+
+
+def document_for(app: web.Application) -> dict[str, Any]:
+    """The document of the running gateway: only the operations ``app`` serves, so a channel
+    that is not configured has no paths in it (they would answer 404 to everything)."""
+    served = served_routes(app)
+    full = document()
+    paths = {}
+    for path, ops in full["paths"].items():
+        kept = {method: op for method, op in ops.items() if (path, method) in served}
+        if kept:
+            paths[path] = kept
+    return {**full, "paths": paths}
+
+
 async def openapi_json(request: web.Request) -> web.Response:
-    return ok(document())
+    return ok(document_for(request.app))
 
 
 routes = [web.get("/api/v1/openapi.json", openapi_json)]

@@ -50,7 +50,11 @@ def paths() -> dict[str, Any]:
                 parameters=[
                     {"name": "stage", "in": "query", "schema": {"type": "string", "enum": list(STAGES)}},
                     {"name": "category", "in": "query", "schema": {"type": "string"}},
-                    {"name": "overdue", "in": "query", "schema": {"type": "string", "enum": ["true", "false"]}},
+                    {
+                        "name": "overdue",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
+                    },
                     {"name": "contact_id", "in": "query", "schema": {"type": "string"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
                 ],
@@ -167,7 +171,14 @@ def paths() -> dict[str, Any]:
             "get": {
                 "summary": "The feedback form (zh or en: ?lang=, else Accept-Language); no JavaScript needed",
                 "tags": ["feedback"],
-                "parameters": [{"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["zh", "en"]}}],
+                "parameters": [
+                    {
+                        "name": "lang",
+                        "in": "query",
+                        "description": "zh or en; anything else: the browser's language",
+                        "schema": {"type": "string"},
+                    }
+                ],
                 "responses": {"200": {"description": "the page", "content": HTML}, "404": error("cases are off")},
             },
             "post": {

@@ -57,7 +57,12 @@ def paths() -> dict[str, Any]:
                     {"name": "queue", "in": "query", "schema": {"type": "string"}},
                     {"name": "contact_id", "in": "query", "schema": {"type": "string"}},
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-                    {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {
+                        "name": "before",
+                        "in": "query",
+                        "description": "next_before of the previous page",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**53},
+                    },
                 ],
             )
         },
