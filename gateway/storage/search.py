@@ -22,7 +22,7 @@ def encode_cursor(score: str, member: str) -> str:
 def decode_cursor(cursor: str) -> tuple[str, str]:
     """``<score>.<conversation id>``; ValueError for anything else."""
     score, _, member = cursor.partition(".")
-    if not member or not score.isdigit() or len(score) > 16 or len(member) > 128:
+    if not member or not (score.isascii() and score.isdigit()) or len(score) > 16 or len(member) > 128:
         raise ValueError("not a cursor")
     return score, member
 

@@ -47,7 +47,7 @@ def paths() -> dict[str, Any]:
                         "in": "query",
                         "description": "next_cursor of the page before; a page may hold fewer than limit "
                         "while next_cursor is not null",
-                        "schema": {"type": "string", "maxLength": 160},
+                        "schema": {"type": "string", "maxLength": 160, "pattern": r"^$|^[0-9]{1,16}\..{1,128}$"},
                     },
                     {
                         "name": "status",
