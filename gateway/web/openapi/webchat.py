@@ -36,7 +36,12 @@ def paths() -> dict[str, Any]:
                 ),
                 "tags": ["web chat"],
                 "parameters": [
-                    {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["zh", "en"]}},
+                    {
+                        "name": "lang",
+                        "in": "query",
+                        "description": "zh (any zh-…) or en; anything else: the browser's language, else English",
+                        "schema": {"type": "string"},
+                    },
                     {
                         "name": "queue",
                         "in": "query",
