@@ -191,7 +191,7 @@ class Workflow(Strict):
     def _zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Asia" is a directory
             raise ValueError(f"unknown time zone {value!r} (use e.g. Asia/Shanghai or UTC)") from None
         return value
 

@@ -22,7 +22,7 @@ async def search(request: web.Request) -> web.Response:
     if len(q) > 200:
         raise RequestRejected(400, "bad_request", "q must be at most 200 characters")
     language = request.query.get("language") or None
-    if language is not None and not LANGUAGE.match(language):
+    if language is not None and not LANGUAGE.fullmatch(language):  # fullmatch: $ takes a newline
         raise RequestRejected(400, "bad_request", "language must be a code such as zh or en")
     base = request.app.get(KNOWLEDGE)
     articles = base.search(q, language) if base is not None else []

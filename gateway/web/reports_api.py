@@ -31,7 +31,7 @@ def _zone(request: web.Request) -> ZoneInfo:
     if name:
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Asia" is a directory
             raise RequestRejected(400, "bad_request", "tz must be an IANA time zone, e.g. Asia/Shanghai") from None
     hours = request.app[SERVICES].router().business_hours
     return hours.timezone if hours is not None else ZoneInfo("UTC")
@@ -39,9 +39,12 @@ def _zone(request: web.Request) -> ZoneInfo:
 
 def _when(raw: str, name: str) -> datetime | date:
     try:
-        return datetime.fromisoformat(raw) if "T" in raw else date.fromisoformat(raw)
+        value = datetime.fromisoformat(raw) if "T" in raw else date.fromisoformat(raw)
     except ValueError:
         raise RequestRejected(400, "bad_request", f"{name} must be a date (2026-03-01) or an ISO 8601 time") from None
+    if not 1970 <= value.year <= 2999:  # a day past 9999-12-31 or before year 1 overflows
+        raise RequestRejected(400, "bad_request", f"{name} must be from 1970 to 2999")
+    return value
 
 
 def _ms(value: datetime | date, zone: ZoneInfo, *, end: bool) -> int:

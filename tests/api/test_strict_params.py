@@ -90,3 +90,19 @@ async def test_simulate_takes_a_channel_exactly_as_the_enum_writes_it(client: Te
     resp = await client.post("/api/v1/routing/simulate", data=json.dumps({"channel": channel}), headers=auth())
     assert resp.status == 422
     assert "unknown channel" in (await resp.json())["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["tz=Asia", "tz=" + "a" * 300, "to=9999-12-31", "from=0001-01-01", "from=9999-12-31T23:59:59%2B00:00"],
+)
+async def test_agent_statistics_refuse_what_cannot_be_a_period_with_400(client: TestClient, query: str) -> None:
+    resp = await client.get(f"/api/v1/agents/stats?{query}", headers=auth())
+    assert resp.status == 400, await resp.text()
+
+
+@pytest.mark.parametrize(("start", "end"), [("0001-01-01", "0001-01-02"), ("9999-12-30", "9999-12-31")])
+async def test_a_survey_period_out_of_range_is_400(client: TestClient, start: str, end: str) -> None:
+    body = {"from": start, "to": end, "question": "How did we do?"}
+    resp = await client.post("/api/v1/surveys", json=body, headers=auth())
+    assert resp.status == 400, await resp.text()

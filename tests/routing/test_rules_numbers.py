@@ -67,3 +67,13 @@ async def test_put_and_simulate_refuse_a_non_finite_timeout_with_422(client: Any
     request = {"channel": "sms", "text": "投诉", "attributes": {"contact.tier": "vip"}}
     decision = await (await client.post("/api/v1/routing/simulate", json=request, headers=auth())).json()
     assert decision["rule"] == "vip-complaint" and decision["targets"][0]["timeout"] == 300
+
+
+@pytest.mark.parametrize("zone", ["Asia", "a" * 300, "Asia/", ".."])
+async def test_a_timezone_that_names_a_directory_or_nothing_is_422_not_500(client: Any, zone: str) -> None:
+    bad = BASE_RULES.replace("timezone: Asia/Shanghai", f"timezone: {zone!r}")
+    resp = await client.put("/api/v1/routing/rules", data=bad.encode(), headers=auth())
+    assert resp.status == 422
+    assert "unknown timezone" in (await resp.json())["error"]["errors"][0]
+    resp = await client.post("/api/v1/routing/simulate", json={"channel": "sms", "rules": bad}, headers=auth())
+    assert resp.status == 422

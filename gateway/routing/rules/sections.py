@@ -25,7 +25,7 @@ def read_timezone(r: Reader, top: dict[str, Entry]) -> ZoneInfo | None:
         return None
     try:
         return ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Asia" is a directory
         r.error(entry.value.line, f"unknown timezone {name!r} (use an IANA name such as Asia/Shanghai)")
         return None
 

@@ -27,7 +27,7 @@ def paths() -> dict[str, Any]:
                         "name": "language",
                         "in": "query",
                         "description": "articles in this language or in none in particular; FAQ answers cut to it",
-                        "schema": {"type": "string", "pattern": "^[a-z]{2}(-[A-Za-z]{2,4})?$"},
+                        "schema": {"type": "string", "pattern": "^$|^[a-z]{2}(-[A-Za-z]{2,4})?$"},  # empty: any
                     },
                 ],
             )
