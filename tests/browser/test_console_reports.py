@@ -23,7 +23,7 @@ from gateway.storage import MemoryStore
 from gateway.wiring.services import SERVICES
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, screenshot_path
 from tests.browser.test_console import FakeCrm, no_errors, open_console, serve, sign_in
-from tests.cases.support import Clock
+from tests.cases.support import DAY, Clock
 from tests.conftest import eventually
 from tests.helpers import ALICE_TOKEN, API_SECRET, BOB_TOKEN, OPS_TOKEN, auth, gateway_config, signed_api_body
 from tests.servers import free_port
@@ -108,7 +108,22 @@ async def desk() -> AsyncIterator[Desk]:
             await crm_runner.cleanup()
 
 
+async def earlier_days(desk: Desk) -> None:
+    """Four days before today: a few customers a day, answered sooner or later, rated."""
+    for back, (count, late, score) in enumerate([(3, 1, 4), (5, 2, 3), (2, 0, 5), (4, 1, 4)], start=1):
+        desk.clock.offset = -back * DAY
+        for n in range(count):
+            user = f"d{back}-{n}"
+            cid = await desk.serve_customer(user, "付款问题", ALICE_TOKEN, 700 if n < late else 60, "已处理")
+            await desk.call("POST", f"/api/v1/conversations/{cid}/resolve", ALICE_TOKEN)
+            await desk.settle()
+            await eventually(lambda user=user: desk.told(user)[1:])  # the rating request
+            await desk.say(user, str(score))
+    desk.clock.offset = 0
+
+
 async def test_ops_read_the_team_charts_and_the_agents_and_send_a_survey(browser: Browser, desk: Desk) -> None:
+    await earlier_days(desk)
     # alice answers within the target and resolves, the customer rates 5; bob answers late.
     wang = await desk.serve_customer("wang", "我的付款失败了", ALICE_TOKEN, 90, "您好，我来查一下。")
     await desk.serve_customer("kim", "payment declined", BOB_TOKEN, 600, "Let me check.")
@@ -143,25 +158,24 @@ async def test_ops_read_the_team_charts_and_the_agents_and_send_a_survey(browser
         ]
     )
     volume = charts.nth(0).locator("rect[data-series=api]")
-    await expect(volume).to_have_count(1)
-    await expect(volume.locator("title")).to_contain_text("API: 4")
+    await expect(volume).to_have_count(5)  # four earlier days and today
+    await expect(volume.last.locator("title")).to_contain_text("API: 4")
     await expect(charts.nth(1).locator("circle").last.locator("title")).to_contain_text(": 50%")
     await expect(charts.nth(2).locator("circle").last.locator("title")).to_contain_text(": 5")
     await expect(charts.nth(3).locator("rect[data-series=deflected] title")).to_contain_text("deflected: 1")
     await expect(charts.nth(3).locator("rect[data-series=handed_off] title")).to_contain_text("handed off: 1")
     agents = page.locator("#rp-agents")
     alice = agents.locator("tr[data-agent=alice] td")
-    await expect(alice.nth(0)).to_have_text("1")  # handled
-    await expect(alice.nth(1)).to_have_text("1")  # resolved
-    await expect(alice.nth(3)).to_have_text("1 m 30 s")  # reply time
-    await expect(alice.nth(5)).to_have_text("5 (1)")  # CSAT
-    await expect(alice.nth(6)).to_have_text("100%")  # SLA
+    await expect(alice.nth(0)).to_have_text("15")  # handled: 14 on earlier days, 1 today
+    await expect(alice.nth(1)).to_have_text("15")  # resolved
+    await expect(alice.nth(5)).to_have_text("3.87 (15)")  # CSAT: (4·3 + 3·5 + 5·2 + 4·4 + 5) / 15
+    await expect(alice.nth(6)).to_have_text("73.3%")  # SLA: 4 of her 15 replies late
     await expect(agents.locator("tr[data-agent=bob] td").nth(6)).to_have_text("0%")
 
     # A survey to everyone active in the period; an answer shows in its figures.
     await page.get_by_role("button", name="Send survey").click()
     status = page.locator("#sv-status")
-    await expect(status).to_contain_text("4 selected", timeout=TIMEOUT)
+    await expect(status).to_contain_text("18 selected", timeout=TIMEOUT)
     await desk.settle()
     await eventually(lambda: any("How satisfied" in t for t in desk.told("kim")))
     await desk.say("kim", "4 quick enough")
