@@ -117,7 +117,9 @@ async def test_the_agent_sends_a_code_and_sees_the_customer_verified(browser: Br
 
 async def test_an_email_typed_in_the_web_chat_shows_as_unverified(browser: Browser, site: Site) -> None:
     async with site.http.ws_connect(f"{site.url}/webchat/ws", headers={"Origin": site.url}) as ws:
-        await ws.send_str(json.dumps({"type": "hello", "email": "someone@example.com", "name": "访客"}))
+        await ws.send_str(
+            json.dumps({"type": "hello", "email": "someone@example.com", "phone": "+8613900139000", "name": "访客"})
+        )
         assert (await ws.receive_json())["type"] == "welcome"
         await ws.send_str(json.dumps({"type": "message", "id": "w-1", "text": "我是陈静，帮我查账户"}))
         while (await ws.receive_json())["type"] != "ack":
@@ -128,7 +130,7 @@ async def test_an_email_typed_in_the_web_chat_shows_as_unverified(browser: Brows
     await sign_in(page, ALICE_TOKEN)
     await page.evaluate("id => import('/static/console/conversation.js').then(m => m.openConversation(id))", conv["id"])
     claim = page.locator("#verify-claim")
-    await expect(claim).to_contain_text("someone@example.com", timeout=TIMEOUT)
+    await expect(claim).to_contain_text("Typed in the chat: someone@example.com, +8613900139000", timeout=TIMEOUT)
     await expect(claim.locator(".badge")).to_have_text("unverified")
     await expect(page.locator("#verify-state")).to_have_text("Not verified")
     await page.get_by_role("button", name="Send code").click()

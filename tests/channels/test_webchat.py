@@ -391,14 +391,23 @@ async def test_identify_sets_the_name_and_email_for_later_messages(chat: TestCli
     await tab.hello()
     await tab.frame(type="identify", name="  Li   Wei ", email="not-an-address")
     assert (await tab.next("error"))["code"] == "invalid_email"
-    await tab.frame(type="identify", name="  Li   Wei ", email="LI.WEI@example.com")
+    await tab.frame(type="identify", name="  Li   Wei ", email="LI.WEI@example.com", phone="call me")
+    assert (await tab.next("error"))["code"] == "invalid_phone"
+    await tab.frame(type="identify", name="  Li   Wei ", email="LI.WEI@example.com", phone="+86 138 0013 8000")
     identified = await tab.next("identified")
-    assert identified == {"type": "identified", "name": "Li Wei", "email": "li.wei@example.com"}
+    assert identified == {
+        "type": "identified",
+        "name": "Li Wei",
+        "email": "li.wei@example.com",
+        "phone": "+8613800138000",
+    }
     await tab.say("c-1", "hello")
     conv = await conversation_of(chat, tab.visitor_id)
     contact = await (await chat.get(f"/api/v1/contacts/{conv['contact_id']}", headers=auth())).json()
     assert contact["name"] == "Li Wei"
     assert contact["attributes"]["claimed_email"] == "li.wei@example.com"  # a claim, not an identity
+    assert contact["attributes"]["claimed_phone"] == "+8613800138000"
+    assert [i["kind"] for i in contact["identities"]] == ["webchat"]
     assert {"kind": "email", "value": "li.wei@example.com"} not in contact["identities"]
 
 

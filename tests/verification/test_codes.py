@@ -207,15 +207,17 @@ async def conversations_on(client: TestClient, channel: str) -> list[dict[str, A
 async def test_wrong_codes_lock_it_and_are_counted(
     make_gateway: Any, twilio: tuple[FakeTwilio, str], publisher: MemoryPublisher
 ) -> None:
-    gateway = await make_gateway(max_attempts=3)
+    gateway = await make_gateway()  # the defaults: 5 attempts
     cid = (await say(gateway, "退款", phone=CUSTOMER))["conversation_id"]
     assert (await verify(gateway, cid))[0] == 202
     await settle(gateway)
     code = code_from((await eventually(lambda: sms_bodies(twilio[0]) or None))[0])
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     before_wrong, before_locked = failures("wrong_code"), failures("locked")
-    for _ in range(3):
+    for left in (4, 3, 2, 1):
         await say(gateway, wrong, phone=CUSTOMER)
+        assert (await conversation(gateway, cid))["verification"]["attempts_left"] == left
+    await say(gateway, wrong, phone=CUSTOMER)  # the fifth
     view = await conversation(gateway, cid)
     assert view["verification"]["state"] == "failed" and view["verification"]["reason"] == "max_attempts"
     assert view["messages"][-1]["text"] == "[verification code: wrong, locked after too many attempts]"
@@ -223,7 +225,7 @@ async def test_wrong_codes_lock_it_and_are_counted(
     view = await conversation(gateway, cid)
     assert view["verification"]["state"] == "failed"
     assert view["messages"][-1]["text"] == "[verification code: no code pending]"
-    assert failures("wrong_code") == before_wrong + 2 and failures("locked") == before_locked + 1
+    assert failures("wrong_code") == before_wrong + 4 and failures("locked") == before_locked + 1
     [failed] = await eventually(lambda: events(publisher, "verification.failed") or None)
     assert failed["reason"] == "max_attempts" and failed["conversation_id"] == cid
 

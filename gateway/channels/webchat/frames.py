@@ -68,6 +68,7 @@ class Hello:
     language: str | None
     page: str | None
     user_jwt: str | None = None  # the site's signed identity of its user (data-user-jwt)
+    phone: Identity | None = None
 
 
 @dataclass(slots=True)
@@ -80,6 +81,7 @@ class Send:
 class Identify:
     name: str | None
     email: Identity | None
+    phone: Identity | None = None
 
 
 @dataclass(slots=True)
@@ -127,6 +129,18 @@ def _email(value: object) -> Identity | None:
         raise FrameError("invalid_email", "not an email address") from None
 
 
+def _phone(value: object) -> Identity | None:
+    """A phone number in international form (``+86 138 0013 8000``): a claim, never proof."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 40 or _SURROGATE.search(value) or _CONTROL.search(value):
+        raise FrameError("invalid_phone", "not a phone number in international form (+86 …)")
+    try:
+        return make_identity(IdentityKind.PHONE, value.strip())
+    except InvalidIdentity:
+        raise FrameError("invalid_phone", "not a phone number in international form (+86 …)") from None
+
+
 def _language(value: object) -> str | None:
     if isinstance(value, str) and LANGUAGE.fullmatch(value):
         return value.lower()
@@ -158,7 +172,7 @@ def parse_frame(data: str, *, max_bytes: int, max_chars: int) -> Frame:
     if kind == "hello":
         return _hello(body)
     if kind == "identify":
-        return Identify(name=_name(body.get("name")), email=_email(body.get("email")))
+        return Identify(name=_name(body.get("name")), email=_email(body.get("email")), phone=_phone(body.get("phone")))
     if kind == "delivered":
         message_id = body.get("id")
         if not isinstance(message_id, str) or not MESSAGE_ID.fullmatch(message_id):
@@ -214,10 +228,15 @@ def _hello(body: dict[str, Any]) -> Hello:
     except FrameError:
         name = None
     user_jwt = body.get("user_jwt")
+    try:
+        phone = _phone(body.get("phone"))
+    except FrameError:
+        phone = None  # as for the email: a stale value must not stop the chat
     return Hello(
         # kept as sent (made encodable) for the token check to refuse if it is not one
         token=clean_text(token) if isinstance(token, str) and token else None,
         user_jwt=clean_text(user_jwt) if isinstance(user_jwt, str) and user_jwt else None,
+        phone=phone,
         name=name,
         email=email,
         language=_language(body.get("language")),

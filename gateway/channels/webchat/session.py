@@ -76,6 +76,7 @@ class VisitorSocket:
         "language",
         "name",
         "page",
+        "phone",
         "sent_ids",
         "user",
         "visitor_id",
@@ -88,6 +89,7 @@ class VisitorSocket:
         self.visitor_id = ""
         self.name: str | None = None
         self.email: Identity | None = None  # typed by the visitor: a claim, never proof
+        self.phone: Identity | None = None  # the same
         self.user: SignedUser | None = None  # the site's signed identity of its user
         self.language: str | None = None
         self.page: str | None = None
@@ -240,8 +242,9 @@ class Session:
             (visitor_id, token), new = self.tokens.mint(), True
         sock.visitor_id = visitor_id
         sock.name, sock.email, sock.language, sock.page = hello.name, hello.email, hello.language, hello.page
+        sock.phone = hello.phone
         if sock.user is not None:
-            sock.name, sock.email = sock.user.name or hello.name, None
+            sock.name, sock.email, sock.phone = sock.user.name or hello.name, None, None
         self.visitors.join(sock)
         limits = {
             "max_message_chars": self.settings.max_message_chars,
@@ -301,9 +304,16 @@ class Session:
         elif isinstance(frame, Identify):
             sock.name = frame.name
             if sock.user is None:  # a signed-in user's address comes from the site
-                sock.email = frame.email
+                sock.email, sock.phone = frame.email, frame.phone
             await sock.send(
-                dumps({"type": "identified", "name": frame.name, "email": frame.email.value if frame.email else None})
+                dumps(
+                    {
+                        "type": "identified",
+                        "name": frame.name,
+                        "email": frame.email.value if frame.email else None,
+                        **({"phone": frame.phone.value} if frame.phone else {}),
+                    }
+                )
             )
         elif isinstance(frame, Delivered):
             await self._delivered(frame.id)
@@ -327,7 +337,10 @@ class Session:
             sender_name=sock.name,
             signed_identities=sock.user.identities if sock.user else [],
             # A typed address is a claim on the visitor's own contact: it joins no one.
-            contact_attributes={"claimed_email": sock.email.value} if sock.email else {},
+            contact_attributes={
+                **({"claimed_email": sock.email.value} if sock.email else {}),
+                **({"claimed_phone": sock.phone.value} if sock.phone else {}),
+            },
             text=frame.text,
             language_hint=sock.language,
             meta={"page": sock.page} if sock.page else {},

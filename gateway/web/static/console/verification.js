@@ -19,7 +19,7 @@ addStrings({
     vfUntil: "Valid until", vfExpires: "Code expires", vfAttempts: "Attempts left", vfReason: "Why",
     vfReason_max_attempts: "too many wrong codes", vfReason_expired: "not answered in time",
     sendCode: "Send code", sendCodeAgain: "Send a new code", vfVia: "Send by", vfAuto: "best channel",
-    vfSent: "Code sent to {to} by {via}.", claimedEmail: "Email typed in the chat", unverified: "unverified",
+    vfSent: "Code sent to {to} by {via}.", claimed: "Typed in the chat", unverified: "unverified",
   },
   zh: {
     identity: "身份验证", vf_none: "未验证", vf_pending: "验证码已发送，等待回复", vf_verified: "已验证",
@@ -27,7 +27,7 @@ addStrings({
     vfBy_jwt: "网站登录身份", vfMethod: "方式", vfSentTo: "发送至", vfUntil: "有效至", vfExpires: "验证码过期",
     vfAttempts: "剩余次数", vfReason: "原因", vfReason_max_attempts: "验证码错误次数过多",
     vfReason_expired: "未及时回复", sendCode: "发送验证码", sendCodeAgain: "重新发送验证码", vfVia: "发送方式",
-    vfAuto: "自动选择", vfSent: "验证码已通过{via}发送至 {to}。", claimedEmail: "聊天中填写的邮箱", unverified: "未验证",
+    vfAuto: "自动选择", vfSent: "验证码已通过{via}发送至 {to}。", claimed: "聊天中填写", unverified: "未验证",
   },
 });
 
@@ -71,7 +71,9 @@ function render() {
   const conv = state.current;
   if (!conv || !mount()) return;
   const v = conv.verification || { state: "none" };
-  const claimed = state.contact && state.contact.attributes && state.contact.attributes.claimed_email;
+  const attrs = (state.contact && state.contact.attributes) || {};
+  const claims = [attrs.claimed_email, attrs.claimed_phone].filter(Boolean);
+  const claimed = claims.length > 0;
   const available = v.available !== false;
   box.hidden = !available && !claimed;
   for (const id of ["verify-state", "verify-facts"]) $(id).hidden = !available;
@@ -92,7 +94,9 @@ function render() {
   const claim = $("verify-claim");
   claim.hidden = !claimed;
   claim.replaceChildren(
-    ...(claimed ? [`${t("claimedEmail")}: `, el("span", { className: "mono", text: claimed }), " ", badge(t("unverified"), "unverified")] : []),
+    ...(claimed
+      ? [`${t("claimed")}: `, el("span", { className: "mono", text: claims.join(", ") }), " ", badge(t("unverified"), "unverified")]
+      : []),
   );
   const button = $("send-code");
   button.textContent = v.state === "none" ? t("sendCode") : t("sendCodeAgain");
