@@ -273,3 +273,21 @@ async def test_ops_see_case_statistics_by_category_in_chinese(browser: Browser, 
     csv = await asyncio.to_thread(Path(saved).read_text, encoding="utf-8-sig")
     assert csv.splitlines()[-1].startswith("all,全部,all,,2,")
     no_errors(page)
+
+
+async def test_on_a_phone_the_case_list_gives_way_to_the_case_and_back(browser: Browser, desk: Desk) -> None:
+    cid = await desk.say("m-1", "liu", "刘洋", "退款三天了还没到")
+    number = str((await desk.open_case(cid, "double_charge", "退款未到账"))["number"])
+    page = await open_console(  # type: ignore[arg-type]
+        browser, desk, locale="zh-CN", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    await sign_in(page, OPS_TOKEN, label="访问令牌", button="登录")
+    await page.get_by_role("button", name="案件", exact=True).tap()
+    item = page.locator(f"#case-list [data-number='{number}']")
+    await item.tap()
+    await expect(page.locator("#case-detail").get_by_role("heading", name=number)).to_be_visible(timeout=TIMEOUT)
+    await expect(page.locator("#case-list")).to_be_hidden()
+    await page.screenshot(path=str(screenshot_path("console-case-phone-zh.png")))
+    await page.get_by_role("button", name="返回").tap()
+    await expect(item).to_be_visible()
+    no_errors(page)

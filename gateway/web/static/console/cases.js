@@ -183,6 +183,7 @@ async function loadCase(number) {
   show($("case-detail"), true);
   renderCase();
   renderList();
+  if (changed && window.matchMedia("(max-width: 860px)").matches) window.scrollTo(0, 0); // a phone: the case, from its top
 }
 
 function closeCase() {
