@@ -180,3 +180,19 @@ async def test_a_periodic_survey_goes_once_for_the_period_just_ended(
     await settle(client)
     await eventually(lambda: told(crm, "lin"))
     assert told(crm, "lin")[-1].startswith("您好！请问您对我们最近的服务满意吗")
+
+
+async def test_a_survey_to_a_channel_that_cannot_send_is_counted_as_skipped(make_client: Any) -> None:
+    client = await make_client(channels={"api": {"secret": API_SECRET}}, reply_tracking={"scan_interval": "0.05s"})
+    await say(client, "nobody-to-call", "hello")  # the API channel has no callback_url: it cannot reply
+    today = (await call(client, "GET", "/api/v1/agents/stats"))[1]["team"][-1]["day"]
+    status, survey = await call(client, "POST", "/api/v1/surveys", json={"from": today, "to": today})
+    assert status == 202 and survey["selected"] == 1
+    await settle(client)
+
+    async def skipped() -> Any:
+        found = (await call(client, "GET", f"/api/v1/surveys/{survey['id']}"))[1]
+        return found if found["skipped"] else None
+
+    found = await eventually(skipped)
+    assert found["sent"] == 0 and sum(found["skipped"].values()) == 1, found
