@@ -126,3 +126,31 @@ async def test_an_attachment_size_must_be_a_number_not_true_or_false(client: Tes
     ).encode()
     resp = await client.post("/webhooks/api", data=raw, headers=signed(raw))
     assert resp.status == 422 and "size" in (await resp.json())["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ["[" * 3000, '{"type": "auth", "token": ' + "9" * 3000 + "}", '{"type": NaN}'],
+    ids=["deep", "long-number", "NaN"],
+)
+async def test_the_console_socket_answers_hostile_frames_with_an_error_frame(client: TestClient, frame: str) -> None:
+    ws = await client.ws_connect("/api/v1/events/ws")
+    await ws.send_str(frame)
+    error = await ws.receive_json(timeout=30)
+    assert (error["type"], error["code"]) == ("error", "auth_required")
+    closing = await ws.receive(timeout=30)
+    assert closing.type.name in ("CLOSE", "CLOSING", "CLOSED")
+    await ws.close()
+    # The same frames after signing in: an error frame each, and the socket stays.
+    ws = await client.ws_connect("/api/v1/events/ws")
+    await ws.send_json({"type": "auth", "token": OPS_TOKEN})
+    assert (await ws.receive_json(timeout=30))["type"] == "ready"
+    await ws.send_str(frame)
+    while (answer := await ws.receive_json(timeout=30))["type"] == "resync":
+        pass
+    assert (answer["type"], answer["code"]) == ("error", "unknown_frame")
+    await ws.send_str('{"type": "ping"}')
+    while (answer := await ws.receive_json(timeout=30))["type"] == "resync":
+        pass
+    assert answer == {"type": "pong"}
+    await ws.close()
