@@ -69,14 +69,19 @@ async def chat_as_customer(browser: Browser, url: str) -> Page:
     return page
 
 
-async def answer_as_agent(browser: Browser, url: str, out: Path) -> None:
-    """alice signs in to the console, opens the conversation, replies; the picture is taken."""
+async def agent_signs_in(browser: Browser, url: str) -> Page:
+    """alice opens the console first: with it open she is online, and the widget says so."""
     context = await browser.new_context(locale="en-GB", viewport={"width": 1440, "height": 1000})
     page = await context.new_page()
     await page.goto(f"{url}/console")
     await page.get_by_label("Access token").fill(AGENT_TOKEN)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("status").filter(has_text="Live")).to_be_visible(timeout=TIMEOUT)
+    return page
+
+
+async def answer_as_agent(page: Page, out: Path) -> None:
+    """alice opens the conversation and replies; the picture is taken."""
     await page.get_by_role("button", name="Take next").click()
     pane = page.locator("#pane")
     await expect(pane.get_by_role("heading", name=CUSTOMER)).to_be_visible(timeout=TIMEOUT)
@@ -96,8 +101,9 @@ async def take(url: str, out: Path) -> None:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
+            console = await agent_signs_in(browser, url)
             chat = await chat_as_customer(browser, url)
-            await answer_as_agent(browser, url, out)
+            await answer_as_agent(console, out)
             await expect(chat.locator("li.agent .bubble").last).to_contain_text("我是 Alice", timeout=TIMEOUT)
             await chat.screenshot(path=str(out / "webchat.png"))
         finally:
