@@ -188,7 +188,7 @@ class Verifier:
                     429, "rate_limited", "too many codes sent to this customer; try again later", retry_after_ms=wait_ms
                 )
         nonce, salt = codes.new_nonce(), codes.new_salt()
-        code = codes.code_for(self.secret, nonce, self.config.code_length)
+        code = codes.code_for(self.secret, nonce, self.config.code_length)  # for its hash; kept nowhere
         masked = codes.mask_phone(identity.value) if method == "sms" else codes.mask_email(identity.value)
         expires_ms = now_ms + int(self.config.ttl * 1000)
         wait_ms = await self.store.verification_request(
@@ -213,7 +213,6 @@ class Verifier:
         )
         if wait_ms:
             raise self._too_soon(wait_ms)
-        del code
         try:
             await self.outbound.reply(
                 conv,

@@ -5,9 +5,9 @@ visitor's typed email shows as unverified."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -115,17 +115,29 @@ async def test_the_agent_sends_a_code_and_sees_the_customer_verified(browser: Br
     no_errors(page, 429)
 
 
-async def test_an_email_typed_in_the_web_chat_shows_as_unverified(browser: Browser, site: Site) -> None:
-    async with site.http.ws_connect(f"{site.url}/webchat/ws", headers={"Origin": site.url}) as ws:
-        await ws.send_str(
-            json.dumps({"type": "hello", "email": "someone@example.com", "phone": "+8613900139000", "name": "访客"})
-        )
-        assert (await ws.receive_json())["type"] == "welcome"
-        await ws.send_str(json.dumps({"type": "message", "id": "w-1", "text": "我是陈静，帮我查账户"}))
-        while (await ws.receive_json())["type"] != "ack":
-            pass
-    async with site.http.get(f"{site.url}/api/v1/conversations", headers=auth()) as resp:
-        conv = next(c for c in (await resp.json())["conversations"] if c["channel"] == "webchat")
+async def test_an_email_and_phone_typed_in_the_widget_show_as_unverified(browser: Browser, site: Site) -> None:
+    chat = await (await browser.new_context(locale="en-US")).new_page()
+    await chat.goto(f"{site.url}/chat")
+    dialog = chat.get_by_role("dialog", name="Support")
+    await expect(dialog.get_by_role("status")).to_have_text(re.compile("Online|No agent online"), timeout=TIMEOUT)
+    await dialog.get_by_text("Your name, email and phone (optional)").click()
+    await dialog.get_by_label("Email").fill("someone@example.com")
+    await dialog.get_by_label("Phone (+country code)").fill("13900139000")
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(dialog.get_by_text("Please give the number with its country code")).to_be_visible()
+    await dialog.get_by_label("Phone (+country code)").fill("+86 139 0013 9000")
+    await dialog.get_by_role("button", name="Save").click()
+    await expect(dialog.get_by_text("Saved")).to_be_visible(timeout=TIMEOUT)
+    box = chat.get_by_label("Message", exact=True)
+    await box.fill("我是陈静，帮我查账户")
+    await box.press("Enter")
+    await expect(chat.locator("li.mine .meta")).to_contain_text("Sent", timeout=TIMEOUT)
+
+    async def webchat_conversation() -> dict[str, Any] | None:
+        async with site.http.get(f"{site.url}/api/v1/conversations", headers=auth()) as resp:
+            return next((c for c in (await resp.json())["conversations"] if c["channel"] == "webchat"), None)
+
+    conv = await eventually(webchat_conversation)
     page = await open_console(browser, site)  # type: ignore[arg-type]
     await sign_in(page, ALICE_TOKEN)
     await page.evaluate("id => import('/static/console/conversation.js').then(m => m.openConversation(id))", conv["id"])
@@ -133,6 +145,6 @@ async def test_an_email_typed_in_the_web_chat_shows_as_unverified(browser: Brows
     await expect(claim).to_contain_text("Typed in the chat: someone@example.com, +8613900139000", timeout=TIMEOUT)
     await expect(claim.locator(".badge")).to_have_text("unverified")
     await expect(page.locator("#verify-state")).to_have_text("Not verified")
-    await page.get_by_role("button", name="Send code").click()
+    await page.get_by_role("button", name="Send code").click()  # a claim receives no code
     await expect(page.locator("#verify-message")).to_contain_text("no phone number or email", timeout=TIMEOUT)
     no_errors(page, 409)

@@ -45,7 +45,8 @@
       signedOut: "Your sign-in could not be confirmed. Reload the page to chat.",
       sending: "Sending…", sent: "Sent", waiting: "Waiting for connection", retrying: "Not sent yet, retrying…",
       failed: "Not sent: ", tooLong: "The message is too long (at most {n} characters).",
-      details: "Your name and email (optional)", name: "Name", email: "Email", save: "Save",
+      details: "Your name, email and phone (optional)", name: "Name", email: "Email", save: "Save",
+      phone: "Phone (+country code)", badPhone: "Please give the number with its country code, e.g. +86.",
       saved: "Saved", badEmail: "Please check the email address.", unread: "new messages",
       youSaid: "You said:", saidPrefix: "{name} said:",
       keyEnter: "Enter to send · Shift+Enter for a new line", keyCtrl: "{mod}+Enter to send",
@@ -61,7 +62,8 @@
       signedOut: "无法确认您的登录状态，请刷新页面后再聊天。",
       sending: "发送中…", sent: "已发送", waiting: "等待连接", retrying: "尚未发送，正在重试…",
       failed: "发送失败：", tooLong: "消息过长（最多 {n} 个字）。",
-      details: "您的姓名和邮箱（可选）", name: "姓名", email: "邮箱", save: "保存",
+      details: "您的姓名、邮箱和手机号（可选）", name: "姓名", email: "邮箱", save: "保存",
+      phone: "手机号（含国家代码）", badPhone: "请填写带国家代码的号码，例如 +86。",
       saved: "已保存", badEmail: "请检查邮箱地址。", unread: "条新消息",
       youSaid: "我说：", saidPrefix: "{name}说：",
       keyEnter: "Enter 发送 · Shift+Enter 换行", keyCtrl: "{mod}+Enter 发送",
@@ -192,6 +194,7 @@
   var notice = el("p", { className: "notice", role: "note", hidden: "" });
   var nameInput = el("input", { id: "gw-name", type: "text", autocomplete: "name", maxlength: "100" });
   var emailInput = el("input", { id: "gw-email", type: "email", autocomplete: "email", maxlength: "254" });
+  var phoneInput = el("input", { id: "gw-phone", type: "tel", autocomplete: "tel", maxlength: "40" });
   var detailsHint = el("span", { className: "hint", "aria-live": "polite" });
   var saveButton = el("button", { type: "button", text: t.save });
   var details = el("details", { className: "details" }, [
@@ -199,6 +202,7 @@
     el("div", { className: "fields" }, [
       el("label", { "for": "gw-name" }, [el("span", { text: t.name }), nameInput]),
       el("label", { "for": "gw-email" }, [el("span", { text: t.email }), emailInput]),
+      el("label", { "for": "gw-phone" }, [el("span", { text: t.phone }), phoneInput]),
       saveButton, detailsHint
     ])
   ]);
@@ -396,6 +400,7 @@
     ws.onopen = function () {
       transmit({
         type: "hello", token: load("token", null), name: profile.name || null, email: profile.email || null,
+        phone: profile.phone || null,
         language: lang, page: location.href, user_jwt: data.userJwt || null
       });
     };
@@ -493,6 +498,7 @@
 
   function onError(frame) {
     if (frame.code === "invalid_email") { detailsHint.textContent = t.badEmail; return; }
+    if (frame.code === "invalid_phone") { detailsHint.textContent = t.badPhone; return; }
     if (!frame.id) {
       if (frame.retry_after && frame.code === "unavailable") {
         setTimeout(function () { transmit({ type: "history" }); }, frame.retry_after * 1000);
@@ -577,13 +583,16 @@
 
   nameInput.value = profile.name || "";
   emailInput.value = profile.email || "";
+  phoneInput.value = profile.phone || "";
   saveButton.addEventListener("click", function () {
     var email = emailInput.value.trim();
+    var phone = phoneInput.value.trim();
     if (email && !/^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$/.test(email)) { detailsHint.textContent = t.badEmail; emailInput.focus(); return; }
-    profile = { name: nameInput.value.trim(), email: email };
+    if (phone && !/^\+[0-9 ()\-]{6,30}$/.test(phone)) { detailsHint.textContent = t.badPhone; phoneInput.focus(); return; }
+    profile = { name: nameInput.value.trim(), email: email, phone: phone };
     save("profile", profile);
     detailsHint.textContent = t.saved;
-    transmit({ type: "identify", name: profile.name || null, email: profile.email || null });
+    transmit({ type: "identify", name: profile.name || null, email: profile.email || null, phone: profile.phone || null });
   });
 
   function open() {
