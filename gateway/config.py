@@ -248,7 +248,9 @@ class FaqConfig(Section):
     queue_position: str = "您前面还有 {ahead} 位客户在等待。/ You are number {position} in the queue."
     queue_next: str = "您是下一位。/ You are next in the queue."
     expected_wait: str = "预计等待约 {minutes} 分钟。/ The expected wait is about {minutes} min."
-    nobody_online: str = "目前没有客服在线，我们会在上班后尽快回复您。/ No one is online right now; we will answer as soon as we are back."
+    nobody_online: str = (
+        "目前暂无客服在线，客服上线后会尽快回复您。/ No agent is online right now; one will answer as soon as they are."
+    )
     max_answers: int = Field(3, ge=1, le=20)  # FAQ answers in one self-service episode before a person takes over
     max_chars: int = Field(300, ge=10, le=20_000)  # longer first messages go to a person
     idle_resolve: Duration = 1800.0  # quiet this long after an answer: resolved as deflected

@@ -5,7 +5,9 @@ reply will come.
 Public (the widget runs on other sites' pages, like ``widget.js``) and says nothing but a
 yes or no and two sentences: no agent names, no counts. ``?lang=zh|en`` picks the
 language, ``?queue=`` the queue (the widget's ``data-queue``); without one, the queue a web
-chat message would be routed to now (after-hours rules included).
+chat message would be routed to now (after-hours rules included). ``POST`` with the
+visitor's token as the body (plain text: no preflight, and no token in a URL) asks about
+the queue of the visitor's own open conversation, when it has one.
 
 Online means what ``gateway.selfservice.waiting`` counts: an agent whose console's live
 feed is open.
@@ -17,8 +19,9 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from gateway.channels.webchat import WebchatChannel, endpoint_for
 from gateway.config import GatewayConfig
-from gateway.model import Channel, RoutingContext
+from gateway.model import Channel, ConversationStatus, Identity, IdentityKind, RoutingContext
 from gateway.routing.calendar import DAYS, BusinessHours
 from gateway.selfservice.languages import in_language
 from gateway.selfservice.waiting import online_in
@@ -77,11 +80,29 @@ def reply_promise(config: GatewayConfig, language: str) -> str:
     return f"Leave us a message: we reply within {within}."
 
 
+async def _visitor_queue(request: web.Request) -> str | None:
+    """The queue of the visitor's own open conversation, from the token in the body."""
+    services = request.app[SERVICES]
+    channel = next((a for a in services.adapters if isinstance(a, WebchatChannel)), None)
+    raw = await request.content.read(256)
+    visitor = channel.tokens.verify(raw.decode("ascii", "replace").strip()) if channel else None
+    if visitor is None:
+        return None
+    identity = Identity(kind=IdentityKind.WEBCHAT, value=visitor)
+    contact = await services.store.lookup_contact([identity.key])
+    if contact is None:
+        return None
+    page = await services.store.list_conversations(contact_id=contact.id, limit=20)
+    own = [c for c in page.conversations if c.endpoint == endpoint_for(visitor)]
+    live = next((c for c in own if c.status is not ConversationStatus.RESOLVED and c.queue), None)
+    return live.queue if live else None
+
+
 async def availability(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     language = "zh" if (request.query.get("lang") or "").lower().startswith("zh") else "en"
     router = services.router()
-    queue = request.query.get("queue") or ""
+    queue = (await _visitor_queue(request) if request.method == "POST" else None) or request.query.get("queue") or ""
     if queue not in router.queues():
         queue = router.decide(RoutingContext(channel=Channel.WEBCHAT, at=datetime.now(UTC))).queue
     online = bool(await online_in(services.store, router, services.known_agents(), queue))
@@ -96,4 +117,4 @@ async def availability(request: web.Request) -> web.Response:
     return web.json_response(body, headers=headers)
 
 
-routes = [web.get("/webchat/availability", availability)]
+routes = [web.get("/webchat/availability", availability), web.post("/webchat/availability", availability)]

@@ -92,9 +92,10 @@ async def test_away_shows_office_hours_then_online_with_an_agent(browser: Browse
 
 
 async def test_faq_in_chinese_only_then_the_place_in_the_queue(browser: Browser, desk: Gateway) -> None:
+    await desk.agent_online("bob")  # bob serves the general queues, not Chinese payments
     page = await open_chat(browser, desk, "zh-CN", "?lang=zh")
     dialog = page.get_by_role("dialog", name="在线客服")
-    await expect(dialog.get_by_role("status")).to_have_text("暂无客服在线", timeout=TIMEOUT)
+    await expect(dialog.get_by_role("status")).to_have_text("在线", timeout=TIMEOUT)
     box = page.get_by_label("消息", exact=True)
     await box.fill("付款失败了怎么办？")
     await box.press("Enter")
@@ -108,9 +109,13 @@ async def test_faq_in_chinese_only_then_the_place_in_the_queue(browser: Browser,
     await expect(bot).to_have_count(2, timeout=TIMEOUT)
     await expect(bot.nth(1)).to_contain_text("正在为您转接人工客服")
     await expect(bot.nth(1)).to_contain_text("您是下一位。")
-    await expect(bot.nth(1)).to_contain_text("目前没有客服在线")
+    await expect(bot.nth(1)).to_contain_text("目前暂无客服在线")
     [conv] = await eventually(desk.webchat_conversations)
     assert conv["queue"] == "payments-zh" and conv["priority"] == 6  # routed on the question asked first
+    await page.reload()  # the widget asks again with its token: nobody of payments-zh is online
+    await expect(page.get_by_role("dialog").get_by_role("status")).to_have_text("暂无客服在线", timeout=TIMEOUT)
+    await expect(bot.nth(1)).to_contain_text("您是下一位。", timeout=TIMEOUT)
+    await page.locator("li.agent .meta").last.scroll_into_view_if_needed()
     await page.screenshot(path=str(screenshot_path("webchat-queue-zh.png")))
     assert page.errors == []  # type: ignore[attr-defined]
 

@@ -101,7 +101,7 @@ async def test_the_handoff_confirmation_tells_the_place_in_the_queue_and_the_wai
     await eventually(lambda: len(told(crm, "wang")) == 2)
     confirmation = told(crm, "wang")[1]
     assert confirmation.startswith("好的，正在为您转接人工客服，请稍候。\n")
-    assert "您前面还有 2 位客户在等待。" in confirmation and "目前没有客服在线" in confirmation
+    assert "您前面还有 2 位客户在等待。" in confirmation and "目前暂无客服在线" in confirmation
     assert "You are" not in confirmation and "/" not in confirmation
 
     # alice is online (her console is open) and has claimed one: the wait is estimated.
@@ -115,7 +115,7 @@ async def test_the_handoff_confirmation_tells_the_place_in_the_queue_and_the_wai
     confirmation = told(crm, "kim")[1]
     assert confirmation.startswith("OK, we are connecting you to a person, please hold on.\n")
     assert "You are next in the queue." in confirmation  # payments-en: nobody ahead
-    assert "The expected wait is about 1 min." in confirmation and "No one is online" not in confirmation
+    assert "The expected wait is about 1 min." in confirmation and "No agent is online" not in confirmation
 
 
 def test_the_widget_knows_the_rating_request_by_its_flag() -> None:

@@ -153,7 +153,7 @@ async def test_an_english_question_then_agent_hands_over_with_the_faq_exchange_i
     await eventually(lambda: len(crm[0].received) == 2)
     confirmation = sent_to_crm(crm[0])[1]["text"]
     assert "connecting you to a person" in confirmation and "转接" not in confirmation
-    assert "You are next in the queue." in confirmation and "No one is online right now" in confirmation
+    assert "You are next in the queue." in confirmation and "No agent is online right now" in confirmation
     conv = await conversation(client, cid)
     assert conv["flags"] == [] and conv["queue"] == "general" and conv["reply_tracking"]["state"] == "active"
     assert conv["attributes"]["self_service"]["state"] == "handed_off"

@@ -67,7 +67,17 @@ def paths() -> dict[str, Any]:
                     },
                     "404": {"description": "web chat not configured"},
                 },
-            }
+            },
+            "post": {
+                "summary": "The same, for the queue of the visitor's own open conversation",
+                "description": "The body is the visitor's token as text/plain (no preflight, no token in a URL).",
+                "tags": ["web chat"],
+                "requestBody": {"content": {"text/plain": {"schema": {"type": "string"}}}},
+                "responses": {
+                    "200": {"description": "availability"},
+                    "404": {"description": "web chat not configured"},
+                },
+            },
         },
         "/static/widget.js": {
             "get": {

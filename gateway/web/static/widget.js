@@ -522,7 +522,13 @@
   function checkAvailability() {
     if (!window.fetch) return;
     var url = base + "/webchat/availability?lang=" + lang + (data.queue ? "&queue=" + encodeURIComponent(data.queue) : "");
-    fetch(url, { cache: "no-store", credentials: "omit" })
+    // With a conversation going, the token (in the body, never the URL) makes it the
+    // queue the visitor waits in; as text/plain the request needs no preflight.
+    var token = load("token", null);
+    var init = token
+      ? { method: "POST", body: token, headers: { "Content-Type": "text/plain" }, cache: "no-store", credentials: "omit" }
+      : { cache: "no-store", credentials: "omit" };
+    fetch(url, init)
       .then(function (resp) { return resp.ok ? resp.json() : null; })
       .then(function (body) {
         if (!body) return;
