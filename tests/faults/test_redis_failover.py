@@ -56,9 +56,10 @@ async def test_primary_killed_under_load_loses_nothing_acknowledged_and_timers_f
         storage={"min_replicas": 1, "replica_timeout": "500ms"},
         routing={"rules": None, "default_queue": work_queue},
         broker={"reclaim_idle": "2s", "publish_timeout": "2s"},
-        # Every conversation gets a warning at 4 s and a breach at 8 s: those armed before
-        # the kill come due after the promotion.
-        reply_tracking={"default": "8s", "warn_at": 0.5, "scan_interval": "0.1s"},
+        # Every conversation gets its reply-tracking warning 6 s after it came in: those
+        # armed before the kill come due after the promotion. (The breach, at 60 s, would
+        # offer the conversation again under a new routing version: not within this test.)
+        reply_tracking={"default": "60s", "warn_at": 0.1, "scan_interval": "0.1s"},
     )
     gateways = [GatewayProcess(config, tmp_path, name) for name in ("a", "b", "c")]
     await asyncio.gather(*(asyncio.to_thread(gw.start) for gw in gateways))
@@ -84,22 +85,21 @@ async def test_primary_killed_under_load_loses_nothing_acknowledged_and_timers_f
         await check_stored_once(result, store)
         await check_offered_once_each(result, amqp_url, work_queue)
 
-        # Timers: every conversation's warning and breach, each under one message id.
+        # Timers: every conversation's warning, under one message id.
         ids = {o.conversation_id for o in result.acked.values()}
+        await eventually(lambda: all(tap.of("sla.warning", cid) for cid in ids), timeout=90)
 
-        async def settled() -> bool:
-            return await store.timer_count() == 0 and (await store.outbox_stats()).depth == 0
+        async def published() -> bool:
+            return (await store.outbox_stats()).depth == 0
 
-        await eventually(lambda: all(tap.of("sla.breached", cid) for cid in ids), timeout=90)
-        await eventually(settled, timeout=60)
+        await eventually(published, timeout=60)
         await tap.flush()
-        fired: dict[tuple[str, str], set[str | None]] = defaultdict(set)
+        fired: dict[str, set[str | None]] = defaultdict(set)
         for kind, message_id, body in tap.events:
-            if kind in ("sla.warning", "sla.breached") and body.get("conversation_id") in ids:
-                fired[kind, body["conversation_id"]].add(message_id)
+            if kind == "sla.warning" and body.get("conversation_id") in ids:
+                fired[body["conversation_id"]].add(message_id)
         for cid in ids:
-            assert len(fired["sla.warning", cid]) == 1, (cid, fired["sla.warning", cid])
-            assert len(fired["sla.breached", cid]) == 1, (cid, fired["sla.breached", cid])
+            assert len(fired[cid]) == 1, (cid, fired[cid])
     finally:
         for gw in gateways:
             gw.stop()
