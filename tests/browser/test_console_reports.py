@@ -171,6 +171,12 @@ async def test_ops_read_the_team_charts_and_the_agents_and_send_a_survey(browser
     await expect(alice.nth(5)).to_have_text("3.87 (15)")  # CSAT: (4·3 + 3·5 + 5·2 + 4·4 + 5) / 15
     await expect(alice.nth(6)).to_have_text("73.3%")  # SLA: 4 of her 15 replies late
     await expect(agents.locator("tr[data-agent=bob] td").nth(6)).to_have_text("0%")
+    # Per day: alice's row unfolds into her days.
+    await agents.get_by_role("button", name="alice").click()
+    days = agents.locator("tr.day-row[data-agent=alice]")
+    await expect(days).to_have_count(5)
+    await expect(days.last.locator("td").nth(0)).to_have_text("1")
+    await expect(days.first.locator("td").nth(6)).to_have_text("75%")  # 4 days ago: 1 of 4 late
 
     # A survey to everyone active in the period; an answer shows in its figures.
     await page.get_by_role("button", name="Send survey").click()

@@ -42,6 +42,7 @@ addStrings({
 const isoDay = (d) => d.toISOString().slice(0, 10);
 let data = null;
 let survey = null;
+const expanded = new Set(); // agents whose days are shown
 
 function labelled(id, key, input) {
   return [el("label", { for: id, text: t(key), dataset: { i18n: key } }), input];
@@ -139,14 +140,21 @@ function render() {
   const table = $("rp-agents");
   const cols = ["rpHandled", "rpResolved", "rpFirst", "rpReply", "rpHandle", "rpCsatCol", "rpSlaCol", "rpCases"];
   table.querySelector("thead").replaceChildren(el("tr", {}, el("th", { scope: "col", text: t("rpAgent") }), ...cols.map((c) => el("th", { scope: "col", className: "num", text: t(c) }))));
-  const rows = data.agents.map((a) => {
-    const f = a.total;
-    const cells = [
+  const cellsOf = (f) =>
+    [
       f.handled, f.resolved, secs(f.first_response_seconds_median), secs(f.reply_seconds_median), secs(f.handle_seconds_median),
       f.csat_average == null ? t("none") : `${f.csat_average} (${f.csat_count})`, pct(f.sla_attainment),
       f.cases_resolved ? `${f.cases_on_time}/${f.cases_resolved}` : t("none"),
-    ];
-    return el("tr", { dataset: { agent: a.agent } }, el("th", { scope: "row", text: a.agent }), ...cells.map((v) => el("td", { className: "num", text: String(v) })));
+    ].map((v) => el("td", { className: "num", text: String(v) }));
+  // Each agent's total, then (unfolded by the button) a row per day.
+  const rows = data.agents.flatMap((a) => {
+    const open = expanded.has(a.agent);
+    const toggle = el("button", {
+      type: "button", className: "link", "aria-expanded": open ? "true" : "false", text: a.agent,
+      onclick: () => { if (open) expanded.delete(a.agent); else expanded.add(a.agent); render(); },
+    });
+    const days = open ? a.days.map((d) => el("tr", { className: "day-row", dataset: { agent: a.agent, day: d.day } }, el("th", { scope: "row", className: "muted", text: d.day }), ...cellsOf(d))) : [];
+    return [el("tr", { dataset: { agent: a.agent } }, el("th", { scope: "row" }, toggle), ...cellsOf(a.total)), ...days];
   });
   table.querySelector("tbody").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 9, className: "muted", text: t("rpNoData") }))]));
 }
