@@ -48,7 +48,7 @@ from tests.servers import PrivateRedis, free_port, wait_for
 
 SECRET = "bench-api-secret-0001"
 TWILIO_TOKEN = "bench-twilio-token-0001"
-WINDOW = 256
+WINDOW = 1024  # the relay's default broker.inflight
 CONCURRENCY = 64
 
 

@@ -67,7 +67,7 @@ def start_spy(gw: GatewayProcess, out: Path) -> subprocess.Popen[bytes] | None:
     )
 
 
-async def run(count: int, events: str, top: int, spy: bool) -> None:
+async def run(count: int, events: str, top: int, spy: bool, broker: dict[str, int]) -> None:
     with rabbit_vhost() as amqp_url:
         redis = PrivateRedis(appendfsync="everysec")
         redis.start()
@@ -75,6 +75,7 @@ async def run(count: int, events: str, top: int, spy: bool) -> None:
         try:
             prefix = f"p{uuid.uuid4().hex[:6]}"
             config = gateway_config(redis.url, prefix, amqp_url, events=events if events == "all" else [])
+            config["broker"].update(broker)
             gw = GatewayProcess(config, workdir, "g0").start()
             try:
                 await load_for("api", gw.url, 300).run()
@@ -105,8 +106,13 @@ def main() -> None:
     parser.add_argument("--events", choices=["all", "none"], default="all")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--no-spy", action="store_true")
+    parser.add_argument("--inflight", type=int, help="broker.inflight (default: the gateway's)")
+    parser.add_argument("--outbox-limit", type=int, help="broker.outbox_limit (default: none)")
     args = parser.parse_args()
-    asyncio.run(run(args.count, args.events, args.top, not args.no_spy))
+    broker = {"inflight": args.inflight} if args.inflight else {}
+    if args.outbox_limit:
+        broker["outbox_limit"] = args.outbox_limit
+    asyncio.run(run(args.count, args.events, args.top, not args.no_spy, broker))
 
 
 if __name__ == "__main__":

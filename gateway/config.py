@@ -116,7 +116,10 @@ class BrokerConfig(Section):
     # classic: priority queues (one node); quorum: replicated queues, no priorities.
     queue_type: Literal["classic", "quorum"] = "classic"
     publish_timeout: Duration = 5.0
-    inflight: int = Field(256, ge=1, le=10000)
+    # Publishes awaiting confirms at once. RabbitMQ confirms persistent messages after its
+    # (batched) fsync, so the relay's rate is about inflight ÷ confirm latency: a loaded
+    # broker needs a wide window to keep up with intake (BENCHMARKS.md).
+    inflight: int = Field(1024, ge=1, le=10000)
     # Outbox entries a crashed process had taken are republished by another after this.
     reclaim_idle: Duration = 30.0
     # Which events go to gateway.events: "all", or a list of routing keys (patterns with

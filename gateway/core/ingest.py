@@ -86,7 +86,12 @@ class Verdict:
 
 
 class Interceptor(Protocol):
-    """Looks at a customer message before routing (self-service answers, ratings)."""
+    """Looks at a customer message before routing (self-service answers, ratings).
+
+    An interceptor whose class sets ``needs_existing = True`` promises to return None for a
+    message of a new contact without a conversation: such messages may then be written in
+    one round trip (``Ingest._one_trip``). Without it every message is prepared first.
+    """
 
     async def inspect(self, message: InboundMessage, prepared: Prepared) -> Verdict | None: ...
 
@@ -148,21 +153,57 @@ class Ingest:
         message = redact(message)
         identities = list(dict.fromkeys([*message.signed_identities, message.sender, *message.extra_identities]))
         identity_keys = [i.key for i in identities]
-        prepared = await self.store.prepare(
-            message.channel.value,
-            message.external_id,
-            identity_keys,
-            endpoint=message.endpoint,
-            by_contact=message.channel is not Channel.EMAIL,
-            thread_refs=message.thread_refs,
-        )
-        if prepared.duplicate is not None:
-            metrics.INBOUND.labels(message.channel.value, "duplicate").inc()
-            log.info(
-                "inbound duplicate",
-                extra={"channel": message.channel.value, "conversation_id": prepared.duplicate.conversation_id},
+        optimistic = self._one_trip(message)
+        if optimistic:
+            # Guess a new contact without a conversation (what most new messages are), write
+            # in one round trip; the store checks the guess and answers what is stored when
+            # it was wrong, and the message is decided again with that.
+            prepared = Prepared()
+        else:
+            prepared = await self.store.prepare(
+                message.channel.value,
+                message.external_id,
+                identity_keys,
+                endpoint=message.endpoint,
+                by_contact=message.channel is not Channel.EMAIL,
+                thread_refs=message.thread_refs,
             )
-            return prepared.duplicate
+            if prepared.duplicate is not None:
+                metrics.INBOUND.labels(message.channel.value, "duplicate").inc()
+                log.info(
+                    "inbound duplicate",
+                    extra={"channel": message.channel.value, "conversation_id": prepared.duplicate.conversation_id},
+                )
+                return prepared.duplicate
+        written = await self._write(message, identity_keys, prepared, optimistic=optimistic)
+        if isinstance(written, Prepared):
+            written = await self._write(message, identity_keys, written, optimistic=False)
+        assert isinstance(written, IngestResult)
+        result = written
+        metrics.INBOUND.labels(message.channel.value, "duplicate" if result.duplicate else "accepted").inc()
+        log.info(
+            "inbound accepted" if not result.duplicate else "inbound duplicate",
+            extra={
+                "channel": message.channel.value,
+                "conversation_id": result.conversation_id,
+                "message_id": result.message_id,
+                "state": result.conversation_state,
+            },
+        )
+        return result
+
+    def _one_trip(self, message: InboundMessage) -> bool:
+        """Whether the message may be written on the guess that its contact is new: no
+        thread to follow, and no interceptor that could act on a new contact's message
+        (each that only acts on stored state says so with ``needs_existing``)."""
+        if message.thread_refs or message.thread_conversation_id:
+            return False
+        return all(getattr(i, "needs_existing", False) for i in self.interceptors)
+
+    async def _write(
+        self, message: InboundMessage, identity_keys: list[str], prepared: Prepared, *, optimistic: bool
+    ) -> IngestResult | Prepared:
+        """Decide and write the message; ``Prepared`` when the optimistic guess was wrong."""
         message, verdict = await self._verdict(message, prepared)
         if verdict is not None:
             message = message.model_copy(
@@ -179,6 +220,7 @@ class Ingest:
         routing_text = verdict.routing_text if verdict is not None else None
         decision = self._decide(message, prepared, now_ms, verified, routing_text)
         plan = self._plan(message, identity_keys, decision, now_ms)
+        plan.optimistic = optimistic
         if verdict is not None:
             _apply_verdict(plan, verdict)
         if decision.requires_verification and not verified and self.verification is not None:
@@ -188,18 +230,10 @@ class Ingest:
         except Backlogged:
             metrics.INBOUND.labels(message.channel.value, "backlogged").inc()
             raise
+        if isinstance(result, Prepared):
+            return result
         if message.signed_identities and self.verification is not None and not result.duplicate:
             await self.verification.signed_in(result.contact_id, result.conversation_id)
-        metrics.INBOUND.labels(message.channel.value, "duplicate" if result.duplicate else "accepted").inc()
-        log.info(
-            "inbound accepted" if not result.duplicate else "inbound duplicate",
-            extra={
-                "channel": message.channel.value,
-                "conversation_id": result.conversation_id,
-                "message_id": result.message_id,
-                "state": result.conversation_state,
-            },
-        )
         return result
 
     async def _verdict(self, message: InboundMessage, prepared: Prepared) -> tuple[InboundMessage, Verdict | None]:

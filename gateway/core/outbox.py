@@ -88,7 +88,7 @@ class OutboxRelay:
         publisher: Publisher,
         *,
         consumer: str | None = None,
-        inflight: int = 256,
+        inflight: int = 1024,
         reclaim_idle: float = 30.0,
         block: float = 1.0,
         events: str | list[str] = "all",

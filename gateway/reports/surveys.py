@@ -59,6 +59,9 @@ SMS_OPT_OUT, SMS_OPT_IN = "sms_opt_out", "sms_opt_in"
 
 
 class Surveys:
+    # Acts only on an existing conversation (see ``Interceptor.needs_existing``).
+    needs_existing = True
+
     def __init__(
         self, *, store: Store, outbound: Outbound, wake: Callable[[], None], clock: Callable[[], float] = time.time
     ) -> None:

@@ -129,6 +129,9 @@ def _original_tail(original: str, consumed: int) -> str:
 class Ratings:
     """The rating interceptor (asked before the FAQ), the resolve hook, timer handlers."""
 
+    # Acts only on a resolved conversation (see ``Interceptor.needs_existing``).
+    needs_existing = True
+
     def __init__(
         self,
         *,

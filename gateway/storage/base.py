@@ -142,6 +142,9 @@ class IngestPlan:
     # ``events.opened`` carries the message (``broker.inbound_in_opened``): a conversation's
     # first message is then not published again as ``message.inbound``.
     inbound_in_opened: bool = False
+    # Decided without ``prepare``, on the guess of a new contact and no thread: the store
+    # writes only if no identity is known, else answers ``Prepared`` (one round trip).
+    optimistic: bool = False
 
 
 @dataclass(slots=True)
@@ -241,7 +244,10 @@ class Store(CaseStore, VerificationStore, Protocol):
         by_contact: bool,
         thread_refs: list[str],
     ) -> Prepared: ...
-    async def ingest(self, plan: IngestPlan) -> IngestResult: ...
+    async def ingest(self, plan: IngestPlan) -> IngestResult | Prepared:
+        """Write the plan. An ``optimistic`` plan assumed a new contact: when one of its
+        identities is known, nothing is written and the answer is what ``prepare`` reads."""
+        ...
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
     async def get_messages(self, conversation_id: str, *, limit: int = 500) -> list[Message]: ...
     async def list_conversations(

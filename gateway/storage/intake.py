@@ -62,12 +62,14 @@ class Intake(Connection):
             h, attrs, ids = await pipe.execute()
         return contact_from_record(h, attrs, ids) if h else None
 
-    async def ingest(self, plan: IngestPlan) -> IngestResult:
+    async def ingest(self, plan: IngestPlan) -> IngestResult | Prepared:
         reply = await self._run("ingest", plan_json(plan))
         if reply[0] == "duplicate":
             return duplicate_result(reply[1])
         if reply[0] == "backlogged":
             raise Backlogged(int(reply[1]))
+        if reply[0] == "prepare":
+            return prepared_result(reply[1])
         conversation_id, message_id, contact_id = reply[1].split("|")
         return IngestResult(
             conversation_id=conversation_id,

@@ -119,6 +119,9 @@ def _iso(ms: int | None) -> str | None:
 
 
 class Verifier:
+    # Acts only on a known contact (see ``Interceptor.needs_existing``).
+    needs_existing = True
+
     def __init__(
         self,
         *,

@@ -15,6 +15,18 @@ if limit > 0 then
   if depth >= limit then return {'backlogged', int(depth)} end
 end
 
+-- An optimistic plan (one round trip instead of prepare + ingest) was decided for a new
+-- contact without threads. A known identity proves the guess wrong: answer what prepare
+-- would have, and the caller decides again with it.
+if plan.optimistic then
+  for _, ik in ipairs(plan.identities) do
+    if redis.call('EXISTS', P .. ':id:' .. ik) == 1 then
+      return {'prepare', cjson.encode(intake_state(plan.channel, plan.endpoint, plan.by_contact,
+        plan.thread_refs, plan.identities))}
+    end
+  end
+end
+
 -- Contact: the first identity already known decides; the others join it unless they
 -- already belong to someone else (merging people is an explicit act).
 local contact_id = nil

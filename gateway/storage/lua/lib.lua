@@ -241,3 +241,38 @@ local function rearm_after_failure(cid, mid, now)
   if redis.call('HGET', mk, 'answered_met') == '1' then stat('sla_met', -1) else stat('sla_missed', -1) end
   arm_clock(cid, tonumber(since), reply_by, warn_by, now)
 end
+
+
+-- Before routing: who is the contact, and in which state is the conversation the message
+-- would join (prepare.lua; ingest.lua when its optimistic guess was wrong). `refs` is the
+-- list of thread references, `ids` the identity keys (primary first). A table for cjson.
+local function intake_state(channel, endpoint, by_contact, refs, ids)
+  local out = {}
+  local contact = nil
+  for _, ik in ipairs(ids) do
+    local c = redis.call('GET', P .. ':id:' .. ik)
+    if c then contact = c; break end
+  end
+  local cid = nil
+  for _, ref in ipairs(refs) do
+    cid = redis.call('GET', P .. ':thr:' .. ref)
+    if cid then break end
+  end
+  if contact then
+    out.contact = contact
+    out.attrs = redis.call('HGETALL', ctk(contact) .. ':attrs')
+    if not cid and by_contact then
+      cid = redis.call('GET', P .. ':open:' .. contact .. ':' .. channel .. ':' .. endpoint)
+    end
+  end
+  if cid then
+    local k = cvk(cid)
+    local h = redis.call('HMGET', k, 'status', 'assignee', 'waiting_since', 'resolved_at', 'routing_version')
+    if h[1] then
+      out.conversation = {id = cid, status = h[1], assignee = h[2] or '', waiting_since = h[3] or '',
+        resolved_at = h[4] or '', routing_version = h[5] or '0',
+        flags = redis.call('SMEMBERS', k .. ':flags'), attrs = redis.call('HGETALL', k .. ':attrs')}
+    end
+  end
+  return out
+end
