@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from gateway.cases.stages import STAGES
 from gateway.web.cases_api import ExtendBody, OpenCaseBody, PartyBody, ProgressBody, ResolveBody
 from gateway.web.feedback import FeedbackBody
-from gateway.web.openapi.parts import FORBIDDEN, INVALID, body, error, json_of, operation, schema
+from gateway.web.openapi.parts import BAD_HEADER, FORBIDDEN, INVALID, body, error, json_of, operation, schema
 
 NUMBER = [
     {
@@ -179,7 +179,11 @@ def paths() -> dict[str, Any]:
                         "schema": {"type": "string"},
                     }
                 ],
-                "responses": {"200": {"description": "the page", "content": HTML}, "404": error("cases are off")},
+                "responses": {
+                    "200": {"description": "the page", "content": HTML},
+                    "404": error("cases are off"),
+                    **BAD_HEADER,
+                },
             },
             "post": {
                 "summary": "The form posted without JavaScript: a page with the case number, or what to fix",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.web.openapi.parts import FORBIDDEN, error, json_of, operation
+from gateway.web.openapi.parts import BAD_HEADER, FORBIDDEN, error, json_of, operation
 
 
 def paths() -> dict[str, Any]:
@@ -76,6 +76,7 @@ def paths() -> dict[str, Any]:
                     "200": {"description": "JavaScript (an ES module)"},
                     "304": {"description": "not modified"},
                     "404": {"description": "no such module"},
+                    **BAD_HEADER,
                 },
             }
         },
@@ -83,7 +84,7 @@ def paths() -> dict[str, Any]:
             "get": {
                 "summary": "The console's style sheet",
                 "tags": console,
-                "responses": {"200": {"description": "CSS"}, "304": {"description": "not modified"}},
+                "responses": {"200": {"description": "CSS"}, "304": {"description": "not modified"}, **BAD_HEADER},
             }
         },
     }

@@ -44,6 +44,7 @@ FORBIDDEN = {
 NOT_FOUND = {"404": error("no such conversation or contact")}
 INVALID = {"400": error("malformed JSON"), "422": error("a field is missing or invalid")}
 UNAVAILABLE = {"503": error("storage is unavailable; retry later")}
+BAD_HEADER = {"400": error("bad_header: a header the gateway reads is not UTF-8 text")}
 
 
 def operation(

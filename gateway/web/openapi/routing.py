@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.web.openapi.parts import FORBIDDEN, body, error, json_of, operation
+from gateway.web.openapi.parts import BAD_HEADER, FORBIDDEN, body, error, json_of, operation
 
 
 def paths() -> dict[str, Any]:
@@ -21,6 +21,7 @@ def paths() -> dict[str, Any]:
                         },
                     },
                     **FORBIDDEN,
+                    **BAD_HEADER,
                 },
                 tags=["routing"],
             ),
@@ -34,6 +35,7 @@ def paths() -> dict[str, Any]:
                     "422": json_of("InvalidRules", "invalid: every PATH:LINE problem; the rules in force stay"),
                     "500": error("the file could not be written; the rules in force stay"),
                     **FORBIDDEN,
+                    **BAD_HEADER,
                 },
                 tags=["routing"],
                 parameters=[{"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"}}],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.web.openapi.parts import BAD_HEADER
+
 
 def paths() -> dict[str, Any]:
     return {
@@ -24,7 +26,7 @@ def paths() -> dict[str, Any]:
             "get": {
                 "summary": "Demo page with the widget",
                 "tags": ["web chat"],
-                "responses": {"200": {"description": "HTML"}},
+                "responses": {"200": {"description": "HTML"}, **BAD_HEADER},
             }
         },
         "/webchat/availability": {
@@ -83,7 +85,11 @@ def paths() -> dict[str, Any]:
             "get": {
                 "summary": "The embeddable widget",
                 "tags": ["web chat"],
-                "responses": {"200": {"description": "JavaScript"}},
+                "responses": {
+                    "200": {"description": "JavaScript"},
+                    "304": {"description": "not modified"},
+                    **BAD_HEADER,
+                },
             }
         },
     }
