@@ -50,6 +50,7 @@ from gateway.web import (
     routing_api,
     shutdown,
     stats_api,
+    typing_api,
     verification_api,
     webchat_status,
 )
@@ -57,6 +58,8 @@ from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.console_feed import FEED, EventFeed, open_source
 from gateway.web.errors import error_middleware
 from gateway.web.knowledge_api import KNOWLEDGE
+from gateway.web.typing_api import TYPING
+from gateway.wiring import typing_relay
 from gateway.wiring.cases_setup import cases_part, check_open_case, workflow_library
 from gateway.wiring.channel_setup import build_adapters
 from gateway.wiring.reports_setup import SURVEYS, periodic_surveys, surveys_part
@@ -226,6 +229,7 @@ def _http_app(config: GatewayConfig, services: Services) -> web.Application:
         ],
     )
     app[SERVICES] = services
+    app[TYPING] = typing_relay.install(services)
     return app
 
 
@@ -316,6 +320,7 @@ def _add_routes(app: web.Application, services: Services) -> None:
     app.router.add_routes(verification_api.routes)
     app.router.add_routes(reports_api.routes)
     app.router.add_routes(knowledge_api.routes)
+    app.router.add_routes(typing_api.routes)
     if services.config.channels.webchat is not None:
         app.router.add_routes(webchat_status.routes)
     console.install(

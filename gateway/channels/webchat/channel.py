@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import ClassVar
 
@@ -79,6 +80,8 @@ class WebchatChannel(ChannelAdapter):
         self._open: set[VisitorSocket] = set()
         self._pushes: set[asyncio.Task[None]] = set()
         self._closing = False
+        # Set by the gateway (gateway/wiring/typing_relay.py): the visitor is typing.
+        self.on_visitor_typing: Callable[[str], Awaitable[None]] | None = None
         self._widget = _static("widget.js")
         self._widget_etag = '"' + hashlib.sha256(self._widget).hexdigest()[:32] + '"'
         self._chat_page = _static("chat.html").decode()
@@ -211,7 +214,20 @@ class WebchatChannel(ChannelAdapter):
             settings=self.settings,
             visitors=self.visitors,
             signed=self.signed,
+            typing=self._visitor_typing,
         )
+
+    # typing, both ways ------------------------------------------------------------
+
+    async def _visitor_typing(self, visitor_id: str) -> None:
+        if self.on_visitor_typing is not None:
+            await self.on_visitor_typing(visitor_id)
+
+    async def agent_typing(self, visitor_id: str, name: str | None) -> None:
+        """Tell the visitor's sockets, in whichever process, that an agent is typing.
+        A lost signal costs nothing: no retry, and ``BusUnavailable`` is swallowed."""
+        with contextlib.suppress(BusUnavailable):
+            await self.bus.publish(visitor_id, dumps({"type": "typing", "by": "agent", "name": name}))
 
     # frames from the bus ---------------------------------------------------------
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import aiohttp
@@ -51,6 +53,7 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER = 5.0
 # Every frame counts against its socket (pings, history requests, garbage alike).
+TYPING_EVERY = 2.0  # seconds: a visitor's typing signal goes on to the agents at most this often
 FRAMES_PER_SECOND = 10.0
 FRAME_BURST = 40
 MAX_ERRORS = 100  # error frames on one socket before it is closed as abusive
@@ -78,6 +81,7 @@ class VisitorSocket:
         "page",
         "phone",
         "sent_ids",
+        "typing_at",
         "user",
         "visitor_id",
         "ws",
@@ -96,6 +100,7 @@ class VisitorSocket:
         self.frames = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
         self.errors = 0
         self.sent_ids: dict[str, None] | None = None  # ordered, bounded; made on first use
+        self.typing_at = 0.0  # when this socket's "typing" last went on to the agents
 
     def remember(self, message_id: str) -> None:
         if self.sent_ids is None:
@@ -164,7 +169,9 @@ class Session:
         settings: WebchatConfig,
         visitors: Visitors,
         signed: SignedIdentity | None = None,
+        typing: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
+        self.typing = typing
         self.sock = sock
         self.sink = sink
         self.tokens = tokens
@@ -300,6 +307,7 @@ class Session:
             await sock.refuse(FrameError("rate_limited", "too many frames", id=frame_id, retry_after=round(wait, 2)))
             return
         if isinstance(frame, Send):
+            sock.typing_at = 0.0  # what they type after a message is news at once
             await self._accept(frame)
         elif isinstance(frame, Identify):
             sock.name = frame.name
@@ -322,8 +330,23 @@ class Session:
                 await sock.send('{"type":"pong"}')
             elif frame.type == "history":
                 await self._send_history()
+            elif frame.type == "typing":
+                await self._typing()
         elif isinstance(frame, Hello):
             await sock.refuse(FrameError("unexpected_hello", "this socket has already said hello"))
+
+    async def _typing(self) -> None:
+        """The visitor is typing: the agents hear it at most every ``TYPING_EVERY`` seconds
+        per socket (the widget repeats it while the visitor types). Only after hello."""
+        sock = self.sock
+        now = time.monotonic()
+        if self.typing is None or not sock.visitor_id or now - sock.typing_at < TYPING_EVERY:
+            return
+        sock.typing_at = now
+        try:
+            await self.typing(sock.visitor_id)
+        except Exception:  # a lost signal costs nothing; the socket goes on
+            log.warning("web chat typing signal not passed on", extra={"visitor_id": sock.visitor_id})
 
     # a visitor's message -----------------------------------------------------------
 

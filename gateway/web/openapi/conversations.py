@@ -180,6 +180,29 @@ def paths() -> dict[str, Any]:
                 parameters=ID,
             )
         },
+        "/api/v1/conversations/{id}/typing": {
+            "post": operation(
+                "The agent is typing: the customer sees it where the channel can show it (web chat)",
+                {
+                    "200": {
+                        "description": "shown: whether the customer's channel shows it",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["shown"],
+                                    "properties": {"shown": {"type": "boolean"}},
+                                }
+                            }
+                        },
+                    },
+                    **NOT_FOUND,
+                    **FORBIDDEN,
+                },
+                tags=conversations,
+                parameters=ID,
+            )
+        },
         "/api/v1/contacts/{id}": {
             "get": operation(
                 "A contact, identities and conversations",

@@ -52,7 +52,7 @@
       keyEnter: "Enter to send · Shift+Enter for a new line", keyCtrl: "{mod}+Enter to send",
       away: "No agent online", rate: "Your rating", rateN: "{n} of 5",
       rateNames: ["very poor", "poor", "fair", "good", "excellent"],
-      bot: "Automatic answer (bot)"
+      bot: "Automatic answer (bot)", typing: "{name} is typing…"
     },
     zh: {
       title: "在线客服", launcher: "联系客服", close: "关闭聊天", log: "消息记录",
@@ -69,7 +69,7 @@
       keyEnter: "Enter 发送 · Shift+Enter 换行", keyCtrl: "{mod}+Enter 发送",
       away: "暂无客服在线", rate: "您的评分", rateN: "{n} 分（满分 5 分）",
       rateNames: ["非常不满意", "不满意", "一般", "满意", "非常满意"],
-      bot: "自动回复（机器人）"
+      bot: "自动回复（机器人）", typing: "{name}正在输入…"
     }
   };
 
@@ -156,6 +156,7 @@
     ".fields button{min-height:36px;padding:0 14px;border:1px solid #0b57d0;border-radius:8px;background:#fff;color:#0b57d0;font-size:14px;cursor:pointer}",
     ".fields .hint{flex-basis:100%;font-size:12px;color:#57606a;min-height:1em}",
     ".composer{display:flex;gap:8px;align-items:flex-end;padding:10px 12px;border-top:1px solid #dde3ea;background:#fff}",
+    ".typing{margin:0;padding:4px 14px;font-size:12px;font-style:italic;color:#5f6b7a;background:#f6f8fb}",
     ".keyhint{margin:0;padding:0 12px 8px;font-size:11px;color:#5f6b7a;background:#fff}",
     "textarea{flex:1;min-height:44px;max-height:130px;padding:10px 12px;border:1px solid #b8c0c8;border-radius:10px;resize:none;font-size:16px;line-height:1.35;color:#1b1f24;background:#fff}",
     ".send{min-width:64px;min-height:44px;padding:0 14px;border:0;border-radius:10px;background:#0b57d0;color:#fff;font-size:15px;font-weight:600;cursor:pointer}",
@@ -211,6 +212,7 @@
   var composer = el("form", { className: "composer" }, [
     el("label", { "for": "gw-input", className: "sr", text: t.label }), input, sendButton
   ]);
+  var typingLine = el("p", { className: "typing", role: "status", hidden: "" });
   var SEND_KEY = data.sendKey === "ctrl-enter" ? "ctrl-enter" : "enter";
   var MOD = /Mac|iPhone|iPad/.test(navigator.platform || "") ? "\u2318" : "Ctrl";
   var keyHint = el("p", { className: "keyhint", text: SEND_KEY === "enter" ? t.keyEnter : t.keyCtrl.replace("{mod}", MOD) });
@@ -219,7 +221,7 @@
       el("div", { className: "who" }, [el("h2", { id: "gw-title", text: title }), stateLine]),
       closeButton
     ]),
-    notice, list, details, composer, keyHint
+    notice, list, typingLine, details, composer, keyHint
   ]);
   root.appendChild(style);
   root.appendChild(panel);
@@ -473,6 +475,7 @@
         break;
       case "message":
         var view = frame.message || {};
+        if (view.from === "agent") hideTyping();
         if (upsert(fromServer(view)) && view.from === "agent") {
           receipt(view);
           if (panel.hidden) { unread += 1; badge.textContent = String(unread); badge.hidden = false; }
@@ -487,7 +490,30 @@
       case "identified":
         detailsHint.textContent = t.saved;
         break;
+      case "typing":
+        showTyping(frame);
+        break;
     }
+  }
+
+  // Typing, both ways: the agent's shows under the messages for a few seconds (the console
+  // repeats it while they type); the visitor's goes out at most every 2.5 s while they type.
+  var typingTimer = null, typingSentAt = 0;
+  function showTyping(frame) {
+    if (frame.by !== "agent") return;
+    typingLine.textContent = t.typing.replace("{name}", frame.name || t.agent);
+    typingLine.hidden = false;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, 6000);
+  }
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    typingLine.hidden = true;
+  }
+  function sendTyping() {
+    var now = Date.now();
+    if (!ready || !input.value.trim() || now - typingSentAt < 2500) return;
+    if (transmit({ type: "typing" })) typingSentAt = now;
   }
 
   function receipt(view) {
@@ -545,6 +571,7 @@
     if (!text.trim()) return;
     if (sendText(text)) {
       input.value = "";
+      typingSentAt = 0; // what they type next is news
       grow();
     }
   }
@@ -585,7 +612,7 @@
       submit();
     }
   });
-  input.addEventListener("input", function () { input.setCustomValidity(""); grow(); });
+  input.addEventListener("input", function () { input.setCustomValidity(""); grow(); sendTyping(); });
 
   nameInput.value = profile.name || "";
   emailInput.value = profile.email || "";

@@ -267,7 +267,9 @@ on("workspace", () => {
   if (agent) reload();
 });
 on("refresh", () => schedule("inbox", reload, 100));
-on("event", () => schedule("inbox", reload, 400));
+on("event", (frame) => {
+  if (frame.event !== "conversation.typing") schedule("inbox", reload, 400);
+});
 on("language", () => {
   renderChrome();
   render();

@@ -81,6 +81,7 @@ export function onEvent(frame) {
   const role = state.principal && state.principal.role;
   if (!role) return;
   emit("event", frame);
+  if (frame.event === "conversation.typing") return; // a signal (console/typing.js), not a change to reload
   const current = state.current;
   const concernsCurrent =
     current &&
