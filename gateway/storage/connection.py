@@ -29,7 +29,27 @@ from gateway.storage.scripts import script_source
 
 log = logging.getLogger(__name__)
 
-UNAVAILABLE = (rexc.ConnectionError, rexc.TimeoutError, rexc.BusyLoadingError, rexc.ReadOnlyError, OSError)
+UNAVAILABLE = (
+    rexc.ConnectionError,
+    rexc.TimeoutError,
+    rexc.BusyLoadingError,
+    rexc.ReadOnlyError,
+    rexc.OutOfMemoryError,  # maxmemory reached with noeviction: writes refused for now
+    OSError,
+)
+# Error replies that mean "the server cannot take writes now", not "this call is wrong":
+# a failed snapshot (MISCONF), a replica cut off from its primary, a cluster not ready.
+OUTAGE_REPLIES = ("MISCONF", "MASTERDOWN", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN", "LOADING", "READONLY", "OOM")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a Redis error is the server being unable to serve (503 / SMTP 451, the
+    provider retries), rather than a bug (500)."""
+    if isinstance(exc, UNAVAILABLE):
+        return True
+    return isinstance(exc, rexc.ResponseError) and str(exc).lstrip().upper().startswith(OUTAGE_REPLIES)
+
+
 # Scripts that never write: nothing to wait for (a duplicate they find is confirmed apart).
 READ_ONLY = frozenset({"prepare"})
 # Steps whose second run, after a first that may or may not have happened, answers the
@@ -64,7 +84,9 @@ class Connection(KeyLayout):
     async def _guard(self) -> AsyncIterator[None]:
         try:
             yield
-        except UNAVAILABLE as exc:
+        except (rexc.RedisError, OSError) as exc:
+            if not is_outage(exc):
+                raise
             raise StorageUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
 
     async def _run(self, name: str, *args: Any) -> Any:
@@ -81,11 +103,15 @@ class Connection(KeyLayout):
             # closed the clients of one it demoted) and the pool reconnects, through
             # Sentinel to the primary of now. The step is idempotent: run it again, once.
             log.info("storage: %s retried after a lost connection (%s)", name, type(exc).__name__)
-        except UNAVAILABLE as exc:
+        except (rexc.RedisError, OSError) as exc:
+            if not is_outage(exc):
+                raise
             raise StorageUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
         try:
             return await self._call(name, script, args)
-        except UNAVAILABLE as exc:
+        except (rexc.RedisError, OSError) as exc:
+            if not is_outage(exc):
+                raise
             raise StorageUnavailable(f"redis unavailable: {type(exc).__name__}") from exc
 
     async def _call(self, name: str, script: Any, args: tuple[Any, ...]) -> Any:
