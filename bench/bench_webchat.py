@@ -95,7 +95,7 @@ class Gateway:
             "routing": {"rules": None},
             "auth": {"tokens": [{"token": OPS, "role": "ops"}, {"token": AGENT, "role": "agent", "agent": "alice"}]},
             "channels": {
-                "api": {"secret": "bench-api-secret"},
+                "api": {"secret": "bench-api-secret-0001"},
                 # One client address opens every session here, so the per-address limit is lifted.
                 "webchat": {"allowed_origins": [ORIGIN], "max_connections_per_ip": sessions + 100},
             },

@@ -58,6 +58,7 @@ from gateway.web.auth import TokenTable, make_auth_middleware
 from gateway.web.console_feed import FEED, EventFeed, open_source
 from gateway.web.errors import error_middleware
 from gateway.web.knowledge_api import KNOWLEDGE
+from gateway.web.slow_clients import body_timeout_middleware
 from gateway.web.typing_api import TYPING
 from gateway.wiring import typing_relay
 from gateway.wiring.cases_setup import cases_part, check_open_case, workflow_library
@@ -226,6 +227,7 @@ def _http_app(config: GatewayConfig, services: Services) -> web.Application:
             shutdown.intake_guard,
             error_middleware,
             make_auth_middleware(TokenTable(config.auth)),
+            body_timeout_middleware(config.http.body_timeout),
         ],
     )
     app[SERVICES] = services

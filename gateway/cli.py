@@ -22,11 +22,18 @@ log = logging.getLogger("gateway")
 
 async def _serve(config: GatewayConfig) -> None:
     from gateway.app import build_app
+    from gateway.web.slow_clients import runner_options
     from gateway.wiring.rules_watch import RULES
     from gateway.wiring.services import SERVICES
 
     app = build_app(config)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=config.http.shutdown_grace, handle_signals=False)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        shutdown_timeout=config.http.shutdown_grace,
+        handle_signals=False,
+        **runner_options(config.http.header_timeout),
+    )
     await runner.setup()
     site = web.TCPSite(runner, config.http.host, config.http.port, reuse_address=True)
     await site.start()

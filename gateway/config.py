@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from gateway.channels.api import ApiChannelConfig
-from gateway.channels.config import Duration, RealSecret, Section
+from gateway.channels.config import Duration, GuardSecret, Section
 from gateway.channels.email import EmailChannelConfig, SmtpConfig
 from gateway.channels.meta import InstagramConfig, MessengerConfig, WhatsAppConfig
 from gateway.channels.telegram import TelegramConfig
@@ -58,6 +58,11 @@ class HttpConfig(Section):
     public_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = Field(1024 * 1024, gt=0)
     shutdown_grace: Duration = 10.0
+    # A client that has not finished its request line and headers this long after
+    # connecting (or after the previous response) is disconnected; one that has not sent
+    # its whole body this long after its headers gets 408. Slow clients hold nothing.
+    header_timeout: Duration = 15.0
+    body_timeout: Duration = 30.0
 
     @field_validator("public_url")
     @classmethod
@@ -337,8 +342,8 @@ class VerificationConfig(Section):
     # Keys the codes' salted hashes and rebuilds a code when it is sent: every gateway
     # process must have the same. Without it, one is derived from webchat_jwt_secret or
     # an auth token.
-    secret: RealSecret | None = None
-    webchat_jwt_secret: RealSecret | None = None
+    secret: GuardSecret | None = None
+    webchat_jwt_secret: GuardSecret | None = None
     jwt_leeway: Duration = 30.0  # clock skew allowed on a JWT's exp / nbf / iat
     # Codes sent per contact and per destination (phone number, mailbox) within send_window.
     max_sends_per_contact: int = Field(5, ge=1)

@@ -7,7 +7,7 @@ channel's relay at the SMTP side. Each delivered reply is appended to
 as `var/demo/mail/<n>.eml`. Both listen on 127.0.0.1 only and deliver nothing further.
 
 The API callback's `X-Gateway-Signature` is checked with the same secret the gateway signs
-with (`$API_SECRET`, else the demo's `api-dev-secret`), the way a real receiver would.
+with (`$API_SECRET`, else the demo's `api-dev-secret-demo`), the way a real receiver would.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class RelayHandler:
 
 async def run(args: argparse.Namespace) -> None:
     log = ReplyLog(args.dir)
-    secret = os.environ.get("API_SECRET") or "api-dev-secret"
+    secret = os.environ.get("API_SECRET") or "api-dev-secret-demo"
     runner = web.AppRunner(api_callback_app(log, secret.encode()), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", args.http_port).start()

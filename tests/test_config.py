@@ -20,8 +20,8 @@ def test_embedded_defaults_load_without_environment() -> None:
 
 def test_variables_are_interpolated_with_defaults() -> None:
     raw = {"channels": {"api": {"secret": "${API_SECRET}", "callback_url": "https://${HOST:-crm.example.com}/cb"}}}
-    config = config_from_dict(raw, env={"API_SECRET": "s3cr3t-value"})
-    assert config.channels.api.secret.get_secret_value() == "s3cr3t-value"
+    config = config_from_dict(raw, env={"API_SECRET": "s3cr3t-value-0123"})
+    assert config.channels.api.secret.get_secret_value() == "s3cr3t-value-0123"
     assert config.channels.api.callback_url == "https://crm.example.com/cb"
 
 
@@ -57,10 +57,24 @@ def test_the_four_environment_overrides_win() -> None:
         ({"auth": {"tokens": [{"token": "long-enough-token", "role": "agent"}]}}, "auth.tokens.0"),
         ({"channels": {"twilio": {"account_sid": "AC1", "auth_token": "..."}}}, "channels.twilio.auth_token"),
         ({"channels": {"telegram": {"bot_token": "123:abc"}}}, "channels.telegram.secret_token"),
+        # Secrets that alone guard an endpoint: 16 characters at least (one is guessed at once).
+        ({"channels": {"api": {"secret": "x"}}}, "channels.api.secret"),
+        (
+            {"channels": {"telegram": {"bot_token": "123:abc", "secret_token": "123456789012345"}}},
+            "channels.telegram.secret_token",
+        ),
+        ({"channels": {"twilio": {"account_sid": "AC1", "auth_token": "short-token"}}}, "channels.twilio.auth_token"),
+        ({"channels": {"webchat": {"token_secret": "0123456789"}}}, "channels.webchat.token_secret"),
+        ({"verification": {"secret": "abc"}}, "verification.secret"),
         (
             {
                 "channels": {
-                    "wechat": {"token": "t0ken", "app_id": "wx1", "app_secret": "s3cret", "encoding_aes_key": "k"}
+                    "wechat": {
+                        "token": "t0ken-0123456789",
+                        "app_id": "wx1",
+                        "app_secret": "s3cret",
+                        "encoding_aes_key": "k",
+                    }
                 }
             },
             "channels.wechat.encoding_aes_key",

@@ -73,7 +73,7 @@ def test_api_and_email_replies_reach_the_demo_sink_and_it_stops_with_the_gateway
     url, ports, log, proc = demo
     # An API customer, signed with the demo's secret, answered by alice.
     body = json.dumps({"id": "demo-1", "from": {"id": "user-7"}, "text": "我的订单还没发货"}).encode()
-    signature = hmac.new(b"api-dev-secret", body, hashlib.sha256).hexdigest()
+    signature = hmac.new(b"api-dev-secret-demo", body, hashlib.sha256).hexdigest()
     headers = {"X-Gateway-Signature": f"sha256={signature}", "Content-Type": "application/json"}
     status, answer = call(f"{url}/webhooks/api", data=body, headers=headers)
     assert status == 200, answer

@@ -44,9 +44,21 @@ def _real_secret(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
+MIN_SECRET_CHARS = 16
+
+
+def _long_secret(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARS:
+        raise ValueError(f"is shorter than {MIN_SECRET_CHARS} characters; a short secret can be guessed")
+    return value
+
+
 # YAML may read a numeric secret as an int; secrets are always text.
 Secret = Annotated[SecretStr, BeforeValidator(lambda v: v if isinstance(v, SecretStr) else SecretStr(str(v)))]
 RealSecret = Annotated[Secret, AfterValidator(_real_secret)]
+# A secret that alone guards an endpoint (signs or checks webhooks, tokens, reply
+# addresses): at least 16 characters, or the gateway refuses to start naming the key.
+GuardSecret = Annotated[RealSecret, AfterValidator(_long_secret)]
 
 
 def secret_text(value: SecretStr | None) -> str | None:

@@ -151,7 +151,7 @@ async def make_gateway(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
                 "api": {"secret": API_SECRET, **({"callback_url": f"{crm_url}/gateway"} if crm else {})},
                 "whatsapp": {
                     "app_secret": WA_SECRET,
-                    "verify_token": "wa-verify",
+                    "verify_token": "wa-verify-012345",
                     "access_token": "wa-access",
                     "phone_number_id": "106540352242922",
                     "api_base_url": f"{graph_url}/v21.0",

@@ -33,16 +33,20 @@ from tests.helpers import auth, gateway_config
 WECHAT_TOKEN = "sig-wechat-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 CHANNELS = {
-    "api": {"secret": "sig-api-secret"},
+    "api": {"secret": "sig-api-secret-0"},
     "twilio": {"account_sid": "AC" + "5" * 32, "auth_token": "sig-twilio-token"},
     "whatsapp": {
-        "app_secret": "sig-meta-secret",
-        "verify_token": "sig-verify-wa",
+        "app_secret": "sig-meta-secret-",
+        "verify_token": "sig-verify-wa-01",
         "access_token": "sig-access",
         "phone_number_id": "106",
     },
-    "messenger": {"app_secret": "sig-meta-secret", "verify_token": "sig-verify-fb", "page_access_token": "sig-page"},
-    "instagram": {"app_secret": "sig-meta-secret", "verify_token": "sig-verify-ig", "access_token": "sig-ig"},
+    "messenger": {
+        "app_secret": "sig-meta-secret-",
+        "verify_token": "sig-verify-fb-01",
+        "page_access_token": "sig-page",
+    },
+    "instagram": {"app_secret": "sig-meta-secret-", "verify_token": "sig-verify-ig-01", "access_token": "sig-ig"},
     "telegram": {"bot_token": "9:sig-bot-token", "secret_token": "sig-telegram-secret"},
     "wechat": {
         "token": WECHAT_TOKEN,

@@ -921,3 +921,27 @@ async def test_mail_gets_a_451_above_the_outbox_limit_and_250_once_it_drains(
         return answer.data is not None and answer.data[0] == 250
 
     await eventually(delivered)
+
+
+async def test_a_reply_to_a_subject_and_name_that_decode_to_line_breaks_goes_out_on_one_line(
+    gw: Gateway, relay: RelaySink
+) -> None:
+    import base64
+
+    subject = "=?utf-8?b?" + base64.b64encode("退款\r\nBcc: evil@attacker.example".encode()).decode() + "?="
+    raw = (
+        "From: =?utf-8?q?Li=0D=0ALei=0AX-Injected=3A_1?= <li.lei@example.cn>\r\n"
+        f"To: {SUPPORT}\r\nSubject: {subject}\r\nMessage-ID: <crlf-1@example.cn>\r\n"
+        "Date: Mon, 4 Mar 2024 10:00:00 +0800\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n付款失败\r\n"
+    ).encode()
+    await deliver_ok(gw, raw)
+    cid = (await conversation_of(gw.client, "crlf-1@example.cn"))["id"]
+    await agent_reply(gw, cid, "已退款")
+    await eventually(lambda: relay.received)
+    sent = relay.received[0].content
+    mail = parse_sent(sent)
+    assert mail["Subject"] == "Re: 退款 Bcc: evil@attacker.example"
+    assert mail["To"].addresses[0].display_name == "Li Lei X-Injected: 1"
+    assert mail["Bcc"] is None and mail["X-Injected"] is None
+    assert relay.received[0].rcpt_tos == ["li.lei@example.cn"]

@@ -36,7 +36,7 @@ from tests.helpers import gateway_config
 
 _CONFIG = gateway_config(
     smtp={"enabled": False, "domains": [DOMAIN]},
-    channels={"email": {"address": SUPPORT, "reply_token_secret": "parse-tests"}},
+    channels={"email": {"address": SUPPORT, "reply_token_secret": "parse-tests-0123"}},
 )
 assert _CONFIG.channels.email is not None
 # Builds the InboundMessage of a parsed mail exactly as it would be stored (no SMTP, no sink).

@@ -63,14 +63,14 @@ async def client(aiohttp_client: Any, aiohttp_server: Any, store: Store, publish
         channels={
             "messenger": {
                 "app_secret": FB_SECRET,
-                "verify_token": "fb-verify-77aa",
+                "verify_token": "fb-verify-77aa-0",
                 "page_access_token": "fb-page-token-5d1e",
                 "page_id": PAGE_ID,
                 "api_base_url": graph,
             },
             "instagram": {
                 "app_secret": IG_SECRET,
-                "verify_token": "ig-verify-88bb",
+                "verify_token": "ig-verify-88bb-0",
                 "access_token": "ig-access-token-3f9a",
                 "api_base_url": graph,
             },

@@ -58,7 +58,7 @@ def make_gateway(
             store,
             messenger={
                 "app_secret": FB_SECRET,
-                "verify_token": "fb-verify-5e6f",
+                "verify_token": "fb-verify-5e6f-0",
                 "page_access_token": FB_TOKEN,
                 "page_id": PAGE_ID,
                 "api_base_url": graph[1],
@@ -66,7 +66,7 @@ def make_gateway(
             },
             instagram={
                 "app_secret": IG_SECRET,
-                "verify_token": "ig-verify-3c2b",
+                "verify_token": "ig-verify-3c2b-0",
                 "access_token": IG_TOKEN,
                 "api_base_url": graph[1],
                 "human_agent_tag": human_agent_tag,
@@ -302,9 +302,9 @@ async def test_long_instagram_replies_are_split_under_1000_bytes(
 
 
 async def test_refusals_redelivery_and_the_handshake(client: TestClient, store: Store) -> None:
-    params = {"hub.mode": "subscribe", "hub.verify_token": "fb-verify-5e6f", "hub.challenge": "CHALLENGE_ACCEPTED"}
+    params = {"hub.mode": "subscribe", "hub.verify_token": "fb-verify-5e6f-0", "hub.challenge": "CHALLENGE_ACCEPTED"}
     assert await (await client.get("/webhooks/messenger", params=params)).text() == "CHALLENGE_ACCEPTED"
-    ig_params = {**params, "hub.verify_token": "fb-verify-5e6f"}
+    ig_params = {**params, "hub.verify_token": "fb-verify-5e6f-0"}
     assert (await client.get("/webhooks/instagram", params=ig_params)).status == 403  # Instagram has its own token
 
     payload = page_delivery([text_event(PSID, "m_D1", "重复投递测试")])

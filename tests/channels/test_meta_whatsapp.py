@@ -28,7 +28,7 @@ from tests.channels.social_fakes import (
 from tests.conftest import eventually
 
 APP_SECRET = "wa-app-secret-7c1e"
-VERIFY_TOKEN = "wa-verify-91d2"
+VERIFY_TOKEN = "wa-verify-91d2-0"
 ACCESS_TOKEN = "wa-access-token-5b8f"
 CONFIG_NUMBER_ID = "109876543210"  # the configured default sender
 NUMBER_ID = "106540352242922"  # the number customers write to in these payloads

@@ -30,7 +30,7 @@ from tests.channels.social_fakes import (
 from tests.conftest import eventually
 
 BOT_TOKEN = "7012345678:AAH-test-bot-token-9xQ"
-SECRET = "tg-secret-41c9"
+SECRET = "tg-secret-41c9-0"
 CHAT = 493017265
 HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
 _ids = itertools.count(1000)

@@ -380,6 +380,8 @@ async def test_the_menu_text_choices_and_attribute_come_from_config(aiohttp_clie
 def test_a_menu_config_that_cannot_work_stops_start_up_naming_the_key(options: list[dict[str, str]]) -> None:
     from gateway.config import ConfigError, config_from_dict
 
-    raw = {"channels": {"twilio": {"account_sid": "AC1", "auth_token": "real-token-1", "voice": {"options": options}}}}
+    raw = {
+        "channels": {"twilio": {"account_sid": "AC1", "auth_token": "real-token-1-012", "voice": {"options": options}}}
+    }
     with pytest.raises(ConfigError, match=r"channels\.twilio\.voice\.options"):
         config_from_dict(raw, env={})

@@ -92,7 +92,7 @@ def test_webchat_config_refuses_placeholders_and_paths_in_origins() -> None:
         gateway_config(channels={"webchat": {"messages_per_second": 0}})
     config = gateway_config(channels={"webchat": {"allowed_origins": ["HTTPS://Shop.Example.com/"]}})
     assert config.channels.webchat.allowed_origins == ["https://shop.example.com"]
-    assert "webchat-only" not in repr(gateway_config(channels={"webchat": {"token_secret": "webchat-only-x"}}))
+    assert "webchat-only" not in repr(gateway_config(channels={"webchat": {"token_secret": "webchat-only-x-0"}}))
 
 
 def test_frames_parse_into_types_with_chinese_text_intact() -> None:

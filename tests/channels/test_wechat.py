@@ -47,7 +47,7 @@ from tests.channels.social_fakes import (
 )
 from tests.conftest import eventually
 
-TOKEN = "wx-token-5f2a9c"
+TOKEN = "wx-token-5f2a9c-"
 APP_ID = "wx8d2f1c0b3a4e5d6f"
 APP_SECRET = "wx-app-secret-0e7b"
 ACCOUNT = "gh_3a1b2c4d5e6f"

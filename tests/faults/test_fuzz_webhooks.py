@@ -31,7 +31,7 @@ from tests.helpers import gateway_config
 pytestmark = pytest.mark.fault
 
 SECRETS = {
-    "api": "fuzz-api-secret",
+    "api": "fuzz-api-secret-0123",
     "twilio": "fuzz-twilio-token",
     "meta": "fuzz-meta-app-secret",
     "telegram": "fuzz-telegram-secret",
@@ -42,12 +42,12 @@ CHANNELS = {
     "twilio": {"account_sid": "AC" + "3" * 32, "auth_token": SECRETS["twilio"]},
     "whatsapp": {
         "app_secret": SECRETS["meta"],
-        "verify_token": "v-fuzz-1",
+        "verify_token": "v-fuzz-1-0123456",
         "access_token": "a-fuzz-1",
         "phone_number_id": "106",
     },
-    "messenger": {"app_secret": SECRETS["meta"], "verify_token": "v-fuzz-2", "page_access_token": "p-fuzz-2"},
-    "instagram": {"app_secret": SECRETS["meta"], "verify_token": "v-fuzz-3", "access_token": "a-fuzz-3"},
+    "messenger": {"app_secret": SECRETS["meta"], "verify_token": "v-fuzz-2-0123456", "page_access_token": "p-fuzz-2"},
+    "instagram": {"app_secret": SECRETS["meta"], "verify_token": "v-fuzz-3-0123456", "access_token": "a-fuzz-3"},
     "telegram": {"bot_token": "9:fuzz-bot-token", "secret_token": SECRETS["telegram"]},
     "wechat": {"token": SECRETS["wechat"], "app_id": "wxfuzz", "app_secret": "fuzz-wechat-app"},
 }

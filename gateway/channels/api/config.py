@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from gateway.channels.config import RealSecret, Section
+from gateway.channels.config import GuardSecret, Section
 
 
 class ApiChannelConfig(Section):
-    secret: RealSecret
+    secret: GuardSecret
     callback_url: str | None = None

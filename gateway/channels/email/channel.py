@@ -98,6 +98,7 @@ class EmailChannel(ChannelAdapter):
             port=smtp.port,
             max_bytes=smtp.max_message_bytes,
             hostname=smtp.hostname or (self.domains[0] if self.domains else "localhost"),
+            timeout=smtp.timeout,
         )
 
     def __repr__(self) -> str:

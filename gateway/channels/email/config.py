@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from gateway.channels.config import Duration, RealSecret, Secret, Section
+from gateway.channels.config import Duration, GuardSecret, Secret, Section
 
 
 class SmtpConfig(Section):
@@ -19,6 +19,8 @@ class SmtpConfig(Section):
     domains: list[str] = Field(default_factory=lambda: ["support.example.com"])
     max_message_bytes: int = Field(10 * 1024 * 1024, gt=0)
     hostname: str | None = None
+    # A client silent this long (between commands, or within DATA) is disconnected.
+    timeout: Duration = 60.0
 
     @field_validator("domains")
     @classmethod
@@ -41,7 +43,7 @@ class RelayConfig(Section):
 class EmailChannelConfig(Section):
     address: str = "support@support.example.com"
     relay: RelayConfig | None = None
-    reply_token_secret: RealSecret | None = None  # else derived from channels.api.secret or a token
+    reply_token_secret: GuardSecret | None = None  # else derived from channels.api.secret or a token
     attachments_dir: Path | None = None
     max_attachment_bytes: int = Field(10 * 1024 * 1024, gt=0)
     from_name: str | None = None

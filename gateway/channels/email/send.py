@@ -40,9 +40,26 @@ _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|答复|回复|回覆)\s*(\[\d+\
 MAX_REFERENCES = 20
 
 
+# Characters that break a header line (Python's email splits on every one of them) or
+# have no place in one: they become a space, runs of space one space.
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]+")
+_SPACES = re.compile(r"\s{2,}")
+MAX_HEADER_TEXT = 500  # characters of a subject or display name we write
+
+
+def header_text(value: str | None) -> str:
+    """``value`` fit for a header we write: a customer's encoded Subject or From name may
+    decode to line breaks and control characters, which would make every reply fail to
+    compose (or, unchecked, inject headers). One line, trimmed, at most 500 characters."""
+    if not value:
+        return ""
+    one_line = _SPACES.sub(" ", _HEADER_BREAKS.sub(" ", value)).strip()
+    return one_line[:MAX_HEADER_TEXT]
+
+
 def reply_subject(subject: str | None) -> str:
     """``Re: <subject>`` with any reply prefixes already there folded into one."""
-    rest = _REPLY_PREFIX.sub("", subject or "").strip()
+    rest = _REPLY_PREFIX.sub("", header_text(subject)).strip()
     return f"Re: {rest}" if rest else "Re: your message"
 
 
@@ -55,7 +72,7 @@ def text_to_html(text: str) -> str:
 
 def _address(display_name: str | None, address: str) -> Address:
     local, _, domain = address.rpartition("@")
-    return Address(display_name=display_name or "", username=local, domain=domain)
+    return Address(display_name=header_text(display_name), username=local, domain=domain)
 
 
 @dataclass
@@ -105,7 +122,9 @@ def compose(
         maintype, _, subtype = item.content_type.partition("/")
         if not subtype:
             maintype, subtype = "application", "octet-stream"
-        msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.name)
+        msg.add_attachment(
+            item.data, maintype=maintype, subtype=subtype, filename=header_text(item.name) or "attachment"
+        )
     return msg
 
 

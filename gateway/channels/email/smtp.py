@@ -95,8 +95,11 @@ class InboundHandler:
 class SmtpServer:
     """The listening socket and its sessions; ``port`` is the bound port (``0`` works)."""
 
-    def __init__(self, handler: InboundHandler, *, host: str, port: int, max_bytes: int, hostname: str) -> None:
+    def __init__(
+        self, handler: InboundHandler, *, host: str, port: int, max_bytes: int, hostname: str, timeout: float = 60.0
+    ) -> None:
         self.handler = handler
+        self.timeout = timeout
         self.host = host
         self.requested_port = port
         self.max_bytes = max_bytes
@@ -114,6 +117,7 @@ class SmtpServer:
             hostname=self.hostname,
             ident="omnichannel-gateway",
             loop=self._loop,
+            timeout=self.timeout,  # silence between commands (or lines of DATA) ends the session
         )
         self._sessions.add(protocol)
         original = protocol.connection_lost

@@ -4,12 +4,12 @@ token replies are sent with."""
 
 from __future__ import annotations
 
-from gateway.channels.config import RealSecret, Secret, Section
+from gateway.channels.config import GuardSecret, Secret, Section
 
 
 class MetaConfigBase(Section):
-    app_secret: RealSecret
-    verify_token: RealSecret
+    app_secret: GuardSecret
+    verify_token: GuardSecret
     api_base_url: str = "https://graph.facebook.com/v21.0"
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gateway.channels.config import RealSecret, Section
+from gateway.channels.config import GuardSecret, RealSecret, Section
 
 
 class TelegramConfig(Section):
     bot_token: RealSecret
-    secret_token: RealSecret
+    secret_token: GuardSecret
     api_base_url: str = "https://api.telegram.org"

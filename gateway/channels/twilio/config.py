@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from gateway.channels.config import Duration, RealSecret, Secret, Section
+from gateway.channels.config import Duration, GuardSecret, Secret, Section
 
 
 class TwilioMenuOption(Section):
@@ -98,7 +98,7 @@ class TwilioVoiceConfig(Section):
 
 class TwilioConfig(Section):
     account_sid: str = Field(min_length=1)
-    auth_token: RealSecret
+    auth_token: GuardSecret
     api_base_url: str = "https://api.twilio.com"
     from_number: str | None = None
     messaging_service_sid: str | None = None

@@ -7,7 +7,7 @@ import re
 
 from pydantic import Field, field_validator
 
-from gateway.channels.config import Duration, RealSecret, Section
+from gateway.channels.config import Duration, GuardSecret, Section
 
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 
@@ -17,7 +17,7 @@ class WebchatConfig(Section):
     # page) is always allowed. "*" allows any origin (only for trying things out).
     allowed_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8080"])
     # Signs visitor tokens; unset = derived from channels.api.secret or an ops token.
-    token_secret: RealSecret | None = None
+    token_secret: GuardSecret | None = None
     max_message_chars: int = Field(4000, ge=1, le=100_000)
     max_frame_bytes: int = Field(32 * 1024, ge=1024, le=1024 * 1024)
     messages_per_second: float = Field(1.0, gt=0, le=1000)

@@ -7,13 +7,13 @@ import re
 
 from pydantic import SecretStr, field_validator
 
-from gateway.channels.config import RealSecret, Secret, Section
+from gateway.channels.config import GuardSecret, RealSecret, Secret, Section
 
 _AES_KEY = re.compile(r"[A-Za-z0-9+/]{43}")
 
 
 class WeChatConfig(Section):
-    token: RealSecret
+    token: GuardSecret
     app_id: str
     app_secret: RealSecret
     api_base_url: str = "https://api.weixin.qq.com"

@@ -71,16 +71,37 @@ def parse(text: str) -> Located | None:
         raise YamlProblem(1, f"YAML syntax error: {exc}") from None
     if node is None:
         return None
-    return _convert(node, SafeConstructor(), depth=0)
+    return _convert(node, SafeConstructor(), depth=0, budget=_Budget())
 
 
 _MAX_DEPTH = 64
+# Nodes an alias (``*name``) may add by repeating its anchor. A few hundred bytes of
+# aliases of aliases ("billion laughs") would otherwise expand to millions of values and
+# seconds of CPU; real files repeat a business-hours list or a target, a few nodes each.
+ALIAS_BUDGET = 10_000
 
 
-def _convert(node: Node, constructor: SafeConstructor, *, depth: int) -> Located:
+class _Budget:
+    """Counts node visits against distinct nodes: the difference is what aliases added."""
+
+    __slots__ = ("seen", "visits")
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.visits = 0
+
+    def spend(self, node: Node, line: int) -> None:
+        self.visits += 1
+        self.seen.add(id(node))
+        if self.visits - len(self.seen) > ALIAS_BUDGET:
+            raise YamlProblem(line, f"aliases expand to more than {ALIAS_BUDGET} repeated values; write it out")
+
+
+def _convert(node: Node, constructor: SafeConstructor, *, depth: int, budget: _Budget) -> Located:
     line = node.start_mark.line + 1
     if depth > _MAX_DEPTH:
         raise YamlProblem(line, "nested too deeply")
+    budget.spend(node, line)
     if isinstance(node, ScalarNode):
         try:
             value = constructor.construct_object(node, deep=True)
@@ -90,7 +111,8 @@ def _convert(node: Node, constructor: SafeConstructor, *, depth: int) -> Located
             value = node.value
         return Located(value=value, line=line, raw=node.value)
     if isinstance(node, SequenceNode):
-        return Located(value=[_convert(item, constructor, depth=depth + 1) for item in node.value], line=line)
+        items = [_convert(item, constructor, depth=depth + 1, budget=budget) for item in node.value]
+        return Located(value=items, line=line)
     if isinstance(node, MappingNode):
         entries: dict[str, Entry] = {}
         for key_node, value_node in _flatten(node):
@@ -100,7 +122,8 @@ def _convert(node: Node, constructor: SafeConstructor, *, depth: int) -> Located
             key = key_node.value
             if key in entries:
                 raise YamlProblem(key_line, f"duplicate key {key!r} (first on line {entries[key].key_line})")
-            entries[key] = Entry(key=key, key_line=key_line, value=_convert(value_node, constructor, depth=depth + 1))
+            value = _convert(value_node, constructor, depth=depth + 1, budget=budget)
+            entries[key] = Entry(key=key, key_line=key_line, value=value)
         return Located(value=entries, line=line)
     raise YamlProblem(line, "unsupported YAML node")
 
