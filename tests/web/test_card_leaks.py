@@ -131,3 +131,33 @@ async def test_card_numbers_in_names_attachments_and_attribute_names_are_masked_
     assert leaked(await store_dump(store), NUMBERS) == []  # type: ignore[arg-type]
     assert leaked(amqp, NUMBERS) == []
     assert leaked(log_text(caplog.records), NUMBERS) == []
+
+
+async def test_a_web_chat_visitor_s_name_and_message_reach_nothing_in_full(
+    aiohttp_client: Any, store: Store, amqp_url: str, work_queue: str, tap: EventTap, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.channels.test_webchat import ORIGIN, Visitor, conversation_of
+
+    caplog.set_level(logging.DEBUG)
+    publisher = AmqpPublisher(amqp_url)
+    config = gateway_config(
+        routing={"rules": None, "default_queue": work_queue}, channels={"webchat": {"allowed_origins": [ORIGIN]}}
+    )
+    client = await aiohttp_client(build_app(config, store=store, publisher=publisher))
+    await eventually(publisher.ready, timeout=30)
+    tab = Visitor(client)
+    await tab.hello(name=f"陈静 {VISA}", page=f"https://shop.example.com/pay/{AMEX}")
+    await tab.frame(type="identify", name=f"陈静 {VISA}", email=f"{UNIONPAY}@example.com")
+    refused = await tab.next("error")
+    assert refused["code"] == "invalid_email" and leaked(json.dumps(refused), NUMBERS) == []
+    ack = await tab.say("c-1", "卡号 4111\u00a01111\u00a01111\u00a01111 有效期 12/27")
+    assert ack["type"] == "ack"
+    conv = await conversation_of(client, tab.visitor_id)
+    shown = json.dumps(conv, ensure_ascii=False)
+    assert "陈静 ************1111" in shown
+    amqp = await published(client, amqp_url, work_queue, tap)
+    await tab.close()
+    assert leaked(shown, NUMBERS) == []
+    assert leaked(await store_dump(store), NUMBERS) == []  # type: ignore[arg-type]
+    assert leaked(amqp, NUMBERS) == []
+    assert leaked(log_text(caplog.records), NUMBERS) == []
