@@ -265,7 +265,8 @@ class Ingest:
         """The routing decision, with the contact's stored attributes under the message's."""
         attributes = {**(prepared.contact_attributes or {}), **message.contact_attributes}
         return self.router().decide(
-            RoutingContext(
+            # Built from a validated message and stored values: not validated again.
+            RoutingContext.model_construct(
                 channel=message.channel,
                 text=message.text if routing_text is None else routing_text,
                 subject=message.subject,
