@@ -9,6 +9,7 @@ from gateway import metrics
 from gateway.cases import numbers, texts, timeline
 from gateway.cases.context import Actor, CaseContext, CaseRefused
 from gateway.cases.workflow import Category
+from gateway.redaction import mask_card_numbers
 from gateway.storage.base import DueTimer
 from gateway.storage.case_records import CaseOpenPlan, CaseRecord
 
@@ -57,7 +58,7 @@ class Opening:
         messages = await self.ctx.store.get_messages(conv.id, limit=50)
         language = texts.pick_language(workflow, contact=contact, conversation=conv, messages=messages)
         now = self.ctx.now_ms()
-        summary = summary.strip()[:MAX_SUMMARY]
+        summary = (mask_card_numbers(summary) or "").strip()[:MAX_SUMMARY]  # a form's text is the customer's
         plan = self._plan(conv.id, category_id, category, summary, language, by, now)
         result = await self.ctx.store.case_open(plan)
         if result.reason == "exists":

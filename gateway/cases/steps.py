@@ -12,6 +12,7 @@ from gateway import metrics
 from gateway.cases import stages, texts, timeline
 from gateway.cases.context import Actor, CaseContext, CaseRefused
 from gateway.cases.workflow import Workflow
+from gateway.redaction import mask_card_numbers
 from gateway.storage.case_records import CaseRecord, CaseStepPlan, StepResult
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Steps:
     async def progress(
         self, number: str, by: Actor, *, note: str, stage: str | None, internal: bool, eta: date | datetime | None
     ) -> CaseRecord:
+        note = _masked(note)
         case = await self.case(number)
         problem = stages.progress_problem(case.stage, stage)
         if problem is None and not internal and case.stage in stages.DONE_STAGES and stage != stages.CLOSED:
@@ -115,6 +117,7 @@ class Steps:
         return ms
 
     async def extend(self, number: str, by: Actor, *, until: date | datetime, reason: str) -> CaseRecord:
+        reason = _masked(reason)
         case = await self.case(number)
         if case.stage not in stages.OPEN_STAGES:
             raise CaseRefused(409, "stage", f"a {case.stage} case has no deadline to extend")
@@ -169,6 +172,7 @@ class Steps:
         return await self._apply(case, plan, "extended")
 
     async def add_party(self, number: str, by: Actor, *, name: str, email: str) -> CaseRecord:
+        name = _masked(name)
         case = await self.case(number)
         if case.stage in stages.DONE_STAGES:
             raise CaseRefused(409, "stage", f"the case is {case.stage}")
@@ -193,6 +197,7 @@ class Steps:
         return await self._apply(case, plan, "party_added")
 
     async def resolve(self, number: str, by: Actor, *, resolution: str) -> CaseRecord:
+        resolution = _masked(resolution)
         case = await self.case(number)
         if case.stage not in stages.OPEN_STAGES:
             raise CaseRefused(409, "stage", f"the case is {case.stage} already")
@@ -252,3 +257,9 @@ def _refusal(result: StepResult, case: CaseRecord) -> CaseRefused:
     if result.reason == "stage":
         return CaseRefused(409, "stage", f"the case moved on meanwhile: it is {result.stage} now")
     return CaseRefused(409, "conflict", f"the case {case.number} changed meanwhile; read it again and retry")
+
+
+def _masked(text: str) -> str:
+    """Notes, reasons and names are stored, published and sent to customers: no card
+    number in full, whoever typed it (docs/security.md)."""
+    return mask_card_numbers(text) or text

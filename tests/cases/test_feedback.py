@@ -188,3 +188,23 @@ async def test_the_page_in_both_languages_and_posted_without_javascript(client: 
     assert bad.status == 422 and "&lt;i&gt;again&lt;/i&gt;" in text and "<i>again" not in text
     wrong_type = await client.post("/feedback", json=form)
     assert wrong_type.status == 415
+
+
+async def test_card_numbers_in_a_submission_and_in_case_notes_are_masked_everywhere(
+    client: TestClient, store: Store
+) -> None:
+    from tests.leaks import leaked, store_dump
+
+    card = "6222 0212 3456 7890 128"
+    status, body, _ = await post(
+        client, name=f"陈静 {card}", email="chen.jing@example.cn", category="suggestion", text=f"卡号 {card} 扣款两次"
+    )
+    assert status == 201
+    number = body["number"]
+    progress = {"note": "客户卡号 4111-1111-1111-1111 已核实", "internal": True}
+    assert (await call(client, "POST", f"/api/v1/cases/{number}/progress", OPS_TOKEN, json=progress))[0] == 200
+    case = await case_of(client, number, OPS_TOKEN)
+    assert case["summary"] == "卡号 **** **** **** ***0 128 扣款两次"
+    numbers = ["6222021234567890128", "4111111111111111"]
+    assert leaked(str(case), numbers) == []
+    assert leaked(await store_dump(store), numbers) == []  # type: ignore[arg-type]
