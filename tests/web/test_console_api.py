@@ -71,8 +71,11 @@ async def test_the_page_and_its_files_are_served_with_a_strict_policy(client: Te
 async def test_me_names_the_role_of_the_token(client: TestClient) -> None:
     assert (await client.get("/api/v1/me")).status == 401
     assert (await client.get("/api/v1/me", headers=auth("nope"))).status == 401
-    assert await (await client.get("/api/v1/me", headers=auth(OPS_TOKEN))).json() == {"role": "ops", "agent": None}
-    assert await (await client.get("/api/v1/me", headers=auth(BOB_TOKEN))).json() == {"role": "agent", "agent": "bob"}
+    ops = await (await client.get("/api/v1/me", headers=auth(OPS_TOKEN))).json()
+    assert (ops["role"], ops["agent"], ops["name"]) == ("ops", None, None)
+    bob = await (await client.get("/api/v1/me", headers=auth(BOB_TOKEN))).json()
+    assert (bob["role"], bob["agent"], bob["name"]) == ("agent", "bob", "bob")  # no name set: the id
+    assert bob["agent_names"] == {"alice": "alice", "bob": "bob"}
 
 
 async def test_agents_me_is_for_agents_only(client: TestClient) -> None:
