@@ -38,6 +38,8 @@ from gateway.storage.base import DueTimer, Prepared, Store, timer_member
 log = logging.getLogger(__name__)
 
 SEND = "survey_send"  # timer: survey_send|<conversation>|<survey id>
+THANK = "survey_thanks"  # timer: survey_thanks|<conversation>|<survey id>
+THANKS = "感谢您的反馈！/ Thank you for your feedback!"
 PENDING = "survey-pending:"  # shared value per conversation: the survey awaiting its answer
 RECORD = "survey:"  # shared value per survey: what was asked of whom
 WINDOW_MS = 3 * 86_400_000  # answers count this long after the question
@@ -189,6 +191,21 @@ class Surveys:
         await self._count(survey_id, conv.id, "sent")
         return None
 
+    async def on_thanks(self, timer: DueTimer, now_ms: int) -> int | None:
+        """Thank the customer for an answer, once, in their language."""
+        conv = await self.store.get_conversation(timer.conversation_id)
+        if conv is None:
+            return None
+        messages = await self.store.get_messages(conv.id, limit=200)
+        tag = f"survey-thanks:{timer.argument}"
+        if any(tag in m.flags for m in messages):
+            return None
+        text = in_language(THANKS, customer_language(messages, conv.routing.language if conv.routing else None))
+        refused = await bot_reply(self.outbound, conv, bot=BOT, text=text, flags=[FLAG, tag])
+        if refused is not None:
+            log.info("survey thanks not sent: %s", refused, extra={"conversation_id": conv.id})
+        return None
+
     async def _count(
         self, survey_id: str, conversation_id: str, what: str, extra: dict[str, int] | None = None
     ) -> None:
@@ -225,4 +242,4 @@ class Surveys:
             return None
         await self._count(survey_id, conv.id, "answered", {f"survey_{survey_id}_score_sum": score})
         answer = {"survey": survey_id, "score": score, "comment": comment or None, "at": now}
-        return Verdict(route=False, conversation_attributes={"survey": answer})
+        return Verdict(route=False, conversation_attributes={"survey": answer}, timers=[(THANK, survey_id, 0)])

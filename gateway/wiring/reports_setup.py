@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from gateway.reports.surveys import SEND, Surveys
+from gateway.reports.surveys import SEND, THANK, Surveys
 from gateway.wiring.services import Services
 
 SURVEYS = web.AppKey("surveys", Surveys)
@@ -23,6 +23,7 @@ def surveys_part(services: Services, clock: Callable[[], float]) -> Surveys:
     surveys = Surveys(store=services.store, outbound=services.outbound, wake=services.timers.wake, clock=clock)
     services.ingest.interceptors.insert(0, surveys)
     services.timers.register(SEND, surveys.on_send)
+    services.timers.register(THANK, surveys.on_thanks)
     return surveys
 
 

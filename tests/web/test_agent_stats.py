@@ -140,6 +140,9 @@ async def test_a_survey_goes_to_active_contacts_but_not_to_those_who_opted_out(
 
     li = await say(client, "li", "4 还不错")
     await say(client, "sam", "STOP")
+    await settle(client)
+    await eventually(lambda: told(crm, "li")[-1] == "感谢您的反馈！")  # thanked once, in Chinese
+    assert not any("Thank you" in t for t in told(crm, "sam"))  # an opt-out gets no thanks
     status, done = await call(client, "GET", f"/api/v1/surveys/{survey['id']}")
     assert status == 200, done
     assert (done["sent"], done["answered"], done["average"], done["opted_out"]) == (2, 1, 4.0, 2)
