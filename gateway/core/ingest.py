@@ -265,8 +265,7 @@ class Ingest:
         """The routing decision, with the contact's stored attributes under the message's."""
         attributes = {**(prepared.contact_attributes or {}), **message.contact_attributes}
         return self.router().decide(
-            # Built from a validated message and stored values: not validated again.
-            RoutingContext.model_construct(
+            RoutingContext(
                 channel=message.channel,
                 text=message.text if routing_text is None else routing_text,
                 subject=message.subject,
@@ -358,14 +357,14 @@ class Ingest:
 
 
 def _stored_message(message: InboundMessage, received_ms: int) -> Message:
-    """The customer's message as the conversation keeps it. Built from a validated
-    ``InboundMessage``, so without validating it again (``model_construct``)."""
-    return Message.model_construct(
+    """The customer's message as the conversation keeps it. (Validated although built from
+    a validated message: pydantic's ``model_construct`` is twice as slow as validating.)"""
+    return Message(
         id=new_id("msg"),
         direction=Direction.INBOUND,
         channel=message.channel,
         external_id=message.external_id,
-        sender=Sender.model_construct(kind="customer", id=message.sender.key, name=message.sender_name),
+        sender=Sender(kind="customer", id=message.sender.key, name=message.sender_name),
         text=message.text,
         html=message.html,
         subject=message.subject,

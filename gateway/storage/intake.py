@@ -71,7 +71,7 @@ class Intake(Connection):
         if reply[0] == "prepare":
             return prepared_result(reply[1])
         conversation_id, message_id, contact_id = reply[1].split("|")
-        return IngestResult.model_construct(  # the script's own reply: nothing to validate
+        return IngestResult(
             conversation_id=conversation_id,
             message_id=message_id,
             contact_id=contact_id,
