@@ -1,9 +1,10 @@
 """Cases over HTTP (agents and ops): open one on a conversation, list and read them, and
 each step — progress, extension, merchant party, resolution; statistics for ops.
 
-An agent sees the cases of conversations they may read: those waiting in a queue their
-skills serve, assigned to them, with no queue, or that they took part in (a message or
-a case step of theirs); ops see all. 404 for the others, as for a case that does not exist.
+An agent sees and works on the cases of conversations they may read (the read scope of
+``gateway.web.read_scope``: a queue their skills serve, assigned to them, no queue, or
+they took part in it) or that hold a case step of theirs; ops see all. 404 for the others,
+as for a case that does not exist.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from gateway.cases.stats import to_csv
 from gateway.cases.steps import end_of
 from gateway.errors import RequestRejected
 from gateway.identity import InvalidIdentity, normalize_email
-from gateway.model import Conversation
 from gateway.storage.case_records import CaseRecord
 from gateway.web.auth import Principal, require
 from gateway.web.case_views import case_summary, case_view
 from gateway.web.conversation_api import _body as read_body
+from gateway.web.read_scope import ReadScope
 from gateway.web.views import ok
 from gateway.wiring.services import SERVICES
 
@@ -83,28 +84,20 @@ def _actor(principal: Principal) -> Actor:
     return Actor(principal.agent, agent=True) if principal.agent else Actor("ops")
 
 
-async def _may_read(request: web.Request, principal: Principal, case: CaseRecord) -> bool:
-    if principal.role == "ops" or not principal.agent:
+async def _may_read(request: web.Request, scope: ReadScope, case: CaseRecord) -> bool:
+    """The read scope of its conversation (``gateway.web.read_scope``: its queue, assigned,
+    took part, or ``agent_read_scope: all``), or a case step of the agent's own."""
+    if scope.read_all:
         return True
-    store = request.app[SERVICES].store
-    conv = await store.get_conversation(case.conversation_id)
-    if conv is None or _serves(request, principal.agent, conv):
+    conv = await request.app[SERVICES].store.get_conversation(case.conversation_id)
+    if conv is None or scope.allows(conv):
         return True
-    if any(e.get("by") == principal.agent for e in case.timeline):
-        return True
-    messages = await store.get_messages(conv.id, limit=500)
-    return any(m.sender.kind == "agent" and m.sender.id == principal.agent for m in messages)
-
-
-def _serves(request: web.Request, agent: str, conv: Conversation) -> bool:
-    return (
-        conv.assignee == agent or conv.queue is None or conv.queue in request.app[SERVICES].router().agent_queues(agent)
-    )
+    return any(e.get("by") == scope.principal.agent for e in case.timeline)
 
 
 async def _readable(request: web.Request, principal: Principal) -> CaseRecord:
     case = await _cases(request).get(request.match_info["number"])
-    if case is None or not await _may_read(request, principal, case):
+    if case is None or not await _may_read(request, ReadScope(request, principal), case):
         raise RequestRejected(404, "not_found", "no such case")
     return case
 
@@ -118,9 +111,7 @@ async def open_case(request: web.Request) -> web.Response:
     principal = require(request, "agent", "ops")
     body = await read_body(request, OpenCaseBody)
     cases = _cases(request)
-    conv = await request.app[SERVICES].store.get_conversation(body.conversation_id)
-    if conv is None or (principal.agent and not _serves(request, principal.agent, conv)):
-        raise RequestRejected(404, "not_found", "no such conversation")
+    ReadScope(request, principal).require(await request.app[SERVICES].store.get_conversation(body.conversation_id))
     case = await cases.opening.open(body.conversation_id, body.category, body.summary, _actor(principal))
     return _view(request, case, status=201)
 
@@ -147,7 +138,8 @@ async def list_cases(request: web.Request) -> web.Response:
         contact_id=request.query.get("contact_id") or None,
         limit=limit,
     )
-    found = [c for c in await cases.list(query) if await _may_read(request, principal, c)]
+    scope = ReadScope(request, principal)
+    found = [c for c in await cases.list(query) if await _may_read(request, scope, c)]
     workflow, now = cases.ctx.workflow(), cases.ctx.now_ms()
     return ok({"cases": [case_summary(c, workflow, now) for c in found]})
 

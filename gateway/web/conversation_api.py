@@ -13,6 +13,7 @@ from gateway.errors import RequestRejected, parse_json_body
 from gateway.model import Attachment, Conversation
 from gateway.web.auth import Principal, require
 from gateway.web.errors import validation_details
+from gateway.web.read_scope import ReadScope
 from gateway.web.views import conversation_view, message_view, ok
 from gateway.wiring.services import SERVICES
 
@@ -109,11 +110,11 @@ async def _body(request: web.Request, model: type[BaseModel], *, optional: bool 
         raise RequestRejected(422, "invalid", message) from None
 
 
-async def _conversation(request: web.Request) -> Conversation:
+async def _conversation(request: web.Request, principal: Principal) -> Conversation:
+    """The conversation of the path, when the caller may read it: out of an agent's read
+    scope it is absent (404), as for ``GET`` (``gateway.web.read_scope``)."""
     conv = await request.app[SERVICES].store.get_conversation(request.match_info["id"])
-    if conv is None:
-        raise RequestRejected(404, "not_found", "no such conversation")
-    return conv
+    return ReadScope(request, principal).require(conv)
 
 
 def _may_work_on(principal: Principal, conv: Conversation) -> None:
@@ -145,6 +146,7 @@ async def _view(request: web.Request, conversation_id: str, status: int = 200) -
 async def claim(request: web.Request) -> web.Response:
     principal = require(request, "agent")
     body = await _body(request, ClaimBody, optional=True)
+    await _conversation(request, principal)
     result = await request.app[SERVICES].assignment.claim(
         request.match_info["id"], principal.agent or "", body.routing_version
     )
@@ -169,7 +171,7 @@ async def transfer(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     if body.queue not in services.router().queues():
         raise RequestRejected(422, "unknown_queue", f"no queue named {body.queue!r} in the routing rules")
-    conv = await _conversation(request)
+    conv = await _conversation(request, principal)
     _may_work_on(principal, conv)
     _qualified(request, principal, conv)
     result = await services.assignment.transfer(
@@ -182,7 +184,7 @@ async def transfer(request: web.Request) -> web.Response:
 
 async def resolve(request: web.Request) -> web.Response:
     principal = require(request, "agent", "ops")
-    conv = await _conversation(request)
+    conv = await _conversation(request, principal)
     _may_work_on(principal, conv)
     _qualified(request, principal, conv)
     services = request.app[SERVICES]
@@ -194,7 +196,7 @@ async def resolve(request: web.Request) -> web.Response:
 
 async def pending(request: web.Request) -> web.Response:
     principal = require(request, "agent", "ops")
-    conv = await _conversation(request)
+    conv = await _conversation(request, principal)
     _may_work_on(principal, conv)
     _qualified(request, principal, conv)
     result = await request.app[SERVICES].conversations.set_pending(conv)
@@ -208,7 +210,7 @@ async def post_message(request: web.Request) -> web.Response:
     body = await _body(request, ReplyBody)
     if principal.role == "ops" and not body.note:
         raise RequestRejected(403, "forbidden", "replies are sent by agents; ops may add notes")
-    conv = await _conversation(request)
+    conv = await _conversation(request, principal)
     _may_work_on(principal, conv)
     services = request.app[SERVICES]
     router = services.router()
@@ -235,6 +237,9 @@ async def merge_contacts(request: web.Request) -> web.Response:
     body = await _body(request, MergeBody)
     services = request.app[SERVICES]
     keep = request.match_info["id"]
+    scope = ReadScope(request, principal)  # both contacts: an agent merges only what they may read
+    for contact_id in (keep, body.other):
+        await scope.require_contact(services.store, contact_id)
     result = await services.conversations.merge(keep, body.other, by=principal.agent or "ops")
     if result.reason == "not_found":
         raise RequestRejected(404, "not_found", "no such contact")

@@ -115,13 +115,7 @@ async def get_conversation(request: web.Request) -> web.Response:
 async def get_contact(request: web.Request) -> web.Response:
     scope = ReadScope(request, require(request, "agent", "ops"))
     store = request.app[SERVICES].store
-    contact = await store.get_contact(request.match_info["id"])
-    if contact is None:
-        raise RequestRejected(404, "not_found", "no such contact")
-    page = await store.list_conversations(contact_id=contact.id, limit=200)
-    shown = [c for c in page.conversations if scope.allows(c)]
-    if not shown and not scope.read_all:
-        raise RequestRejected(404, "not_found", "no such contact")  # an agent reads contacts through conversations
+    contact, shown = await scope.require_contact(store, request.match_info["id"])
     data = contact_view(contact)
     data["conversations"] = [conversation_view(c) for c in shown]
     return ok(data)

@@ -6,6 +6,11 @@ assigned to them, or they took part in it (held it once or wrote in it); its con
 through such a conversation. Ops read everything. ``all`` lets every agent read everything, as
 before this option existed. A conversation out of scope reads as absent (``404``): its
 existence is not revealed either.
+
+Every agent action on a conversation or contact (claim, reply or note, transfer, resolve,
+pending, verify, typing, contact merge, cases) goes through the same scope first, so what an
+agent cannot read they cannot act on either: the same ``404`` (docs/security.md lists every
+route and its rule).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.errors import RequestRejected
-from gateway.model import Conversation
+from gateway.model import Contact, Conversation
+from gateway.storage.base import Store
 from gateway.web.auth import Principal
 from gateway.wiring.services import SERVICES
 
@@ -52,3 +58,20 @@ class ReadScope:
         if conv is None or not self.allows(conv):
             raise RequestRejected(404, "not_found", "no such conversation")
         return conv
+
+    async def require_contact(self, store: Store, contact_id: str) -> tuple[Contact, list[Conversation]]:
+        """The contact with its conversations in scope; 404 as for a contact that does not
+        exist when there is none (an agent reaches a contact only through a conversation)."""
+        contact = await store.get_contact(contact_id)
+        if contact is None:
+            raise RequestRejected(404, "not_found", "no such contact")
+        page = await store.list_conversations(contact_id=contact.id, limit=200)
+        shown = [c for c in page.conversations if self.allows(c)]
+        if not shown and not self.read_all and contact.merged_into:
+            # Merged away, its conversations moved: read through the contact that has them.
+            page = await store.list_conversations(contact_id=contact.merged_into, limit=200)
+            if any(self.allows(c) for c in page.conversations):
+                return contact, []
+        if not shown and not self.read_all:
+            raise RequestRejected(404, "not_found", "no such contact")
+        return contact, shown

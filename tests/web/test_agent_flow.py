@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from gateway.model import Channel
 from gateway.wiring.services import SERVICES
 from tests.conftest import eventually
-from tests.helpers import ALICE_TOKEN, API_SECRET, BOB_TOKEN, auth, signed_api_body
+from tests.helpers import ALICE_TOKEN, API_SECRET, BOB_TOKEN, TOKENS, auth, signed_api_body
 from tests.web.fakes import FakeCallback, FakeEmail, FakeWhatsApp, start_crm
 
 
@@ -331,8 +331,12 @@ async def test_claiming_or_replying_needs_the_skills_of_the_conversations_queue(
 
     rules = tmp_path / "routing.yaml"
     rules.write_text(BASE_RULES, encoding="utf-8")
+    # Every agent reads everything here: the skills rule of acting is what is tested (with
+    # the default read scope, a queue alice cannot serve is out of it: 404, test_action_scope).
     client = await make_client(
-        channels={"api": {"secret": API_SECRET, "callback_url": crm[1]}}, routing={"rules": str(rules)}
+        channels={"api": {"secret": API_SECRET, "callback_url": crm[1]}},
+        routing={"rules": str(rules)},
+        auth={"tokens": TOKENS, "agent_read_scope": "all"},
     )
     cid = (await new_conversation(client, user="stolen", text="my card was stolen"))["conversation_id"]
     assert (await conversation(client, cid))["queue"] == "disputes"  # alice has no disputes skill
@@ -354,8 +358,12 @@ async def test_transfer_resolve_and_pending_need_the_skills_of_the_conversations
 
     rules = tmp_path / "routing.yaml"
     rules.write_text(BASE_RULES, encoding="utf-8")
+    # Every agent reads everything here: the skills rule of acting is what is tested (with
+    # the default read scope, a queue alice cannot serve is out of it: 404, test_action_scope).
     client = await make_client(
-        channels={"api": {"secret": API_SECRET, "callback_url": crm[1]}}, routing={"rules": str(rules)}
+        channels={"api": {"secret": API_SECRET, "callback_url": crm[1]}},
+        routing={"rules": str(rules)},
+        auth={"tokens": TOKENS, "agent_read_scope": "all"},
     )
     cid = (await new_conversation(client, user="stolen", text="my card was stolen"))["conversation_id"]
     before = await conversation(client, cid)
