@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     Field,
@@ -34,6 +33,8 @@ from gateway.channels.twilio import TwilioConfig
 from gateway.channels.webchat import WebchatConfig
 from gateway.channels.wechat import WeChatConfig
 from gateway.model import Channel
+from gateway.routing.rules.yaml_lines import YamlProblem
+from gateway.routing.rules.yaml_lines import load as load_yaml
 from gateway.storage.sentinel import SCHEME as SENTINEL_SCHEME
 from gateway.storage.sentinel import parse_sentinel_url
 
@@ -456,13 +457,11 @@ def load_config(path: Path | str | None = None, env: dict[str, str] | None = Non
         path = env.get("GATEWAY_CONFIG") or DEFAULT_CONFIG_PATH
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: no such config file") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    except YamlProblem as exc:  # syntax, or aliases past the budget (gateway.routing.rules.yaml_lines)
+        raise ConfigError(exc.located(path)) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     return config_from_dict(raw, env=env, source=path)

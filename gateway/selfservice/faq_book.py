@@ -22,6 +22,9 @@ from typing import Any, Generic, TypeVar
 import ahocorasick
 import yaml
 
+from gateway.routing.rules.yaml_lines import YamlProblem
+from gateway.routing.rules.yaml_lines import compose as compose_yaml
+
 T = TypeVar("T")
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -195,11 +198,9 @@ def load_faq(path: Path) -> FaqBook:
 
 def parse_faq(text: str, *, source: str = "faq.yaml") -> FaqBook:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise FaqError([f"{source}{line}: not valid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+        root = compose_yaml(text)
+    except YamlProblem as exc:  # syntax, or aliases past the budget
+        raise FaqError([exc.located(source)]) from None
     problems: list[str] = []
 
     def problem(node: yaml.Node | None, message: str) -> None:

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from gateway.routing.rules.yaml_lines import YamlProblem
+from gateway.routing.rules.yaml_lines import load as load_yaml
 from gateway.selfservice.faq_library import FaqLibrary
 from gateway.selfservice.languages import in_language
 from gateway.storage.search_terms import text_terms
@@ -79,8 +80,10 @@ class Article:
 def load_knowledge(path: Path) -> list[Article]:
     """Read and validate ``path``, or raise ``KnowledgeError`` with each ``PATH: problem``."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
+    except YamlProblem as exc:  # syntax, or aliases past the budget
+        raise KnowledgeError([exc.located(path)]) from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise KnowledgeError([f"{path}: {exc}"]) from None
     try:
         parsed = KnowledgeFile.model_validate(raw)

@@ -1,5 +1,9 @@
 """YAML read into values that remember their line, so every rules error can say ``PATH:LINE``.
 
+The one YAML reader of the gateway: the rules file, the cases workflow, ``gateway.yaml``,
+the FAQ and the knowledge file all come through ``compose`` (nodes), ``parse`` (``Located``)
+or ``load`` (plain values), so the same alias budget and depth limit guard every one.
+
 ``yaml.safe_load`` forgets where things were; ``yaml.compose`` keeps the marks. We walk the
 composed nodes once and keep, for every mapping key and value, the 1-based line it sits on.
 Keys are kept as the text written (``no:`` stays ``"no"``, a date stays ``"2026-10-01"``),
@@ -29,6 +33,10 @@ class YamlProblem(Exception):
         self.line = line
         self.message = message
 
+    def located(self, source: object) -> str:
+        """``SOURCE:LINE: not valid YAML: …`` for files that say it that way."""
+        return f"{source}:{self.line}: not valid YAML: {self.message.removeprefix('YAML syntax error: ')}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Located:
@@ -56,8 +64,9 @@ class Entry:
     value: Located
 
 
-def parse(text: str) -> Located | None:
-    """The document as ``Located`` values; ``None`` for an empty document."""
+def compose(text: str) -> Node | None:
+    """The document's nodes (with their marks), refused past the alias budget or nested
+    too deeply before anyone walks them; ``None`` for an empty document."""
     try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
@@ -69,9 +78,24 @@ def parse(text: str) -> Located | None:
         raise YamlProblem(line, f"YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
         raise YamlProblem(1, f"YAML syntax error: {exc}") from None
+    if node is not None:
+        _walk(node, depth=0, budget=_Budget())
+    return node
+
+
+def parse(text: str) -> Located | None:
+    """The document as ``Located`` values; ``None`` for an empty document."""
+    node = compose(text)
     if node is None:
         return None
     return _convert(node, SafeConstructor(), depth=0, budget=_Budget())
+
+
+def load(text: str) -> Any:
+    """The document as plain values (keys as written), like ``yaml.safe_load`` within the
+    budget; ``None`` for an empty document."""
+    located = parse(text)
+    return None if located is None else plain(located)
 
 
 _MAX_DEPTH = 64
@@ -95,6 +119,21 @@ class _Budget:
         self.seen.add(id(node))
         if self.visits - len(self.seen) > ALIAS_BUDGET:
             raise YamlProblem(line, f"aliases expand to more than {ALIAS_BUDGET} repeated values; write it out")
+
+
+def _walk(node: Node, *, depth: int, budget: _Budget) -> None:
+    """Every node as a reader following aliases would meet it, counted on the budget."""
+    line = node.start_mark.line + 1
+    if depth > _MAX_DEPTH:
+        raise YamlProblem(line, "nested too deeply")
+    budget.spend(node, line)
+    if isinstance(node, SequenceNode):
+        for item in node.value:
+            _walk(item, depth=depth + 1, budget=budget)
+    elif isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            _walk(key_node, depth=depth + 1, budget=budget)
+            _walk(value_node, depth=depth + 1, budget=budget)
 
 
 def _convert(node: Node, constructor: SafeConstructor, *, depth: int, budget: _Budget) -> Located:
