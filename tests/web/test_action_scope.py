@@ -120,6 +120,20 @@ async def test_cases_of_conversations_out_of_scope_answer_as_absent(make: Any) -
     assert (await call(client, "GET", f"/api/v1/cases/{number}", BOB_TOKEN))[0] == 200
 
 
+async def test_a_case_without_its_conversation_is_for_ops_and_its_own_agents_only(make: Any, store: Store) -> None:
+    client = await make()
+    general = await write(client, "asker", "hello there 你好")  # anyone's queue
+    opening = {"conversation_id": general, "category": "double_charge", "summary": "charged twice"}
+    number = (await call(client, "POST", "/api/v1/cases", OPS_TOKEN, json=opening))[1]["number"]
+    progress = {"note": "looking into it"}
+    assert (await call(client, "POST", f"/api/v1/cases/{number}/progress", BOB_TOKEN, json=progress))[0] == 200
+    assert (await call(client, "GET", f"/api/v1/cases/{number}", ALICE_TOKEN))[0] == 200
+    await store._redis.delete(store.cv(general))  # type: ignore[attr-defined]  # the conversation is gone
+    assert (await call(client, "GET", f"/api/v1/cases/{number}", ALICE_TOKEN))[0] == 404  # nothing to judge by
+    assert (await call(client, "GET", f"/api/v1/cases/{number}", BOB_TOKEN))[0] == 200  # a step of his own
+    assert (await call(client, "GET", f"/api/v1/cases/{number}", OPS_TOKEN))[0] == 200
+
+
 async def test_read_scope_all_opens_actions_to_the_skills_rule(make: Any) -> None:
     client = await make(agent_read_scope="all")
     disputes = await write(client, "victim", STOLEN)
