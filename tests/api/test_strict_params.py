@@ -106,3 +106,20 @@ async def test_a_survey_period_out_of_range_is_400(client: TestClient, start: st
     body = {"from": start, "to": end, "question": "How did we do?"}
     resp = await client.post("/api/v1/surveys", json=body, headers=auth())
     assert resp.status == 400, await resp.text()
+
+
+async def test_wechat_verification_needs_an_echostr_to_echo(aiohttp_client: Any) -> None:
+    import hashlib
+
+    from gateway.storage import MemoryStore
+    from tests.api.test_openapi import ALL_CHANNELS
+
+    app = build_app(gateway_config(channels=ALL_CHANNELS), store=MemoryStore(), publisher=MemoryPublisher())
+    client = await aiohttp_client(app)
+    token = ALL_CHANNELS["wechat"]["token"]
+    signature = hashlib.sha1("".join(sorted([token, "1", "n"])).encode()).hexdigest()
+    query = f"/webhooks/wechat?signature={signature}&timestamp=1&nonce=n"
+    assert (await client.get(query + "&echostr=abc")).status == 200
+    for empty in ("&echostr=", ""):
+        resp = await client.get(query + empty)
+        assert resp.status == 400 and (await resp.json())["error"]["message"] == "echostr is missing"

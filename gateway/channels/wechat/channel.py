@@ -97,7 +97,7 @@ class WeChatChannel(ChannelAdapter):
         """The server-URL check when the account is configured: echo ``echostr``."""
         verify_signature(self._token, request.query)
         echostr = request.query.get("echostr")
-        if echostr is None:
+        if not echostr:
             raise RequestRejected(400, "bad_request", "echostr is missing")
         return web.Response(text=echostr, content_type="text/plain")
 

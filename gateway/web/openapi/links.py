@@ -41,9 +41,6 @@ LINKS: dict[tuple[str, str, str], list[tuple[str, str, dict[str, Any]]]] = {
     ("/api/v1/cases", "post", "201"): [
         (path, method, {"number": "$response.body#/number"}) for path, method in CASE_OPS
     ],
-    ("/api/v1/cases", "get", "200"): [
-        (path, method, {"number": "$response.body#/cases/0/number"}) for path, method in CASE_OPS
-    ],
 }
 
 
