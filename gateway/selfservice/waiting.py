@@ -2,10 +2,11 @@
 wait, and whether anyone is there to answer — from live data in storage, the same for
 every gateway process.
 
-**Online.** An agent counts as online while their console's live feed is open: the
+**Online.** An agent counts as online while their console's live feed is open — the
 console socket keeps a shared marker (``console-seen:<agent>``, a lifetime of
-``SEEN_TTL_MS``, renewed on every heartbeat) in storage, so any process sees it. This
-stands in for presence (``POST /api/v1/agents/me/presence``) until the gateway has it.
+``SEEN_TTL_MS``, renewed on every heartbeat) in storage, so any process sees it — and
+they have not set themselves away or offline (``POST /api/v1/agents/me/presence``,
+``gateway.selfservice.presence``).
 
 **Expected wait** = the average time a conversation waited to be claimed so far (the
 cluster-wide ``claim_wait_ms`` ÷ ``claimed`` counters) × (those ahead + 1) ÷ the agents
@@ -20,9 +21,9 @@ from dataclasses import dataclass
 
 from gateway.config import FaqConfig
 from gateway.routing.router import Router
+from gateway.selfservice.presence import CONSOLE_SEEN, presence_of
 from gateway.storage.base import Store
 
-CONSOLE_SEEN = "console-seen:"
 SEEN_TTL_MS = 90_000  # three console heartbeats: a closed console drops out within this
 
 
@@ -31,9 +32,7 @@ async def mark_seen(store: Store, agent: str) -> None:
 
 
 async def online_agents(store: Store, agents: Iterable[str]) -> set[str]:
-    names = sorted(set(agents))
-    seen = await asyncio.gather(*(store.shared_get(CONSOLE_SEEN + name) for name in names))
-    return {name for name, value in zip(names, seen, strict=True) if value}
+    return {name for name, status in (await presence_of(store, agents)).items() if status == "online"}
 
 
 async def online_in(store: Store, router: Router, agents: Iterable[str], queue: str | None) -> set[str]:

@@ -9,12 +9,15 @@ they serve, and what they hold now.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict
 
 from gateway.model import Conversation, Direction
+from gateway.selfservice.presence import choose, chosen_of, presence_of
 from gateway.web.auth import PRINCIPAL, require
+from gateway.web.conversation_api import _body as read_body
 from gateway.web.views import conversation_view, ok, queue_views
 from gateway.wiring.services import SERVICES, Services
 
@@ -55,9 +58,11 @@ async def me(request: web.Request) -> web.Response:
     ids = await services.store.active_conversations(agent)
     found = await asyncio.gather(*(services.store.get_conversation(cid) for cid in ids))
     held = sorted((c for c in found if c is not None and c.assignee == agent and c.status != "resolved"), key=_urgency)
+    status = (await presence_of(services.store, [agent]))[agent]
     return ok(
         {
             "agent": agent,
+            "presence": {"status": status, "chosen": await chosen_of(services.store, agent)},
             "capacity": router.agent_capacity(agent),
             "active": len(held),
             "queues": queues,
@@ -81,4 +86,26 @@ async def whoami(request: web.Request) -> web.Response:
     )
 
 
-routes = [web.get("/api/v1/me", whoami), web.get("/api/v1/agents/me", me)]
+class PresenceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["online", "away", "offline"]
+
+
+async def set_presence(request: web.Request) -> web.Response:
+    """The agent's choice: away and offline hold whatever the console does; online means
+    online while their console is open."""
+    principal = require(request, "agent")
+    body = await read_body(request, PresenceBody)
+    services = request.app[SERVICES]
+    agent = principal.agent or ""
+    await choose(services.store, agent, body.status)
+    status = (await presence_of(services.store, [agent]))[agent]
+    return ok({"agent": agent, "chosen": body.status, "status": status})
+
+
+routes = [
+    web.get("/api/v1/me", whoami),
+    web.get("/api/v1/agents/me", me),
+    web.post("/api/v1/agents/me/presence", set_presence),
+]

@@ -11,6 +11,7 @@ from gateway.core.assignment import may_serve
 from gateway.core.outbound import NOT_QUALIFIED, ReplyRefused
 from gateway.errors import RequestRejected, parse_json_body
 from gateway.model import Attachment, Conversation
+from gateway.selfservice.presence import chosen_of
 from gateway.web.auth import Principal, require
 from gateway.web.errors import validation_details
 from gateway.web.read_scope import ReadScope
@@ -157,7 +158,12 @@ async def claim(request: web.Request) -> web.Response:
 
 async def next_conversation(request: web.Request) -> web.StreamResponse:
     principal = require(request, "agent")
-    result = await request.app[SERVICES].assignment.next_for(principal.agent or "")
+    services = request.app[SERVICES]
+    chosen = await chosen_of(services.store, principal.agent or "")
+    if chosen in ("away", "offline"):
+        # Presence: an agent who stepped away takes no new work until they are back.
+        raise RequestRejected(409, "not_online", f"you are {chosen}; set yourself online to take the next one")
+    result = await services.assignment.next_for(principal.agent or "")
     if result.reason == "empty":
         return web.Response(status=204)
     if not result.ok:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.errors import RequestRejected
+from gateway.selfservice.presence import presence_of
 from gateway.web.auth import require
 from gateway.web.views import conversation_view, ok, queue_views
 from gateway.wiring.services import SERVICES
@@ -18,9 +19,18 @@ async def queues(request: web.Request) -> web.Response:
     router = services.router()
     agents = sorted(services.known_agents())
     out = await queue_views(services.store, router, router.queues())
+    presence = await presence_of(services.store, agents)
     for queue in out:
         queue["agents"] = [a for a in agents if queue["name"] in router.agent_queues(a)]
-    return ok({"queues": out, "rules_version": router.version})
+        queue["agents_online"] = [a for a in queue["agents"] if presence.get(a) == "online"]
+    names = services.agent_names()
+    return ok(
+        {
+            "queues": out,
+            "agents": [{"agent": a, "name": names.get(a, a), "status": presence[a]} for a in agents],
+            "rules_version": router.version,
+        }
+    )
 
 
 async def reply_tracking(request: web.Request) -> web.Response:

@@ -32,6 +32,46 @@ def paths() -> dict[str, Any]:
                 ],
             )
         },
+        "/api/v1/agents/me/presence": {
+            "post": operation(
+                "The calling agent's presence: online (while the console is open), away or offline",
+                {
+                    "200": {
+                        "description": "the choice and the status everyone sees now",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["agent", "chosen", "status"],
+                                    "properties": {
+                                        "agent": {"type": "string"},
+                                        "chosen": {"type": "string", "enum": ["online", "away", "offline"]},
+                                        "status": {"type": "string", "enum": ["online", "away", "offline"]},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": error("not JSON"),
+                    "422": error("status is not online, away or offline"),
+                    **FORBIDDEN,
+                },
+                tags=console,
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["status"],
+                                "properties": {"status": {"type": "string", "enum": ["online", "away", "offline"]}},
+                            }
+                        }
+                    },
+                },
+            )
+        },
         "/api/v1/me": {
             "get": operation("The role (and agent name) of the calling token", {"200": json_of("Whoami")}, tags=console)
         },

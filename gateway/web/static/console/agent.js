@@ -55,7 +55,7 @@ export async function takeNext() {
     else await openConversation(conv.id);
     await refreshMe();
   } catch (err) {
-    note.textContent = err.code === "capacity" ? t("atCapacity") : err.message;
+    note.textContent = err.code === "capacity" ? t("atCapacity") : err.code === "not_online" ? t("presenceNotOnline") : err.message;
     note.classList.add("error");
   } finally {
     button.disabled = false;

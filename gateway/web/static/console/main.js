@@ -20,6 +20,8 @@ import "./inbox.js";
 import "./verification.js"; // the contact's verification state and "Send code" in the pane
 import "./knowledge.js";
 import "./typing.js";
+import "./presence.js";
+import "./alerts.js";
 import { t } from "./i18n.js";
 import { applyLanguage, toggleLanguage } from "./language.js";
 import { refreshOps } from "./ops.js";

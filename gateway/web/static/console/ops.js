@@ -53,7 +53,7 @@ export function renderOps() {
           className: "num",
           text: q.oldest_wait_seconds != null ? duration(q.oldest_wait_seconds * 1000) : t("none"),
         }),
-        el("td", { text: q.agents.map(agentName).join(", ") || t("none") }),
+        el("td", { className: "agents-cell" }, q.agents.length ? q.agents.map((a) => agentStatus(a)) : t("none")),
         el("td", { className: "muted", text: q.skills.join(", ") || t("none") }),
       ),
     ),
@@ -95,4 +95,12 @@ export function renderRules() {
   ]);
   $("rules-warnings").replaceChildren(...(rules.warnings || []).map((w) => el("li", { text: w })));
   $("rules-yaml").textContent = rules.yaml || "";
+}
+
+// An agent with their presence (online / away / offline), as /api/v1/queues reports it.
+function agentStatus(agent) {
+  const all = (state.ops.queues && state.ops.queues.agents) || [];
+  const found = all.find((a) => a.agent === agent);
+  const status = found ? found.status : "offline";
+  return el("span", { className: `agent-status ${status}`, dataset: { agent, status }, title: t(`presence_${status}`) }, agentName(agent));
 }
