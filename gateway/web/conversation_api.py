@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
@@ -32,12 +33,12 @@ class Strict(BaseModel):
 
 
 class ClaimBody(Strict):
-    routing_version: int | None = Field(default=None, ge=0)
+    routing_version: int | None = Field(default=None, ge=0, strict=True)  # a number: not true, not "1"
 
 
 class TransferBody(Strict):
     queue: str = Field(min_length=1, max_length=128)
-    priority: int | None = Field(default=None, ge=0, le=9)
+    priority: int | None = Field(default=None, ge=0, le=9, strict=True)
 
 
 class TemplateBody(BaseModel):
@@ -104,7 +105,9 @@ async def _body(request: web.Request, model: type[BaseModel], *, optional: bool 
         raise RequestRejected(400, "bad_request", "a JSON body is required")
     data = parse_json_body(raw)  # 400 for what is not standard JSON within the limits
     try:
-        return model.model_validate(data)
+        # Validated as JSON (not as Python objects, where true would pass for 1), from the
+        # reader's result: its limits checked, lone surrogates already U+FFFD.
+        return model.model_validate_json(json.dumps(data))
     except ValidationError as exc:
         details = validation_details(exc)
         message = "; ".join(f"{d['field'] or 'body'}: {d['message']}" for d in details)

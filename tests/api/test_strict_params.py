@@ -123,3 +123,11 @@ async def test_wechat_verification_needs_an_echostr_to_echo(aiohttp_client: Any)
     for empty in ("&echostr=", ""):
         resp = await client.get(query + empty)
         assert resp.status == 400 and (await resp.json())["error"]["message"] == "echostr is missing"
+
+
+@pytest.mark.parametrize("body", [{"routing_version": True}, {"routing_version": "1"}, {"routing_version": 1.5}])
+async def test_a_claim_takes_a_whole_number_as_routing_version(client: TestClient, body: dict[str, Any]) -> None:
+    payload, headers = signed_api_body({"id": "c-1", "from": {"id": "u-2"}, "text": "hello"})
+    conv = (await (await client.post("/webhooks/api", data=payload, headers=headers)).json())["conversation_id"]
+    resp = await client.post(f"/api/v1/conversations/{conv}/claim", json=body, headers=auth(ALICE_TOKEN))
+    assert resp.status == 422, await resp.text()
