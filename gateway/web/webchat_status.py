@@ -84,7 +84,11 @@ async def _visitor_queue(request: web.Request) -> str | None:
     """The queue of the visitor's own open conversation, from the token in the body."""
     services = request.app[SERVICES]
     channel = next((a for a in services.adapters if isinstance(a, WebchatChannel)), None)
-    raw = await request.content.read(256)
+    if (request.content_length or 0) > 256:  # a token is short: anything longer is not one
+        return None
+    # request.read(), not request.content: the body-timeout middleware has already read the
+    # body (aiohttp keeps it), so the stream itself is empty by now.
+    raw = (await request.read())[:256]
     visitor = channel.tokens.verify(raw.decode("ascii", "replace").strip()) if channel else None
     if visitor is None:
         return None
