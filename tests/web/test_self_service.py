@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -396,6 +397,14 @@ entries:
 """
 
 
+def replace_file(path: Path, text: str) -> None:
+    """Write a new version as an editor or deploy tool does: whole, then renamed over the old
+    one, so the watcher never reads a file half written (write_text truncates first)."""
+    part = path.with_name(path.name + ".part")
+    part.write_text(text, encoding="utf-8")
+    os.replace(part, path)
+
+
 async def test_a_changed_faq_file_answers_anew_and_a_broken_one_keeps_the_old_answers(
     gateway: Make, crm: tuple[FakeCallback, str], tmp_path: Path
 ) -> None:
@@ -409,13 +418,13 @@ async def test_a_changed_faq_file_answers_anew_and_a_broken_one_keeps_the_old_an
     assert "旧的答案" not in sent_to_crm(crm[0])[0]["text"]
 
     first_version = service.library.book.version
-    path.write_text(SMALL.format(answer="新的答案：3 个工作日 / new answer: 3 business days"), encoding="utf-8")
+    replace_file(path, SMALL.format(answer="新的答案：3 个工作日 / new answer: 3 business days"))
     await eventually(lambda: service.library.book.version != first_version)
     await say(client, "r2", "退款")
     await eventually(lambda: len(crm[0].received) == 2)
     assert sent_to_crm(crm[0])[1]["text"].startswith("新的答案：3 个工作日")
 
-    path.write_text("entries:\n  - id: refund\n    keywords: [退款]\n", encoding="utf-8")
+    replace_file(path, "entries:\n  - id: refund\n    keywords: [退款]\n")
     await eventually(lambda: service.library.error)
     faq = (await stats(client))["self_service"]["faq"]
     assert f"{path}:2: entries[0].answer" in faq["error"] and faq["entries"] == 1
