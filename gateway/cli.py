@@ -1,4 +1,5 @@
-"""The ``gateway`` command: ``serve``, ``rules check``, ``rules simulate``, ``cases check``."""
+"""The ``gateway`` command: ``serve``, ``rules check``, ``rules simulate``, ``cases check``,
+``search reindex``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from aiohttp import web
 from gateway import logs
 from gateway.cases.cli import add_cases_commands
 from gateway.config import ConfigError, GatewayConfig, load_config, secret_values
+from gateway.core.search_cli import add_search_commands
 from gateway.routing.cli import add_rules_commands
 
 log = logging.getLogger("gateway")
@@ -82,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     add_rules_commands(sub)
     add_cases_commands(sub)
+    add_search_commands(sub)
     return parser
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.core.reindex import reindex
 from gateway.model import Channel
 from gateway.storage.base import ConversationQuery, Store
 from gateway.storage.search_terms import identity_terms, query_terms, text_terms
@@ -133,3 +134,18 @@ def test_terms_cut_words_pairs_and_phone_tails() -> None:
     assert "138000" not in identity_terms(["phone:+8613800138000"])
     assert identity_terms(["email:a.b@x.org"]) == ["a", "b", "x", "org"]
     assert len(query_terms(" ".join(f"w{i}" for i in range(30)))) == 8
+
+
+async def test_reindex_makes_conversations_stored_before_search_findable(store: Store) -> None:
+    ids = await _seed(store)
+    # As an older version left them: nothing in the term index.
+    client = store._redis  # type: ignore[attr-defined]
+    keys = [k async for k in client.scan_iter(match=f"{store.prefix}:sx:*")]  # type: ignore[attr-defined]
+    await client.delete(*keys)
+    assert await _find(store, q="refund") == []
+    assert await reindex(store, page=2) == 4  # pages of two: the cursor walks them all
+    assert await _find(store, q="refund") == [ids["refund"]]
+    assert await _find(store, q="李波") == [ids["card"]]
+    assert await _find(store, q="13800138000") == [ids["phone"]]
+    assert await reindex(store) == 4  # again: nothing changes
+    assert await _find(store, q="alice") == [ids["refund"]]

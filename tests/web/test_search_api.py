@@ -62,3 +62,12 @@ async def test_bad_parameters_are_400(client: TestClient) -> None:
         assert status == 400 and body["error"]["code"] == "bad_request", (query, body)
     status, body = await call(client, "GET", "/api/v1/conversations?assignee=me", OPS_TOKEN)
     assert status == 400
+
+
+def test_the_reindex_command_runs_on_the_configured_store(tmp_path: Path, capsys: Any) -> None:
+    from gateway.cli import main
+
+    config = tmp_path / "gateway.yaml"
+    config.write_text("routing: {rules: null}\nstorage: {url: 'memory://'}\n", encoding="utf-8")
+    assert main(["search", "reindex", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.strip() == "indexed 0 conversations for search"
