@@ -7,17 +7,27 @@ scripts in both. Callers prepare everything that needs no stored state (ids, JSO
 routing decision) as a plan, so the atomic part stays small.
 
 Times are integers of epoch milliseconds at this boundary; the ``Store`` turns stored
-records back into ``gateway.model`` types.
+records back into ``gateway.model`` types. The values crossing the boundary live in
+``plans`` (what a write is given and answers) and ``read_values`` (what reads answer);
+they are importable from here too.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from gateway.model import Backlogged, Contact, Conversation, IngestResult, Message, ServiceUnavailable
 from gateway.storage.case_records import CaseStore
+from gateway.storage.plans import EventTemplates, Glance, IngestPlan, Outcome, Prepared, encode_attrs
+from gateway.storage.read_values import (
+    ConversationQuery,
+    DueTimer,
+    OutboxEntry,
+    OutboxStats,
+    Page,
+    QueueStats,
+    timer_member,
+)
 from gateway.storage.verification_records import VerificationStore
 
 
@@ -32,195 +42,6 @@ class ReplicationUnconfirmed(StorageUnavailable):
 
 class NotFound(Exception):
     pass
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxEntry:
-    """One AMQP message waiting for the broker's confirm.
-
-    ``message_id`` is fixed when the entry is written and reused on every re-publish,
-    so consumers can drop copies after a lost confirm.
-    """
-
-    entry_id: str  # the store's own handle, for acknowledging
-    message_id: str
-    exchange: str
-    routing_key: str
-    priority: int
-    payload: str  # JSON template written by Python
-    fields: str  # JSON of values only the atomic write knew (ids, versions, times)
-    created_ms: int
-
-
-@dataclass(slots=True)
-class OutboxStats:
-    depth: int
-    oldest_ms: int | None  # creation time of the oldest unconfirmed entry
-
-
-@dataclass(slots=True)
-class Glance:
-    """The conversation a message would join, as it stands before the write."""
-
-    id: str
-    status: str
-    assignee: str | None
-    offered: bool  # waiting for a claim
-    resolved_at_ms: int | None
-    routing_version: int
-    flags: set[str]
-    attributes: dict[str, Any]
-
-
-@dataclass(slots=True)
-class Prepared:
-    """What intake needs to know before routing, read in one step."""
-
-    duplicate: IngestResult | None = None
-    contact_id: str | None = None  # None: a new contact
-    contact_attributes: dict[str, Any] | None = None
-    conversation: Glance | None = None
-
-
-@dataclass(slots=True)
-class EventTemplates:
-    """Outbox payloads prepared for each event the write may turn out to need."""
-
-    inbound: str
-    opened: str
-    reopened: str
-    offer: str
-
-
-@dataclass(slots=True)
-class IngestPlan:
-    """Everything ``Store.ingest`` needs; prepared without reading storage."""
-
-    channel: str
-    external_id: str
-    identities: list[str]  # identity keys, primary first
-    contact_name: str
-    contact_attributes: dict[str, str]  # name → JSON-encoded value
-    conversation_attributes: dict[str, str]
-    endpoint: str
-    by_contact: bool  # thread by (contact, channel, endpoint); email threads by refs
-    thread_refs: list[str]
-    thread_conversation_id: str
-    own_thread_ids: list[str]
-    subject: str
-    new_contact_id: str
-    new_conversation_id: str
-    message_id: str
-    message_json: str
-    now_ms: int
-    received_ms: int
-    reopen_window_ms: int
-    dedupe_ttl_ms: int
-    route: bool  # offer to agents if the conversation is not already offered or assigned
-    opens: bool  # a request: it opens or reopens a conversation (with or without an offer)
-    decision_json: str
-    queue: str
-    priority: int
-    escalate_after_ms: int  # first target's timeout, 0 = none
-    reply_by_ms: int  # 0 = do not arm reply tracking
-    warn_ms: int
-    window_expires_ms: int  # 0 = the channel has no window
-    window_warn_ms: int
-    events: EventTemplates
-    search_terms: list[str] = field(default_factory=list)  # the conversation is found by these
-    preview: str = ""  # the message's start, shown in lists (empty: keep the last one)
-    flags_add: list[str] = field(default_factory=list)  # conversation flags to set
-    flags_remove: list[str] = field(default_factory=list)
-    # Follow-up work due after the write, as [kind, argument, delay ms]: it lands in the
-    # timers with the message, so a crash right after the acknowledgement loses nothing.
-    timers: list[list[str]] = field(default_factory=list)
-    # Held for verification: stored, tracked and routed, but the offer waits (the decision
-    # is kept on the conversation; ``verification_release`` makes the offer later).
-    hold: bool = False
-    # Refuse the message (``Backlogged``) while the outbox holds this many entries; 0 = never.
-    outbox_limit: int = 0
-    # ``events.opened`` carries the message (``broker.inbound_in_opened``): a conversation's
-    # first message is then not published again as ``message.inbound``.
-    inbound_in_opened: bool = False
-    # Decided without ``prepare``, on the guess of a new contact and no thread: the store
-    # writes only if no identity is known, else answers ``Prepared`` (one round trip).
-    optimistic: bool = False
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What a conditional write did. ``reason`` says why nothing happened when not ``ok``:
-    not_found, stale (routing version moved on), taken (someone else's), resolved,
-    capacity (agent full), empty (nothing waiting), already, noop, unknown, ignored, same,
-    not_assignee (a reply by an agent other than the assignee; ``assignee`` names them),
-    not_qualified (the conversation waits in a queue the agent may not take from).
-    """
-
-    ok: bool
-    reason: str = "ok"
-    conversation_id: str | None = None
-    message_id: str | None = None
-    routing_version: int | None = None
-    assignee: str | None = None
-    status: str | None = None
-    waited_ms: int | None = None  # a claim: how long the offer waited
-    first_response_ms: int | None = None  # a reply that was the first response
-
-
-@dataclass(slots=True)
-class QueueStats:
-    waiting: int
-    oldest_wait_ms: int | None  # wait start of the longest-waiting conversation
-
-
-@dataclass(slots=True)
-class Page:
-    conversations: list[Conversation]
-    next_before: int | None = None
-    next_cursor: str | None = None  # where the next page starts (``find_conversations``)
-
-
-@dataclass(slots=True)
-class ConversationQuery:
-    """A listing or search of conversations, newest first. ``q``: words that must all
-    occur in the conversation's messages, its contact's name or identities, or a case
-    number on it (see ``search_terms``). ``assignee`` "-" means unassigned. ``sla``:
-    ``overdue`` (reply-by passed) or ``due_soon`` (reply-by within ``due_soon_ms``)."""
-
-    q: str = ""
-    status: str | None = None
-    queue: str | None = None
-    channel: str | None = None
-    assignee: str | None = None
-    contact_id: str | None = None
-    sla: str | None = None
-    cursor: str | None = None
-    before: int | None = None
-    limit: int = 50
-    now_ms: int = 0
-    due_soon_ms: int = 3_600_000
-
-
-@dataclass(slots=True)
-class DueTimer:
-    member: str  # "kind|conversation_id|argument"
-    due_ms: int
-
-    @property
-    def kind(self) -> str:
-        return self.member.split("|", 2)[0]
-
-    @property
-    def conversation_id(self) -> str:
-        return self.member.split("|", 2)[1]
-
-    @property
-    def argument(self) -> str:
-        return self.member.split("|", 2)[2]
-
-
-def timer_member(kind: str, conversation_id: str, argument: str | int) -> str:
-    return f"{kind}|{conversation_id}|{argument}"
 
 
 class Store(CaseStore, VerificationStore, Protocol):
@@ -248,6 +69,7 @@ class Store(CaseStore, VerificationStore, Protocol):
         """Write the plan. An ``optimistic`` plan assumed a new contact: when one of its
         identities is known, nothing is written and the answer is what ``prepare`` reads."""
         ...
+
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
     async def get_messages(self, conversation_id: str, *, limit: int = 500) -> list[Message]: ...
     async def list_conversations(
@@ -444,10 +266,6 @@ class Store(CaseStore, VerificationStore, Protocol):
         """Delete ``key`` only while it still holds ``value`` (compare-and-delete), so a
         caller never removes what another process wrote since. True when it deleted."""
         ...
-
-
-def encode_attrs(values: dict[str, Any]) -> dict[str, str]:
-    return {str(k): json.dumps(v, ensure_ascii=False) for k, v in values.items()}
 
 
 __all__ = [
