@@ -21,7 +21,7 @@ from gateway import metrics
 from gateway.cases import texts, timeline
 from gateway.cases.context import SYSTEM, CaseContext
 from gateway.cases.notices import BOT, CASE_FLAG
-from gateway.core.ingest import Verdict
+from gateway.core.intake_hooks import Verdict
 from gateway.core.outbound import RECIPIENT, ReplyRefused
 from gateway.model import Channel, Conversation, InboundMessage, new_id
 from gateway.storage.base import DueTimer, encode_attrs

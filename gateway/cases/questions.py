@@ -27,7 +27,7 @@ from gateway.cases import numbers, stages, texts, timeline
 from gateway.cases.context import SYSTEM, CaseContext
 from gateway.cases.notices import BOT, CASE_FLAG
 from gateway.cases.parties import Parties
-from gateway.core.ingest import Verdict
+from gateway.core.intake_hooks import Verdict
 from gateway.core.outbound import ReplyRefused
 from gateway.model import AUTO_FLAG, LOOP_GUARD_FLAG, Channel, ConversationStatus, InboundMessage
 from gateway.storage.base import DueTimer, Prepared

@@ -12,7 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.core.ingest import AUTO_OPEN_CASE
+from gateway.core.intake_hooks import AUTO_OPEN_CASE
 from gateway.storage.case_records import CaseRecord
 
 NOTIFY = "case_notify"  # timer: case_notify|<conversation>|<number>:<seq>

@@ -11,42 +11,40 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
-
-import orjson
+from typing import Any
 
 from gateway import metrics
 from gateway.config import GatewayConfig
 from gateway.core.amend import Amender
+from gateway.core.inbound_records import event_templates, preview, search_terms, stored_message
+from gateway.core.intake_hooks import (
+    AUTO_OPEN_CASE,
+    Interceptor,
+    Verdict,
+    VerificationGate,
+    apply_verdict,
+    hold_for_verification,
+)
 from gateway.core.masking import redact
 from gateway.model import (
     Amendment,
     AmendResult,
     Channel,
-    Direction,
     InboundMessage,
     IngestResult,
-    Message,
     RoutingContext,
     RoutingDecision,
-    Sender,
     StatusUpdate,
     new_id,
 )
 from gateway.redaction import cut_codes
 from gateway.routing.router import Router
-from gateway.storage.base import Backlogged, EventTemplates, IngestPlan, Prepared, Store, encode_attrs
-from gateway.storage.search_terms import identity_terms, text_terms
+from gateway.storage.base import Backlogged, IngestPlan, Prepared, Store, encode_attrs
 
 log = logging.getLogger(__name__)
 
 MAX_EXTERNAL_ID = 512
-PREVIEW_CHARS = 140
-# A rule's ``open_case: <category>``: a timer of this kind, written with the message, asks
-# whoever handles cases (``gateway.cases``) to open one on the conversation.
-AUTO_OPEN_CASE = "case_auto_open"
 
 # Customer-service windows: free-form replies only this long after the customer's last
 # message (docs/channels.md). WeChat's is documented as 48 h.
@@ -56,59 +54,6 @@ MESSAGING_WINDOWS: dict[Channel, float] = {
     Channel.INSTAGRAM: 24 * 3600.0,
     Channel.WECHAT: 48 * 3600.0,
 }
-
-
-@dataclass(slots=True)
-class Verdict:
-    """What an interceptor decided about one inbound message before it is written."""
-
-    route: bool | None = None  # False: store it, but do not offer it to agents
-    # True: still a customer request (answered by the bot): it opens or reopens a
-    # conversation like any request, only without an offer. Default: same as ``route``.
-    opens: bool | None = None
-    flags_add: list[str] = field(default_factory=list)
-    flags_remove: list[str] = field(default_factory=list)
-    conversation_attributes: dict[str, Any] = field(default_factory=dict)
-    # (kind, argument, delay seconds): timers written atomically with the message; their
-    # handlers (registered on the timer scanner) do the follow-up work, e.g. answer it.
-    timers: list[tuple[str, str, float]] = field(default_factory=list)
-    # Stored (and published) instead of what the customer wrote: a verification code's
-    # answer never reaches storage, the broker or an agent.
-    text: str | None = None
-    # Codes to cut out of everything stored of the message (text, HTML, subject, meta)
-    # wherever they stand as a whole run of digits, before later interceptors see it.
-    redact: list[str] = field(default_factory=list)
-    # Only the redaction: the next interceptors still decide about the message.
-    passes: bool = False
-    # Routed on this instead of the message's text: "转人工" after an FAQ exchange routes
-    # on the question the customer asked before it.
-    routing_text: str | None = None
-
-
-class Interceptor(Protocol):
-    """Looks at a customer message before routing (self-service answers, ratings).
-
-    An interceptor whose class sets ``needs_existing = True`` promises to return None for a
-    message of a new contact without a conversation: such messages may then be written in
-    one round trip (``Ingest._one_trip``). Without it every message is prepared first.
-    """
-
-    async def inspect(self, message: InboundMessage, prepared: Prepared) -> Verdict | None: ...
-
-
-# A queue with ``requires_verification: true``: an unverified customer's conversation is
-# stored and tracked but held (flagged) without an offer; a timer written with the message
-# starts verification, and its outcome releases the offer (gateway.verification).
-HOLD_FLAG = "verification_hold"
-VERIFY_START = "verification_start"
-
-
-class VerificationGate(Protocol):
-    async def verified(self, contact_id: str) -> bool: ...
-
-    async def signed_in(self, contact_id: str, conversation_id: str) -> None:
-        """The contact wrote with a signed identity: verified (method ``jwt``)."""
-        ...
 
 
 class InvalidInbound(ValueError):
@@ -222,9 +167,9 @@ class Ingest:
         plan = self._plan(message, identity_keys, decision, now_ms)
         plan.optimistic = optimistic
         if verdict is not None:
-            _apply_verdict(plan, verdict)
+            apply_verdict(plan, verdict)
         if decision.requires_verification and not verified and self.verification is not None:
-            _hold_for_verification(plan, prepared)
+            hold_for_verification(plan, prepared)
         try:
             result = await self.store.ingest(plan)
         except Backlogged:
@@ -283,14 +228,14 @@ class Ingest:
     ) -> IngestPlan:
         """Everything the store writes for the message, in one atomic step."""
         received_ms = now_ms
-        stored = _stored_message(message, received_ms)
+        stored = stored_message(message, received_ms)
         message_json = stored.model_dump_json()
         reply_by_ms, warn_ms = self._reply_deadline(message.channel, received_ms)
         window_expires_ms, window_warn_ms = self._messaging_window(message, received_ms)
         first = decision.targets[0] if decision.targets else None
         escalate_after_ms = int(first.timeout * 1000) if first and first.timeout else 0
         with_message = self.config.broker.inbound_in_opened
-        events = _event_templates(message, message_json, decision, opened_with_message=with_message)
+        events = event_templates(message, message_json, decision, opened_with_message=with_message)
         return IngestPlan(
             channel=message.channel.value,
             external_id=message.external_id,
@@ -323,8 +268,8 @@ class Ingest:
             window_expires_ms=window_expires_ms,
             window_warn_ms=window_warn_ms,
             events=events,
-            search_terms=_search_terms(stored, identity_keys),
-            preview=_preview(stored),
+            search_terms=search_terms(stored, identity_keys),
+            preview=preview(stored),
             outbox_limit=self.config.broker.outbox_limit,
             inbound_in_opened=with_message,
             timers=[[AUTO_OPEN_CASE, decision.open_case, "0"]]
@@ -354,97 +299,3 @@ class Ingest:
             return False
         outcome = await self.status_handler(update)
         return bool(outcome.ok)
-
-
-def _stored_message(message: InboundMessage, received_ms: int) -> Message:
-    """The customer's message as the conversation keeps it. (Validated although built from
-    a validated message: pydantic's ``model_construct`` is twice as slow as validating.)"""
-    return Message(
-        id=new_id("msg"),
-        direction=Direction.INBOUND,
-        channel=message.channel,
-        external_id=message.external_id,
-        sender=Sender(kind="customer", id=message.sender.key, name=message.sender_name),
-        text=message.text,
-        html=message.html,
-        subject=message.subject,
-        attachments=message.attachments,
-        provider_ts=message.provider_ts,
-        received_at=datetime.fromtimestamp(received_ms / 1000, UTC),
-        flags=list(message.flags),
-        meta=message.meta,
-    )
-
-
-def _event_templates(
-    message: InboundMessage, message_json: str, decision: RoutingDecision, *, opened_with_message: bool = False
-) -> EventTemplates:
-    """The events the store publishes with the message, depending on what it does with it.
-    ``opened_with_message``: ``conversation.opened`` carries the message as ``message``."""
-    common = {"channel": message.channel.value}
-    preview = (message.text or message.subject or "")[:PREVIEW_CHARS]
-    opened = orjson.dumps({"type": "conversation.opened", **common, "endpoint": message.endpoint}).decode()
-    if opened_with_message:
-        opened = f'{opened[:-1]},"message":{message_json}}}'
-    return EventTemplates(
-        # The stored message JSON goes in as it is: no decode and re-encode per message.
-        inbound=f'{{"type":"message.inbound","channel":"{message.channel.value}","message":{message_json}}}',
-        opened=opened,
-        reopened=orjson.dumps({"type": "conversation.reopened", **common, "endpoint": message.endpoint}).decode(),
-        offer=orjson.dumps(
-            {
-                "type": "conversation.offer",
-                **common,
-                "skills": decision.skills,
-                "rule": decision.rule,
-                "preview": preview,
-            }
-        ).decode(),
-    )
-
-
-def _hold_for_verification(plan: IngestPlan, prepared: Prepared) -> None:
-    """Keep the offer back until verification settles — unless an agent has the
-    conversation or it is offered already; start verification once per hold."""
-    glance = prepared.conversation
-    current = glance is not None and glance.status != "resolved"
-    if not plan.route or (current and (glance.assignee or glance.offered)):  # type: ignore[union-attr]
-        return
-    plan.hold = True
-    if not (current and HOLD_FLAG in glance.flags):  # type: ignore[union-attr]
-        plan.timers = [*plan.timers, [VERIFY_START, plan.queue, "0"]]
-    plan.flags_add = [*plan.flags_add, HOLD_FLAG]
-
-
-def _apply_verdict(plan: IngestPlan, verdict: Verdict) -> None:
-    """What an interceptor decided beyond routing: opening, flags, its timers."""
-    if verdict.opens is not None:
-        plan.opens = verdict.opens
-    plan.flags_add = list(verdict.flags_add)
-    plan.flags_remove = list(verdict.flags_remove)
-    plan.timers = [
-        *plan.timers,
-        *([kind, argument, str(int(delay * 1000))] for kind, argument, delay in verdict.timers),
-    ]
-
-
-def _search_terms(stored: Message, identity_keys: list[str]) -> list[str]:
-    """What the conversation is found by after this message: its text (as stored, card
-    numbers masked), attachment names, the subject, the sender's name and identities."""
-    names = [a.name or "" for a in stored.attachments]
-    return list(
-        dict.fromkeys(
-            [
-                *text_terms(stored.text or "", stored.subject or "", stored.sender.name or "", *names),
-                *identity_terms(identity_keys),
-            ]
-        )
-    )
-
-
-def _preview(stored: Message) -> str:
-    """The start of the message as an agent's list shows it (card numbers masked)."""
-    text = " ".join((stored.text or stored.subject or "").split())
-    if not text and stored.attachments:
-        text = ", ".join(a.name or a.content_type for a in stored.attachments)
-    return text[:PREVIEW_CHARS]

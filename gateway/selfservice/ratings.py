@@ -28,7 +28,7 @@ from aiohttp import web
 from gateway import metrics
 from gateway.channels.base import ChannelAdapter
 from gateway.config import CsatConfig
-from gateway.core.ingest import Verdict
+from gateway.core.intake_hooks import Verdict
 from gateway.core.outbound import Outbound
 from gateway.model import (
     FINAL_STATUSES,

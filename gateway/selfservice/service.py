@@ -36,7 +36,7 @@ from gateway import metrics
 from gateway.channels.base import ChannelAdapter
 from gateway.config import GatewayConfig
 from gateway.core.conversations import Conversations
-from gateway.core.ingest import Verdict
+from gateway.core.intake_hooks import Verdict
 from gateway.core.outbound import Outbound
 from gateway.core.outbox_payloads import offer_payload
 from gateway.model import (

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from gateway.core.ingest import HOLD_FLAG
+from gateway.core.intake_hooks import HOLD_FLAG
 from gateway.core.outbox_payloads import offer_payload
 from gateway.model import Conversation
 from gateway.storage.base import DueTimer

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from gateway import metrics
 from gateway.config import VerificationConfig
-from gateway.core.ingest import Verdict
+from gateway.core.intake_hooks import Verdict
 from gateway.core.outbound import Outbound, ReplyRefused
 from gateway.core.outbox_payloads import payload
 from gateway.errors import RequestRejected

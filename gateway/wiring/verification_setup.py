@@ -15,7 +15,7 @@ from aiohttp import web
 from gateway.channels.webchat import WebchatChannel
 from gateway.channels.webchat.signed import SignedIdentity
 from gateway.config import GatewayConfig
-from gateway.core.ingest import VERIFY_START
+from gateway.core.intake_hooks import VERIFY_START
 from gateway.model import Channel
 from gateway.verification.hold import Hold
 from gateway.verification.service import CODE_FLAG, EXPIRE, NOTICE, Verifier
