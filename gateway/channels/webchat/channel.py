@@ -34,9 +34,10 @@ from gateway.channels.webchat.config import WebchatConfig
 from gateway.channels.webchat.frames import dumps, message_view
 from gateway.channels.webchat.limits import ConnectionCounter, OriginPolicy, origin_of
 from gateway.channels.webchat.ports import BusUnavailable, ReplyBus, VisitorHistory
-from gateway.channels.webchat.session import Session, Visitors, VisitorSocket
+from gateway.channels.webchat.session import Session
 from gateway.channels.webchat.signed import SignedIdentity
 from gateway.channels.webchat.tokens import VisitorTokens, derive_token_key
+from gateway.channels.webchat.visitors import Visitors, VisitorSocket
 from gateway.errors import RequestRejected, header_text
 from gateway.model import Channel, DeliveryStatus, IdentityKind, OutboundRequest, SendResult
 

@@ -10,14 +10,12 @@ duplicate in the store's dedupe and is acknowledged again without a second copy.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-import aiohttp
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType
 
 from gateway import metrics
 from gateway.channels.base import InboundSink
@@ -34,10 +32,10 @@ from gateway.channels.webchat.frames import (
     message_view,
     parse_frame,
 )
-from gateway.channels.webchat.limits import TokenBucket
 from gateway.channels.webchat.ports import BusUnavailable, ReplyBus, VisitorHistory
-from gateway.channels.webchat.signed import SignedIdentity, SignedUser
+from gateway.channels.webchat.signed import SignedIdentity
 from gateway.channels.webchat.tokens import VisitorTokens
+from gateway.channels.webchat.visitors import Visitors, VisitorSocket, endpoint_for
 from gateway.model import (
     Channel,
     DeliveryStatus,
@@ -52,107 +50,11 @@ from gateway.redaction import mask_card_numbers
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = 5.0
-# Every frame counts against its socket (pings, history requests, garbage alike).
 TYPING_EVERY = 2.0  # seconds: a visitor's typing signal goes on to the agents at most this often
-FRAMES_PER_SECOND = 10.0
-FRAME_BURST = 40
 MAX_ERRORS = 100  # error frames on one socket before it is closed as abusive
-MAX_REMEMBERED = 200  # agent message ids per socket that may be confirmed as delivered
 CLOSE_BAD_TOKEN = 4403
 CLOSE_BAD_USER_JWT = 4401  # the widget shows the reason and does not reconnect
 CLOSE_POLICY = 1008
-
-
-def endpoint_for(visitor_id: str) -> str:
-    """The conversation endpoint of a visitor: one conversation thread per visitor."""
-    return f"webchat:{visitor_id}"
-
-
-class VisitorSocket:
-    """One open websocket and what the visitor told us on it."""
-
-    __slots__ = (
-        "address",
-        "email",
-        "errors",
-        "frames",
-        "language",
-        "name",
-        "page",
-        "phone",
-        "sent_ids",
-        "typing_at",
-        "user",
-        "visitor_id",
-        "ws",
-    )
-
-    def __init__(self, ws: web.WebSocketResponse, address: str) -> None:
-        self.ws = ws
-        self.address = address
-        self.visitor_id = ""
-        self.name: str | None = None
-        self.email: Identity | None = None  # typed by the visitor: a claim, never proof
-        self.phone: Identity | None = None  # the same
-        self.user: SignedUser | None = None  # the site's signed identity of its user
-        self.language: str | None = None
-        self.page: str | None = None
-        self.frames = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
-        self.errors = 0
-        self.sent_ids: dict[str, None] | None = None  # ordered, bounded; made on first use
-        self.typing_at = 0.0  # when this socket's "typing" last went on to the agents
-
-    def remember(self, message_id: str) -> None:
-        if self.sent_ids is None:
-            self.sent_ids = {}
-        self.sent_ids[message_id] = None
-        if len(self.sent_ids) > MAX_REMEMBERED:
-            del self.sent_ids[next(iter(self.sent_ids))]
-
-    async def send(self, frame: str) -> None:
-        if self.ws.closed:
-            return
-        with contextlib.suppress(ConnectionError, aiohttp.ClientConnectionResetError, RuntimeError):
-            await self.ws.send_str(frame)
-
-    async def refuse(self, error: FrameError) -> None:
-        self.errors += 1
-        await self.send(error.frame())
-
-
-class Visitors:
-    """This process's sockets of each visitor, and each visitor's message allowance."""
-
-    def __init__(self, settings: WebchatConfig) -> None:
-        self._settings = settings
-        self._sockets: dict[str, set[VisitorSocket]] = {}
-        self._buckets: dict[str, TokenBucket] = {}
-
-    def join(self, sock: VisitorSocket) -> None:
-        self._sockets.setdefault(sock.visitor_id, set()).add(sock)
-
-    def leave(self, sock: VisitorSocket) -> None:
-        sockets = self._sockets.get(sock.visitor_id)
-        if sockets is None:
-            return
-        sockets.discard(sock)
-        if not sockets:
-            del self._sockets[sock.visitor_id]
-            self._buckets.pop(sock.visitor_id, None)
-
-    def sockets_of(self, visitor_id: str) -> list[VisitorSocket]:
-        return list(self._sockets.get(visitor_id, ()))
-
-    def every_socket(self) -> list[VisitorSocket]:
-        return [sock for sockets in self._sockets.values() for sock in sockets]
-
-    def bucket(self, visitor_id: str) -> TokenBucket:
-        bucket = self._buckets.get(visitor_id)
-        if bucket is None:
-            bucket = self._buckets[visitor_id] = TokenBucket(
-                self._settings.messages_per_second, self._settings.message_burst
-            )
-        return bucket
 
 
 class Session:
