@@ -139,3 +139,21 @@ def test_a_two_language_text_is_cut_to_the_customers(text: str, language: str, e
     from gateway.selfservice.languages import in_language
 
     assert in_language(text, language) == expected
+
+
+async def test_the_widget_says_online_only_while_an_agent_of_the_queue_is_online_and_not_away(
+    make_client: Any,
+) -> None:
+    client = await make_client(channels={"api": {"secret": API_SECRET}, "webchat": {}})
+
+    async def online() -> bool:
+        resp = await client.get("/webchat/availability?lang=en&queue=general")
+        assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == "*"
+        return bool((await resp.json())["online"])
+
+    assert not await online()  # nobody's console is open
+    await mark_seen(client.app[SERVICES].store, "alice")
+    assert await online()
+    resp = await client.post("/api/v1/agents/me/presence", json={"status": "away"}, headers=auth(ALICE_TOKEN))
+    assert resp.status < 300, await resp.text()
+    assert not await online()  # her console is open, but she is away
