@@ -2,14 +2,14 @@
 
 Every figure comes from the store's cluster-wide counters, so any gateway process answers
 the same; the definitions are in ``gateway.selfservice.ratings.summary`` and
-``gateway.selfservice.service.summary``.
+``gateway.selfservice.deflection.summary``.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.selfservice import ratings
+from gateway.selfservice import deflection, ratings
 from gateway.selfservice import service as self_service
 from gateway.web.auth import require
 from gateway.web.views import ok
@@ -26,7 +26,7 @@ async def stats(request: web.Request) -> web.Response:
             "ratings": {"enabled": ratings.RATINGS in request.app, **ratings.summary(counters)},
             "self_service": {
                 "enabled": service is not None,
-                **self_service.summary(counters),
+                **deflection.summary(counters),
                 "faq": service.library.status() if service is not None else None,
             },
             "reply_tracking": await services.reply_tracker.summary(),

@@ -1,9 +1,10 @@
 """Web chat: the embeddable widget's websocket channel.
 
 ``channel`` holds the adapter (its paths, ``send`` and ``build``), ``session`` one
-socket's chat, ``visitors`` the open sockets of each visitor, ``frames`` what the widget and the gateway say to each other, ``limits``
-origins and rates, ``tokens`` visitor tokens, ``ports`` what the adapter needs from the
-rest of the gateway, ``config`` the ``channels.webchat`` section.
+socket's chat, ``visitors`` the open sockets of each visitor, ``frames`` what the widget
+and the gateway say to each other, ``limits`` origins and rates, ``tokens`` visitor
+tokens, ``ports`` what the adapter needs from the rest of the gateway, ``config`` the
+``channels.webchat`` section.
 """
 
 from gateway.channels.webchat.channel import WebchatChannel, build, token_key
