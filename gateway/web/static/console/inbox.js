@@ -271,6 +271,7 @@ on("event", (frame) => {
   if (frame.event !== "conversation.typing") schedule("inbox", reload, 400);
 });
 on("language", () => {
+  if (view.built) say(""); // a line said in the other language
   renderChrome();
   render();
 });
