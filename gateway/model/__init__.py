@@ -8,7 +8,16 @@ The types live in modules by topic (``basics``, ``contacts``, ``conversations``,
 ``messages``); every name is importable from here.
 """
 
-from gateway.model.basics import MAX_DURATION, Backlogged, Model, ServiceUnavailable, new_id, parse_duration, utcnow
+from gateway.model.basics import (
+    MAX_DURATION,
+    Backlogged,
+    Model,
+    ServiceUnavailable,
+    new_id,
+    parse_duration,
+    utcnow,
+    whole_number,
+)
 from gateway.model.contacts import Channel, Contact, Identity, IdentityKind
 from gateway.model.conversations import (
     Conversation,
@@ -73,4 +82,5 @@ __all__ = [
     "parse_duration",
     "status_moves_forward",
     "utcnow",
+    "whole_number",
 ]

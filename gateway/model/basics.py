@@ -9,6 +9,7 @@ import os
 import re
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -81,3 +82,11 @@ def parse_duration(value: str | int | float) -> float:
     if not math.isfinite(seconds) or not 0 <= seconds <= MAX_DURATION:
         raise ValueError(f"not a duration: {value!r} (a finite length from 0 to 100 years)")
     return seconds
+
+
+def whole_number(value: Any) -> Any:
+    """For a ``field_validator(mode="before")`` of an int field: a JSON integer (``5``, also
+    ``5.0``), never ``true`` or ``"5"``, which pydantic's lax mode takes as ``1`` and ``5``."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be a whole number")
+    return value

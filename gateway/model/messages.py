@@ -7,9 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from gateway.model.basics import Model
+from gateway.model.basics import Model, whole_number
 from gateway.model.contacts import Channel, Identity
 from gateway.model.conversations import Conversation
 
@@ -65,8 +65,10 @@ class Attachment(Model):
     media_id: str | None = None
     content_type: str = "application/octet-stream"
     name: str | None = None
-    size: int | None = Field(default=None, strict=True)  # bytes; true/false is not a size
+    size: int | None = None  # bytes
     storage_key: str | None = None
+
+    _size = field_validator("size", mode="before")(whole_number)  # 5 or 5.0, never true or "5"
 
 
 class Sender(Model):

@@ -30,7 +30,7 @@ from gateway.web.read_scope import ReadScope
 from gateway.web.views import ok
 from gateway.wiring.services import SERVICES
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000, pattern=r"\S")]
 
 
 class Strict(BaseModel):
@@ -40,7 +40,7 @@ class Strict(BaseModel):
 class OpenCaseBody(Strict):
     conversation_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     category: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=r"\S")]
 
 
 class ProgressBody(Strict):
@@ -52,7 +52,7 @@ class ProgressBody(Strict):
 
 class ExtendBody(Strict):
     until: datetime | date
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000, pattern=r"\S")]
 
 
 class PartyBody(Strict):

@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.core.assignment import may_serve
 from gateway.core.outbound import NOT_QUALIFIED, ReplyRefused
 from gateway.errors import RequestRejected, parse_json_body
-from gateway.model import Attachment, Conversation
+from gateway.model import Attachment, Conversation, whole_number
 from gateway.selfservice.presence import chosen_of
 from gateway.web.auth import Principal, require
 from gateway.web.errors import validation_details
@@ -33,12 +33,16 @@ class Strict(BaseModel):
 
 
 class ClaimBody(Strict):
-    routing_version: int | None = Field(default=None, ge=0, strict=True)  # a number: not true, not "1"
+    routing_version: int | None = Field(default=None, ge=0)
+
+    _whole = field_validator("routing_version", mode="before")(whole_number)  # not true, not "1"
 
 
 class TransferBody(Strict):
     queue: str = Field(min_length=1, max_length=128)
-    priority: int | None = Field(default=None, ge=0, le=9, strict=True)
+    priority: int | None = Field(default=None, ge=0, le=9)
+
+    _whole = field_validator("priority", mode="before")(whole_number)
 
 
 class TemplateBody(BaseModel):

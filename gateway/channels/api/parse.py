@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gateway.channels.kinds import attachment_lines
 from gateway.errors import RequestRejected, parse_json_body
 from gateway.identity import InvalidIdentity, make_identity
-from gateway.model import Attachment, Channel, IdentityKind, InboundMessage
+from gateway.model import Attachment, Channel, IdentityKind, InboundMessage, whole_number
 from gateway.redaction import contains_card_number
 
 MAX_TEXT = 20_000
@@ -28,7 +28,9 @@ class ApiAttachment(BaseModel):
     url: str = Field(max_length=2048)
     content_type: str = "application/octet-stream"
     name: str | None = None
-    size: int | None = Field(default=None, ge=0, strict=True)  # a number of bytes, never true/false
+    size: int | None = Field(default=None, ge=0)
+
+    _size = field_validator("size", mode="before")(whole_number)  # never true/false or "5"
 
 
 class ApiInbound(BaseModel):

@@ -261,5 +261,5 @@ def _attachment(media: dict[str, Any], default_type: str) -> Attachment:
         media_id=str(media["file_id"]),
         content_type=optional_text(media.get("mime_type")) or default_type,
         name=optional_text(media.get("file_name")) or None,
-        size=size if isinstance(size, int) and size >= 0 else None,
+        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
     )
