@@ -9,9 +9,6 @@ DEAD_LETTER_QUEUE = "gateway.dead-letters"
 MAX_PRIORITY = 10
 
 
-QUEUE_TYPES = ("classic", "quorum")
-
-
 def work_queue_arguments(queue_type: str = "classic") -> dict[str, object]:
     """Every declaration must use identical arguments, or RabbitMQ closes the channel.
     ``quorum``: replicated over the cluster's nodes (Raft), survives the loss of a minority

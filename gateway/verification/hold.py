@@ -61,8 +61,7 @@ class Hold:
         if decision is None:
             return
         first = decision.targets[0] if decision.targets else None
-        messages = await self.store.get_messages(conv.id, limit=50)
-        preview = next((m.text for m in reversed(messages) if m.direction == "inbound"), "")
+        preview = conv.preview or ""  # the customer's latest message, masked, kept on the conversation
         result = await self.store.verification_release(
             conv.id,
             now_ms=self.verifier.now_ms(),
