@@ -11,7 +11,6 @@ read it from here.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 
 from gateway.storage.base import Store
@@ -31,10 +30,9 @@ async def choose(store: Store, agent: str, status: str) -> None:
 async def presence_of(store: Store, agents: Iterable[str]) -> dict[str, str]:
     """Each agent's effective status."""
     names = sorted(set(agents))
-    chosen, seen = await asyncio.gather(
-        asyncio.gather(*(store.shared_get(PRESENCE + name) for name in names)),
-        asyncio.gather(*(store.shared_get(CONSOLE_SEEN + name) for name in names)),
-    )
+    # One round trip for every agent (a public endpoint asks this: no command per agent).
+    values = await store.shared_get_many([PRESENCE + n for n in names] + [CONSOLE_SEEN + n for n in names])
+    chosen, seen = values[: len(names)], values[len(names) :]
     out = {}
     for name, choice, console in zip(names, chosen, seen, strict=True):
         if choice in ("away", "offline"):

@@ -253,6 +253,10 @@ class Store(CaseStore, VerificationStore, Protocol):
         """The value under ``key``, or None when absent or expired."""
         ...
 
+    async def shared_get_many(self, keys: list[str]) -> list[str | None]:
+        """The values under ``keys``, in order (None where absent), in one round trip."""
+        ...
+
     async def shared_set(self, key: str, value: str, *, ttl_ms: int) -> None:
         """Store ``value`` under ``key`` for ``ttl_ms``, replacing whatever was there."""
         ...

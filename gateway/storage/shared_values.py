@@ -13,6 +13,13 @@ class SharedValues(Connection):
             value = await self._redis.get(self.k("shared", key))
         return str(value) if value is not None else None
 
+    async def shared_get_many(self, keys: list[str]) -> list[str | None]:
+        if not keys:
+            return []
+        async with self._guard():
+            values = await self._redis.mget([self.k("shared", key) for key in keys])
+        return [str(v) if v is not None else None for v in values]
+
     async def shared_set(self, key: str, value: str, *, ttl_ms: int) -> None:
         async with self._guard():
             await self._redis.set(self.k("shared", key), value, px=max(1, ttl_ms))

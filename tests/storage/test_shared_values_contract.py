@@ -26,6 +26,14 @@ async def test_a_value_is_read_back_replaced_and_gone_after_its_lifetime(store: 
     await eventually(gone)
 
 
+async def test_many_values_are_read_in_order_in_one_call(store: Store) -> None:
+    assert await store.shared_get_many([]) == []
+    await store.shared_set("presence:alice", "away", ttl_ms=60_000)
+    await store.shared_set("console-seen:bob", "1", ttl_ms=60_000)
+    got = await store.shared_get_many(["presence:alice", "presence:bob", "console-seen:bob", "console-seen:李雷"])
+    assert got == ["away", None, "1", None]
+
+
 async def test_set_if_absent_lets_exactly_one_racer_take_the_lease(store: Store) -> None:
     results = await asyncio.gather(
         *(store.shared_set_if_absent("lease", f"owner-{i}", ttl_ms=60_000) for i in range(20))
