@@ -8,14 +8,16 @@ the customer answers on any of their channels or in the web chat.
   published is a placeholder naming where it went; the digits are filled in by ``expand``
   only when the adapter sends it.
 * ``inspect`` (an ingest interceptor, asked first): a short message holding a code from a
-  contact with a code pending is checked, counted once (``verify_settle.lua``: verified,
-  wrong, locked after ``max_attempts``, expired) and stored as a placeholder saying which;
-  it is not offered to agents, and the customer is told the outcome.
+  contact with a code pending, on any of their channels but the feedback form, is checked,
+  counted once (``verify_settle.lua``: verified, wrong, locked after ``max_attempts``,
+  expired) and stored as a placeholder saying which; it is not offered to agents, and the
+  customer is told the outcome. With no code pending, it is an ordinary message.
 * ``on_expire``: the code's time ran out unanswered: failed as expired.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -75,6 +77,7 @@ PLACEHOLDERS = {
     "wrong": "[verification code: wrong, {left} attempts left]",
     "locked": "[verification code: wrong, locked after too many attempts]",
     "expired": "[verification code: expired]",
+    # The pending code was settled by another answer in the moment between look and count.
     "stale": "[verification code: no code pending]",
 }
 
@@ -274,14 +277,17 @@ class Verifier:
         # The code as sent: cut out wherever it stands (a reply quoting the code mail).
         sent = codes.code_for(self.secret, record.nonce, self.config.code_length)
         candidate = codes.code_in(message.text, self.config.code_length)
-        if candidate is None or LOOP_GUARD_FLAG in message.flags:
+        # Answers come only from the customer's own channels: the feedback form is
+        # unauthenticated (anyone may name anyone's address), so its messages never count.
+        if candidate is None or LOOP_GUARD_FLAG in message.flags or message.channel is Channel.FORM:
             return Verdict(passes=True, redact=[sent])
+        if record.state != "pending":
+            # No code pending: digits that are not an answer (an order number) go on as
+            # written, to agents; only the code that was sent, typed late, is cut out.
+            return Verdict(passes=True, redact=[sent] if hmac.compare_digest(candidate, sent) else [])
         conversation = prepared.conversation.id if prepared.conversation else ""
-        if record.state == "pending":
-            ok = codes.matches(self.secret, record.salt, record.hash, candidate)
-            outcome, left = await self.settle(prepared.contact_id, record.nonce, "ok" if ok else "wrong", conversation)
-        else:
-            outcome, left = "stale", 0
+        ok = codes.matches(self.secret, record.salt, record.hash, candidate)
+        outcome, left = await self.settle(prepared.contact_id, record.nonce, "ok" if ok else "wrong", conversation)
         placeholder = PLACEHOLDERS[outcome].format(left=left)
         timers = [(NOTICE, f"{outcome}:{left}:{message.external_id[-64:]}", 0.0)] if outcome in NOTICES else []
         return Verdict(route=False, opens=False, text=placeholder, redact=[candidate, sent], timers=timers)
