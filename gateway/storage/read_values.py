@@ -3,7 +3,7 @@ conversations, due timers (``timer_member`` spells a timer's member)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.model import Conversation
 from gateway.storage.plans import EventTemplates as EventTemplates
@@ -56,7 +56,9 @@ class ConversationQuery:
     """A listing or search of conversations, newest first. ``q``: words that must all
     occur in the conversation's messages, its contact's name or identities, or a case
     number on it (see ``search_terms``). ``assignee`` "-" means unassigned. ``sla``:
-    ``overdue`` (reply-by passed) or ``due_soon`` (reply-by within ``due_soon_ms``)."""
+    ``overdue`` (reply-by passed) or ``due_soon`` (reply-by within ``due_soon_ms``).
+    ``reader``: the agent whose read scope applies (``gateway/web/read_scope.py``), with the
+    queues they are served from in ``reader_queues``; None reads everything (ops)."""
 
     q: str = ""
     status: str | None = None
@@ -70,6 +72,8 @@ class ConversationQuery:
     limit: int = 50
     now_ms: int = 0
     due_soon_ms: int = 3_600_000
+    reader: str | None = None
+    reader_queues: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -54,6 +54,9 @@ class Search(Reads):
             "sla": query.sla or "",
             "now": str(query.now_ms),
             "soon": str(query.now_ms + query.due_soon_ms),
+            "scoped": query.reader is not None,
+            "reader": query.reader or "",
+            "reader_queues": list(query.reader_queues),
         }
         reply = await self._run(
             "search", str(query.limit), score, member, str(SEARCH_BUDGET), source, json.dumps(filters), *terms

@@ -74,13 +74,15 @@ async def list_conversations(request: web.Request) -> web.Response:
         limit=_int_param(request, "limit", 50, low=1, high=500) or 50,
         now_ms=int(time.time() * 1000),
         due_soon_ms=int(DUE_SOON_WINDOW * 1000),
+        reader=scope.reader,
+        reader_queues=scope.queues,
     )
     try:
         page = await request.app[SERVICES].store.find_conversations(query)
     except ValueError:
         raise RequestRejected(400, "bad_request", "cursor is not one this API gave") from None
-    # Out of the agent's scope is left out of the page (which may then be short; pages
-    # go on while next_cursor is given).
+    # The store kept to the agent's scope (and its cursor with it); checked again here for
+    # a conversation that moved out of scope since.
     shown = [c for c in page.conversations if scope.allows(c)]
     views = await _with_verification(request.app[SERVICES], shown)
     return ok({"conversations": views, "next_cursor": page.next_cursor, "next_before": page.next_before})

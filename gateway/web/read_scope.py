@@ -29,6 +29,8 @@ def agent_reads_all(request: web.Request) -> bool:
 
 
 def may_read(principal: Principal, conv: Conversation, agent_queues: list[str], *, read_all: bool) -> bool:
+    # Listings and search apply the same rule inside the store (``readable`` in
+    # gateway/storage/lua/search.lua): change both together.
     if principal.role == "ops" or read_all:
         return True
     agent = principal.agent
@@ -49,6 +51,11 @@ class ReadScope:
         self.read_all = principal.role == "ops" or agent_reads_all(request)
         router = request.app[SERVICES].router()
         self.queues = [] if self.read_all or not principal.agent else router.agent_queues(principal.agent)
+
+    @property
+    def reader(self) -> str | None:
+        """For a store query (``ConversationQuery.reader``): None reads all, "" nothing."""
+        return None if self.read_all else (self.principal.agent or "")
 
     def allows(self, conv: Conversation) -> bool:
         return may_read(self.principal, conv, self.queues, read_all=self.read_all)

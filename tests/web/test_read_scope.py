@@ -93,6 +93,32 @@ async def test_an_agent_reads_only_the_queues_they_serve_or_what_is_theirs(make:
     assert disputes in await listed(client, BOB_TOKEN)
 
 
+async def page(client: TestClient, token: str, **query: str) -> tuple[list[str], str | None]:
+    resp = await client.get("/api/v1/conversations", params=query, headers=auth(token))
+    assert resp.status == 200
+    data = await resp.json()
+    return [c["id"] for c in data["conversations"]], data["next_cursor"]
+
+
+async def test_no_cursor_tells_an_agent_what_is_out_of_their_scope(make: Any) -> None:
+    """The scope is applied while the store looks: a word found only out of scope gives an
+    empty page and no cursor (a cursor would say it matched, and where)."""
+    client = await make()
+    first = await write(client, "one", "hello refund")
+    second = await write(client, "two", "hello again refund")
+    await write(client, "victim", STOLEN + " refund")  # newest, and alice may not read it
+
+    assert await page(client, ALICE_TOKEN, q="stolen", limit="1") == ([], None)
+    # In scope still pages, one at a time, past the dispute that is newest.
+    for query in ({"q": "refund"}, {}):
+        shown, cursor = await page(client, ALICE_TOKEN, limit="1", **query)
+        assert shown == [second] and cursor
+        shown, cursor = await page(client, ALICE_TOKEN, limit="1", cursor=cursor, **query)
+        assert shown == [first] and cursor
+        assert await page(client, ALICE_TOKEN, limit="1", cursor=cursor, **query) == ([], None)
+    assert (await page(client, BOB_TOKEN, q="stolen", limit="1"))[0]
+
+
 async def test_the_event_feed_follows_the_same_scope(make: Any) -> None:
     client = await make()
     alice = await signed_in(client, ALICE_TOKEN)

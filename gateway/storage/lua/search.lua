@@ -2,8 +2,9 @@
 -- ARGV: 2 limit, 3 cursor score ('' = from the newest), 4 cursor member, 5 budget (most
 -- entries looked at in one call), 6 the listing index that holds every match (status,
 -- queue or contact; the index of all when none narrows), 7 filters (JSON: status, queue,
--- channel, assignee, contact_id, sla, now, soon), 8.. search terms: a conversation must
--- be in every term's index (P:sx:<term>).
+-- channel, assignee, contact_id, sla, now, soon; scoped, reader, reader_queues: an
+-- agent's read scope), 8.. search terms: a conversation must be in every term's index
+-- (P:sx:<term>).
 -- The smallest of those indexes is walked and the others are asked (ZSCORE), so the cost
 -- is bounded by the rarest term or filter, not by how many conversations there are.
 -- Returns {looked_at, next_score, next_member, id...}; next_score '' when nothing is left.
@@ -30,11 +31,30 @@ local filtered = false
 for _, name in ipairs({'status', 'queue', 'channel', 'assignee', 'contact_id', 'sla'}) do
   if not empty(f[name]) then filtered = true end
 end
+-- The agent's read scope is applied here, not after: a page and its cursor never come
+-- from a conversation the agent may not read (the cursor would tell it matched).
+local scoped, reader, served = f.scoped == true, f.reader, {}
+if scoped then
+  for _, q in ipairs(f.reader_queues) do served[q] = true end
+end
+
+-- Mirrors may_read in gateway/web/read_scope.py (keep the two the same): assigned to the
+-- agent, or they took part in it, or on no queue, or on a queue they are served from.
+local function readable(cid)
+  if not scoped then return true end
+  if empty(reader) then return false end
+  local v = redis.call('HMGET', cvk(cid), 'queue', 'assignee', 'agents', 'status')
+  if empty(v[4]) then return false end  -- gone: nothing to read
+  if not empty(v[2]) and v[2] == reader then return true end
+  if not empty(v[3]) and string.find(v[3], '|' .. reader .. '|', 1, true) then return true end
+  return empty(v[1]) or served[v[1]] == true
+end
 
 local function wanted(cid)
   for _, key in ipairs(others) do
     if not redis.call('ZSCORE', key, cid) then return false end
   end
+  if not readable(cid) then return false end
   if not filtered then return true end
   local v = redis.call('HMGET', cvk(cid), 'status', 'queue', 'channel', 'assignee', 'contact_id', 'reply_by')
   if not v[1] then return false end
