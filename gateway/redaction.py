@@ -22,6 +22,7 @@ docs/security.md lists where masking applies.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 
 MIN_DIGITS, MAX_DIGITS = 13, 19
@@ -34,10 +35,46 @@ _SPACES = " \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
 # Invisible format characters a copy-paste (or an attacker) slips between digits.
 _INVISIBLE = "\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff"
 _SEP = f"[{_DASHES}{_DOTS}{_SPACES}{_INVISIBLE}]"
-# A chain: digits (``\d`` is every Unicode decimal digit) joined by short separator runs.
+
+
+def _digit_values() -> dict[str, str]:
+    """Every character that is a digit to the gateway, with its ASCII digits: one whose NFKC
+    form is decimal digits — any script's digits, and superscript ``⁴``, circled ``④`` or
+    ``⑪`` (two digits), mathematical ``𝟒`` … Search terms are cut after NFKC, so anything
+    indexed as a digit is a digit here too (else a card in such digits would be a key)."""
+    values = {str(d): str(d) for d in range(10)}
+    for code in range(0x80, sys.maxunicode + 1):
+        ch = chr(code)
+        normal = unicodedata.normalize("NFKC", ch) if unicodedata.decomposition(ch) else ch
+        if normal.isdecimal():
+            values[ch] = "".join(str(unicodedata.decimal(d)) for d in normal)
+    return values
+
+
+DIGIT_VALUES = _digit_values()
+
+
+def _class(chars: list[str]) -> str:
+    """A regex character class of ``chars`` (as code point ranges)."""
+    points = sorted(ord(c) for c in chars)
+    parts: list[str] = []
+    start = prev = points[0]
+    for p in [*points[1:], -1]:
+        if p != prev + 1:
+            parts.append(re.escape(chr(start)) + ("" if prev == start else "-" + re.escape(chr(prev))))
+            start = p
+        prev = p
+    return "[" + "".join(parts) + "]"
+
+
+DIGIT = _class(list(DIGIT_VALUES))
+_MAX_PER_CHAR = max(len(v) for v in DIGIT_VALUES.values())
+# A chain: digits (``DIGIT``) joined by short separator runs.
 # Separators and digits are disjoint classes, so this matches in linear time.
-_CHAIN = re.compile(rf"\d(?:{_SEP}{{0,{MAX_SEPARATOR}}}\d)*")
-_ENOUGH_DIGITS = re.compile(rf"(?:\d{_SEP}{{0,{MAX_SEPARATOR}}}){{{MIN_DIGITS - 1}}}\d")
+_CHAIN = re.compile(rf"{DIGIT}(?:{_SEP}{{0,{MAX_SEPARATOR}}}{DIGIT})*")
+_ENOUGH_DIGITS = re.compile(
+    rf"(?:{DIGIT}{_SEP}{{0,{MAX_SEPARATOR}}}){{{-(-MIN_DIGITS // _MAX_PER_CHAR) - 1}}}{DIGIT}"
+)
 _PLUS = "+\uff0b"
 _CN_MOBILE = re.compile(r"861[3-9]\d{9}")
 
@@ -76,7 +113,7 @@ def contains_card_number(text: str | None) -> bool:
 def _hidden_positions(text: str, chain: re.Match[str]) -> set[int]:
     """Positions (in ``text``) of the digits to mask in one chain."""
     groups = _groups(text, chain)
-    if sum(len(g) for g in groups) < MIN_DIGITS:
+    if sum(len(_value(text, g)) for g in groups) < MIN_DIGITS:
         return set()
     hidden: set[int] = set()
     for segment in _split_at_dates(text, groups):
@@ -89,7 +126,7 @@ def _groups(text: str, chain: re.Match[str]) -> list[list[int]]:
     groups: list[list[int]] = [[]]
     previous = -1
     for offset, ch in enumerate(chain.group(0)):
-        if not ch.isdecimal():
+        if ch not in DIGIT_VALUES:
             continue
         pos = chain.start() + offset
         if previous >= 0 and pos != previous + 1:
@@ -100,7 +137,7 @@ def _groups(text: str, chain: re.Match[str]) -> list[list[int]]:
 
 
 def _value(text: str, group: list[int]) -> str:
-    return "".join(str(unicodedata.decimal(text[p])) for p in group)
+    return "".join(DIGIT_VALUES[text[p]] for p in group)
 
 
 def _separator(text: str, left: list[int], right: list[int]) -> str:
@@ -161,11 +198,12 @@ def _mask_segment(text: str, segment: list[list[int]], *, phone_start: bool) -> 
     neighbouring number and part of a card can never leave the card's other digits shown.
     Luhn sums come from prefix sums, so a long chain costs linear time.
     """
-    positions = [p for g in segment for p in g]
+    # One entry per digit: a two-digit character (``⑪``) stands at both its digits.
+    positions = [p for g in segment for p in g for _ in DIGIT_VALUES[text[p]]]
     digits = "".join(_value(text, g) for g in segment)
     bounds = [0]
     for g in segment:
-        bounds.append(bounds[-1] + len(g))
+        bounds.append(bounds[-1] + len(_value(text, g)))
     # plain[parity][k] / doubled[parity][k]: sums over digits before k at that index parity.
     plain = [[0], [0]]
     doubled = [[0], [0]]
@@ -206,13 +244,31 @@ def _phone_like(digits: str, *, phone_start: bool) -> bool:
 
 # One-time codes (gateway.verification): cut out of whatever the gateway keeps of a message.
 CODE_CUT = "[verification code]"
-_FULL_WIDTH = {str(d): chr(0xFF10 + d) for d in range(10)}
+_BY_VALUE: dict[str, list[str]] = {}
+for _ch, _v in DIGIT_VALUES.items():
+    _BY_VALUE.setdefault(_v, []).append(_ch)
+_SPELLED = {value: _class(chars) for value, chars in _BY_VALUE.items()}
 
 
 def _code_pattern(code: str) -> re.Pattern[str]:
-    """``code`` as a whole run of digits, ASCII or full-width, a space or dash allowed between."""
-    parts = [f"[{c}{_FULL_WIDTH.get(c, '')}]" if c.isdigit() else re.escape(c) for c in code]
-    return re.compile(r"(?<![0-9０-９])" + r"[\s\-]?".join(parts) + r"(?![0-9０-９])")
+    """``code`` as a whole run of digits (any character that is a digit to ``DIGIT_VALUES``,
+    as ``codes.code_in`` reads a code after NFKC), a space or dash allowed between."""
+    def spellings(rest: str) -> list[str]:
+        # Each way to write ``rest`` with one- or two-digit characters (``⑫`` is 12).
+        if not rest:
+            return [""]
+        out = []
+        for size in (1, 2):
+            piece = rest[:size]
+            if len(piece) == size and piece in _SPELLED:
+                tail = spellings(rest[size:])
+                sep = r"[\s\-]?" if rest[size:] else ""
+                out += [_SPELLED[piece] + sep + t for t in tail]
+        return out
+
+    if not code.isdigit() or not code.isascii():
+        return re.compile(re.escape(code))
+    return re.compile(rf"(?<!{DIGIT})(?:" + "|".join(spellings(code)) + rf")(?!{DIGIT})")
 
 
 def cut_codes(value: object, codes: list[str]) -> object:

@@ -13,8 +13,14 @@ from gateway.storage.redis_store import RedisStore
 
 
 def _plain_digits(text: str) -> str:
-    """Digits of every script as ASCII, so a full-width card number is found too."""
-    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
+    """Every character whose NFKC form is digits (any script, superscript, circled …) as
+    ASCII digits, so a full-width or superscript card number is found too."""
+    return "".join(_ascii_digits(c) or c for c in text)
+
+
+def _ascii_digits(ch: str) -> str:
+    normal = unicodedata.normalize("NFKC", ch)
+    return "".join(str(unicodedata.decimal(d)) for d in normal) if normal.isdecimal() else ""
 
 
 def card_pattern(number: str) -> re.Pattern[str]:

@@ -10,6 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gateway.redaction import luhn_ok, mask_card_numbers
+from gateway.storage.search_terms import text_terms
 
 # The card brands' published test numbers.
 BRAND_NUMBERS = {
@@ -46,6 +47,11 @@ DIGIT_SCRIPTS = {
     "fullwidth": "".join(chr(0xFF10 + i) for i in range(10)),
     "arabic-indic": "".join(chr(0x0660 + i) for i in range(10)),
     "devanagari": "".join(chr(0x0966 + i) for i in range(10)),
+    # Not decimal digits to Unicode, but digits after NFKC, as search terms are cut.
+    "superscript": "⁰¹²³⁴⁵⁶⁷⁸⁹",
+    "subscript": "₀₁₂₃₄₅₆₇₈₉",
+    "circled": "⓪①②③④⑤⑥⑦⑧⑨",
+    "mathematical": "".join(chr(0x1D7CE + i) for i in range(10)),
 }
 
 PREFIXES = ["", "卡号", "卡号 ", "card: ", "my card is", "订单 12345 ", "123 ", "No.", "¥", "x", "\n", "2024-12-02 "]
@@ -53,7 +59,9 @@ SUFFIXES = ["", " 123", " 12/25", " exp 12/27 cvv 737", "谢谢", "x", "。", " 
 
 
 def digits_of(text: str) -> str:
-    return "".join(str(unicodedata.decimal(c)) for c in text if c.isdecimal())
+    """The ASCII digits of ``text``: every character whose NFKC form is digits counts."""
+    normal = (unicodedata.normalize("NFKC", c) for c in text)
+    return "".join(str(unicodedata.decimal(d)) for n in normal if n.isdecimal() for d in n)
 
 
 def visible_digits(masked: str, start: int, end: int) -> str:
@@ -86,6 +94,11 @@ def test_every_brand_test_number_is_a_luhn_valid_card(brand: str) -> None:
         ("全角４１１１　１１１１　１１１１　１１１１", "全角****　****　****　１１１１"),
         ("2024-12-02 paid with 5555555555554444", "2024-12-02 paid with ************4444"),
         ("two: 4111111111111111 and 5500 0000 0000 0004", "two: ************1111 and **** **** **** 0004"),
+        # Digits after NFKC, as search terms read them: superscript, circled, two-digit ⑪.
+        ("card ⁴¹¹¹¹¹¹¹¹¹¹¹¹¹¹¹", "card ************¹¹¹¹"),
+        ("④①①① ①①①① ①①①① ①①①①", "**** **** **** ①①①①"),
+        ("4⑪⑪⑪⑪⑪⑪⑪1", "*******⑪1"),
+        ("卡号𝟒𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏𝟏", "卡号************𝟏𝟏𝟏𝟏"),
     ],
 )
 def test_card_numbers_in_every_format_are_masked(text: str, masked: str) -> None:
@@ -217,6 +230,19 @@ def not_cards(draw: st.DrawFn) -> str:
 def test_no_digit_run_that_is_not_a_card_is_masked(runs: list[str], words: str) -> None:
     text = "编号 " + words.join(runs) + " 谢谢"
     assert mask_card_numbers(text) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_no_card_survives_into_the_search_terms(data: st.DataObject) -> None:
+    """Masking and indexing agree on what a digit is: after masking, no search term of the
+    text (``gw:sx:<term>`` keys) holds the card number."""
+    number = data.draw(card_numbers())
+    card, groups = data.draw(written(number))
+    assume(not _looks_like_a_date(groups, card))
+    text = data.draw(st.sampled_from(PREFIXES)) + card + data.draw(st.sampled_from(SUFFIXES))
+    terms = text_terms(mask_card_numbers(text) or "")
+    assert not any(number in term for term in terms), (text, terms)
 
 
 @given(st.text())
