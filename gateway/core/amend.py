@@ -16,9 +16,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 from gateway import metrics
+from gateway.core.intake_hooks import VerificationGate
 from gateway.core.masking import redact_amendment
 from gateway.core.outbox_payloads import payload
 from gateway.model import Amendment, AmendResult, InboundMessage, IngestResult
+from gateway.redaction import cut_codes
 from gateway.storage.base import Store
 from gateway.storage.search_terms import text_terms
 
@@ -39,18 +41,32 @@ class Amender:
         accept: Callable[[InboundMessage], Awaitable[IngestResult]],
         dedupe_ttl: float,
         clock: Callable[[], float] = time.time,
+        verification: Callable[[], VerificationGate | None] = lambda: None,
     ) -> None:
         self.store = store
+        self.verification = verification
         self.accept = accept
         self.dedupe_ttl = dedupe_ttl
         self.clock = clock
+
+    async def _cut_codes(self, amendment: Amendment) -> str:
+        """The edited text with the contact's pending or recent verification code cut out,
+        as ingest cuts it from a new message: an edit is no answer, but its digits are kept,
+        published and indexed like any text."""
+        gate = self.verification()
+        if gate is None or not amendment.text:
+            return amendment.text
+        contact = await self.store.lookup_contact([amendment.sender.key])
+        if contact is None:
+            return amendment.text
+        return str(cut_codes(amendment.text, await gate.codes_to_cut(contact.id)))
 
     async def amend(self, amendment: Amendment) -> AmendResult:
         for value in (amendment.external_id, amendment.target_external_id):
             if not value or len(value) > MAX_EXTERNAL_ID:
                 raise InvalidAmendment("external ids must be 1–512 characters")
         amendment = redact_amendment(amendment)
-        text = amendment.text
+        text = await self._cut_codes(amendment) if amendment.action == "edited" else amendment.text
         now_ms = int(self.clock() * 1000)
         at_ms = int(amendment.provider_ts.timestamp() * 1000) if amendment.provider_ts else now_ms
         attachments = amendment.attachments

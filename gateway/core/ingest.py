@@ -82,7 +82,13 @@ class Ingest:
         self._reply_deadline = reply_deadline or self._plain_deadline
         self.status_handler = status_handler
         self.interceptors: list[Interceptor] = []  # asked in order; the first verdict counts
-        self.amender = Amender(store=store, accept=self.accept, dedupe_ttl=config.storage.dedupe_ttl, clock=clock)
+        self.amender = Amender(
+            store=store,
+            accept=self.accept,
+            dedupe_ttl=config.storage.dedupe_ttl,
+            clock=clock,
+            verification=lambda: self.verification,
+        )
         self.opens_cases = False  # on when cases are configured: rules may then open them
         self.verification: VerificationGate | None = None  # on when verification is configured
 

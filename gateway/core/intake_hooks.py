@@ -67,6 +67,10 @@ class VerificationGate(Protocol):
         """The contact wrote with a signed identity: verified (method ``jwt``)."""
         ...
 
+    async def codes_to_cut(self, contact_id: str) -> list[str]:
+        """Verification codes of the contact to cut out of an edited message."""
+        ...
+
 
 def hold_for_verification(plan: IngestPlan, prepared: Prepared) -> None:
     """Keep the offer back until verification settles — unless an agent has the

@@ -269,13 +269,10 @@ class Verifier:
         if not prepared.contact_id:
             return None
         record = await self.store.get_verification(prepared.contact_id)
-        if record is None or not record.sent_ms or not record.nonce:
+        sent = self._recent_code(record)
+        if record is None or sent is None:
             return None
-        now_ms = self.now_ms()
-        if record.state != "pending" and now_ms - record.sent_ms > self.config.ttl * 2000:
-            return None  # long after the last code: digits that are not an answer
         # The code as sent: cut out wherever it stands (a reply quoting the code mail).
-        sent = codes.code_for(self.secret, record.nonce, self.config.code_length)
         candidate = codes.code_in(message.text, self.config.code_length)
         # Answers come only from the customer's own channels: the feedback form is
         # unauthenticated (anyone may name anyone's address), so its messages never count.
@@ -291,6 +288,21 @@ class Verifier:
         placeholder = PLACEHOLDERS[outcome].format(left=left)
         timers = [(NOTICE, f"{outcome}:{left}:{message.external_id[-64:]}", 0.0)] if outcome in NOTICES else []
         return Verdict(route=False, opens=False, text=placeholder, redact=[candidate, sent], timers=timers)
+
+    def _recent_code(self, record: VerificationRecord | None) -> str | None:
+        """The code last sent to the contact while it is pending or recent (twice its ttl);
+        None when there is none or it is long past (digits then are no answer)."""
+        if record is None or not record.sent_ms or not record.nonce:
+            return None
+        if record.state != "pending" and self.now_ms() - record.sent_ms > self.config.ttl * 2000:
+            return None
+        return codes.code_for(self.secret, record.nonce, self.config.code_length)
+
+    async def codes_to_cut(self, contact_id: str) -> list[str]:
+        """The codes to cut out of what the contact writes outside an answer (an edit of a
+        stored message): the pending or recent one, as ``inspect`` cuts it."""
+        sent = self._recent_code(await self.store.get_verification(contact_id))
+        return [sent] if sent else []
 
     async def settle(self, contact_id: str, nonce: str, outcome: str, conversation: str) -> tuple[str, int]:
         result, left = await self.store.verification_settle(

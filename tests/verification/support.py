@@ -28,7 +28,14 @@ _ids = itertools.count(1)
 __all__ = ["CUSTOMER", "EMAIL", "Clock", "call"]
 
 
-def config(relay: RelaySink, twilio_url: str, *, sections: dict[str, Any] | None = None, **verification: Any) -> Any:
+def config(
+    relay: RelaySink,
+    twilio_url: str,
+    *,
+    sections: dict[str, Any] | None = None,
+    channels: dict[str, Any] | None = None,
+    **verification: Any,
+) -> Any:
     return gateway_config(
         **(sections or {}),
         http={"public_url": PUBLIC_URL},
@@ -41,6 +48,7 @@ def config(relay: RelaySink, twilio_url: str, *, sections: dict[str, Any] | None
                 "relay": {"host": "127.0.0.1", "port": relay.port, "starttls": False, "timeout": 5},
             },
             "twilio": twilio_section(api_base_url=twilio_url, from_number=OUR_NUMBER),
+            **(channels or {}),
         },
         verification={"secret": "verification-code-key-for-tests", **verification},
     )
